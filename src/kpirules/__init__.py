@@ -1,0 +1,17 @@
+"""kpirules: exact, explainable scoring of performance-appraisal indicators from YAML rulesets."""
+
+from kpirules.api import check, load
+from kpirules.errors import KpirulesError, Problem, RulesetError
+from kpirules.model import Ruleset
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "KpirulesError",
+    "Problem",
+    "Ruleset",
+    "RulesetError",
+    "__version__",
+    "check",
+    "load",
+]

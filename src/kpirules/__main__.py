@@ -1,0 +1,5 @@
+"""``python -m kpirules`` runs the command-line interface."""
+
+from kpirules.cli import main
+
+main()

@@ -1,0 +1,335 @@
+"""Read a YAML file into plain data with exact numbers and a source position for every value.
+
+PyYAML's own resolvers follow YAML 1.1: ``no`` becomes False, ``010`` becomes 8,
+``12:30`` becomes 750 and ``2024-01-05`` a date. Policy staff never mean any of that, so
+this loader composes the node graph and builds values itself:
+
+* plain scalars that look like decimal numbers become :class:`decimal.Decimal` built from
+  their exact text (``1.10`` stays ``Decimal('1.10')``);
+* ``true``/``false`` become booleans and ``null``/``~``/empty become None;
+* everything else, including ``no``, ``off``, ``010``, ``12:30``, ``1_000``, ``.inf`` and
+  dates, stays the string that was written;
+* duplicate keys, anchors, aliases, merge keys and explicit tags are reported as problems;
+* file size and nesting depth are capped, a UTF-8 byte-order mark is accepted and a file
+  in another encoding gets a message that says so.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import attrs
+import yaml
+from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from kpirules.errors import Problem
+
+MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_DEPTH = 40
+
+PathKey = tuple[str | int, ...]
+
+_NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
+_LEADING_ZERO = re.compile(r"[-+]?0\d")
+_NULLS = frozenset({"", "~", "null"})
+_BOOLS = {"true": True, "false": False}
+
+
+def json_path(path: PathKey) -> str:
+    """Render a path key as ``$.a[0].b``; keys that are not identifiers are quoted."""
+    out = "$"
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif re.fullmatch(r"[^\W\d]\w*", part):
+            out += f".{part}"
+        else:
+            out += "[" + repr(part) + "]"
+    return out
+
+
+@attrs.frozen
+class Position:
+    """A 1-based line and column in a source file."""
+
+    line: int
+    column: int
+
+
+@attrs.frozen
+class Document:
+    """A loaded YAML document: its data and where each value and key came from."""
+
+    file: str
+    data: Any
+    positions: dict[PathKey, Position]
+    key_positions: dict[PathKey, Position]
+
+    def position(self, path: PathKey) -> Position:
+        """Position of the value at ``path``, or of its nearest located ancestor."""
+        probe = tuple(path)
+        while probe:
+            found = self.positions.get(probe)
+            if found is not None:
+                return found
+            probe = probe[:-1]
+        return self.positions.get((), Position(1, 1))
+
+    def key_position(self, path: PathKey) -> Position:
+        """Position of the mapping key that holds ``path`` (the value's position if none)."""
+        return self.key_positions.get(tuple(path)) or self.position(path)
+
+    def problem(
+        self,
+        path: PathKey,
+        message: str,
+        *,
+        severity: str = "error",
+        suggestion: str | None = None,
+        at_key: bool = False,
+    ) -> Problem:
+        """Build a problem located at the value (or key) at ``path``."""
+        pos = self.key_position(path) if at_key else self.position(path)
+        return Problem(
+            file=self.file,
+            line=pos.line,
+            column=pos.column,
+            path=json_path(path),
+            severity="warning" if severity == "warning" else "error",
+            message=message,
+            suggestion=suggestion,
+        )
+
+
+class _TooDeepError(Exception):
+    """Raised inside the composer when going on would be unsafe (too deep)."""
+
+    def __init__(self, problem_args: tuple[int, int, str]) -> None:
+        super().__init__(problem_args[2])
+        self.args_ = problem_args
+
+
+class _Composer(yaml.SafeLoader):
+    """A composer that records anchors, aliases and tags instead of honouring them."""
+
+    yaml_implicit_resolvers: dict[Any, Any] = {}  # noqa: RUF012 - PyYAML class attribute
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.found: list[tuple[int, int, str]] = []
+        self.depth = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        line, col = event.start_mark.line + 1, event.start_mark.column + 1
+        if isinstance(event, AliasEvent):
+            self.get_event()  # type: ignore[no-untyped-call]
+            self.found.append(
+                (line, col, f"不支持别名 *{event.anchor}：请把要复用的内容直接写出来")
+            )
+            return ScalarNode("tag:yaml.org,2002:null", "")
+        if isinstance(event, ScalarEvent | CollectionStartEvent):
+            if event.anchor is not None:
+                self.found.append(
+                    (line, col, f"不支持锚点 &{event.anchor}：请把要复用的内容直接写出来")
+                )
+                event.anchor = None
+            if event.tag is not None:
+                self.found.append((line, col, f"不支持标签 {event.tag}：请删除它，按普通值书写"))
+                event.tag = None
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _TooDeepError((line, col, f"嵌套层数超过 {MAX_DEPTH} 层：文件结构过深"))
+        try:
+            node: Node = super().compose_node(parent, index)  # type: ignore[assignment]
+            return node
+        finally:
+            self.depth -= 1
+
+
+def decode(raw: bytes, file: str) -> tuple[str | None, list[Problem]]:
+    """Decode file bytes as UTF-8 (with or without BOM), explaining any other encoding."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None, [Problem(file, 1, 1, "$", "error", "文件是 UTF-16 编码：请另存为 UTF-8 编码")]
+    try:
+        return raw.decode("utf-8"), []
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        hint = "文件不是 UTF-8 编码"
+        try:
+            raw.decode("gb18030")
+            hint += "，看起来是 GBK/GB18030（中文 Windows 记事本或 Excel 的默认编码）"
+        except UnicodeDecodeError:
+            hint += "，也不是 GBK"
+        return None, [
+            Problem(
+                file,
+                line,
+                column,
+                "$",
+                "error",
+                hint,
+                "请用编辑器另存为“UTF-8”编码后再试",
+            )
+        ]
+
+
+def load_yaml(
+    source: str | Path, *, text: str | None = None
+) -> tuple[Document | None, list[Problem]]:
+    """Load one YAML file into a :class:`Document`.
+
+    Args:
+        source: the file's path (also used to name the file in problems).
+        text: the file's text, when it is already in memory (``source`` then only names it).
+
+    Returns:
+        The document (None when nothing usable could be read) and every problem found.
+    """
+    file = str(source)
+    if text is None:
+        try:
+            size = Path(source).stat().st_size
+            if size > MAX_FILE_BYTES:
+                return None, [
+                    Problem(
+                        file,
+                        0,
+                        0,
+                        "$",
+                        "error",
+                        f"文件过大（{size} 字节，上限 {MAX_FILE_BYTES} 字节）",
+                    )
+                ]
+            raw = Path(source).read_bytes()
+        except OSError as exc:
+            return None, [Problem(file, 0, 0, "$", "error", f"无法读取文件：{exc.strerror}")]
+        decoded, problems = decode(raw, file)
+        if decoded is None:
+            return None, problems
+        text = decoded
+    elif len(text.encode("utf-8")) > MAX_FILE_BYTES:
+        return None, [Problem(file, 0, 0, "$", "error", f"文件过大（上限 {MAX_FILE_BYTES} 字节）")]
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if not text.strip():
+        return None, [Problem(file, 1, 1, "$", "error", "文件为空")]
+
+    composer = _Composer(text)
+    try:
+        root = composer.get_single_node()
+    except _TooDeepError as exc:
+        line, col, message = exc.args_
+        return None, [Problem(file, line, col, "$", "error", message)]
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        what = exc.problem or "无法解析"
+        return None, [
+            Problem(
+                file,
+                line,
+                col,
+                "$",
+                "error",
+                f"YAML 格式错误：{what}",
+                "检查这一行及上一行的缩进、冒号后的空格和引号是否成对",
+            )
+        ]
+    except yaml.YAMLError as exc:
+        return None, [Problem(file, 0, 0, "$", "error", f"YAML 格式错误：{exc}")]
+    except RecursionError:
+        return None, [Problem(file, 0, 0, "$", "error", "文件结构过深，无法读取")]
+    finally:
+        composer.dispose()
+
+    problems = [Problem(file, line, col, "$", "error", msg) for line, col, msg in composer.found]
+    if root is None:
+        return None, [*problems, Problem(file, 1, 1, "$", "error", "文件为空")]
+    builder = _Builder(file)
+    data = builder.build(root, ())
+    problems.extend(builder.problems)
+    return Document(file, data, builder.positions, builder.key_positions), problems
+
+
+def scalar_value(node: ScalarNode) -> Any:
+    """The value of a scalar node under kpirules' resolution rules."""
+    text = node.value
+    if node.style is not None:  # quoted or block scalars are always text
+        return text
+    if text in _NULLS:
+        return None
+    if text in _BOOLS:
+        return _BOOLS[text]
+    if _NUMBER.fullmatch(text) and not _LEADING_ZERO.match(text):
+        try:
+            return Decimal(text)
+        except InvalidOperation:  # pragma: no cover - the pattern admits only valid text
+            return text
+    return text
+
+
+class _Builder:
+    """Turns composed nodes into dicts, lists and scalars, recording positions."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[Problem] = []
+        self.positions: dict[PathKey, Position] = {}
+        self.key_positions: dict[PathKey, Position] = {}
+
+    def build(self, node: Node, path: PathKey) -> Any:
+        self.positions[path] = Position(node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        assert isinstance(node, ScalarNode)
+        return scalar_value(node)
+
+    def _mapping(self, node: MappingNode, path: PathKey) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        first_line: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            kline, kcol = key_node.start_mark.line + 1, key_node.start_mark.column + 1
+            if not isinstance(key_node, ScalarNode):
+                self._add(kline, kcol, path, "键必须是简单的文字，不能是列表或映射")
+                continue
+            key = key_node.value
+            if key == "<<" and key_node.style is None:
+                self._add(kline, kcol, path, "不支持合并键 <<：请把要复用的内容直接写出来")
+                continue
+            if key in first_line:
+                self._add(
+                    kline,
+                    kcol,
+                    (*path, key),
+                    f"重复的键 “{key}”（第 {first_line[key]} 行已出现过）：删除或改名其中一个",
+                )
+                continue
+            first_line[key] = kline
+            self.key_positions[(*path, key)] = Position(kline, kcol)
+            out[key] = self.build(value_node, (*path, key))
+        return out
+
+    def _add(self, line: int, col: int, path: PathKey, message: str) -> None:
+        self.problems.append(Problem(self.file, line, col, json_path(path), "error", message))
+
+
+def walk(data: Any, path: PathKey = ()) -> Iterator[tuple[PathKey, Any]]:
+    """Yield every (path, value) pair of plain loaded data, depth first."""
+    yield path, data
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from walk(value, (*path, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from walk(value, (*path, i))

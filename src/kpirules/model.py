@@ -1,0 +1,268 @@
+"""The validated ruleset: immutable attrs classes, tuples instead of lists, Decimal numbers.
+
+Every object keeps ``line`` (1-based) of the YAML that declared it, so that results and
+explanations can point back to the ruleset text.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+import attrs
+
+from kpirules.formula import Formula
+from kpirules.quantity import Target
+
+Weighting = Literal["points", "percent_of_total", "percent_of_parent", "share"]
+Direction = Literal["higher_better", "lower_better", "equal", "monitor"]
+Missing = Literal["error", "zero", "exclude"]
+RoundingMode = Literal["half_up", "half_even", "down", "up", "half_down"]
+
+
+@attrs.frozen
+class Rounding:
+    """How and where scores are rounded: once, at ``items`` or at the ``total``."""
+
+    places: int = 2
+    mode: RoundingMode = "half_up"
+    at: Literal["items", "total"] = "total"
+
+
+@attrs.frozen
+class InForce:
+    """The dates during which a ruleset applies; both ends inclusive, ``to`` may be open."""
+
+    start: str
+    end: str | None
+
+
+@attrs.frozen
+class Ratings:
+    """How several assessors' ratings of one metric are combined."""
+
+    combine: Literal["mean", "trimmed_mean"]
+    min_raters: int
+
+
+@attrs.frozen
+class Metric:
+    """An input (or derived) value, with its unit, valid range and aggregation."""
+
+    id: str
+    label: str
+    unit: str
+    measure: str | None
+    minimum: Decimal | None
+    maximum: Decimal | None
+    formula: Formula | None
+    aggregate: str
+    ratings: Ratings | None
+    source: str | None
+    line: int
+
+
+@attrs.frozen
+class Segment:
+    """One piece of a piecewise-linear (区间法) scoring: ``start``..``end`` → points."""
+
+    start: Decimal
+    end: Decimal
+    start_points: Decimal
+    end_points: Decimal
+
+
+@attrs.frozen
+class Band:
+    """A half-open interval ``[lower, upper)`` (``upper`` inclusive when ``closed``)."""
+
+    lower: Decimal | None
+    upper: Decimal | None
+    closed: bool
+    value: str
+    points: Decimal | None
+    line: int
+
+    def contains(self, x: Decimal) -> bool:
+        """Whether ``x`` lies in the band."""
+        if self.lower is not None and x < self.lower:
+            return False
+        if self.upper is None:
+            return True
+        return x <= self.upper if self.closed else x < self.upper
+
+
+@attrs.frozen
+class Scoring:
+    """A scoring method and its parameters (those that do not apply are None)."""
+
+    method: str
+    otherwise: Decimal | None = None
+    cap: Decimal | None = None
+    floor: Decimal | None = None
+    segments: tuple[Segment, ...] = ()
+    below: Decimal | None = None
+    above: Decimal | None = None
+    per: Decimal | None = None
+    deduct: Decimal | None = None
+    add: Decimal | None = None
+    partial: str | None = None
+    rows: tuple[Band, ...] = ()
+    baseline: str | None = None
+    compare: str | None = None
+    points_by_rank: tuple[Decimal, ...] = ()
+    formula: Formula | None = None
+
+
+@attrs.frozen
+class Indicator:
+    """A scored item: its metric, target, method and the points it carries."""
+
+    id: str
+    label: str
+    metric: str
+    weight: Decimal | None
+    points: Decimal
+    direction: Direction
+    target: Target | None
+    target_value: Decimal | bool | None
+    scoring: Scoring
+    missing: Missing
+    source: str | None
+    line: int
+
+
+@attrs.frozen
+class Category:
+    """A group of indicators and sub-categories with its own points."""
+
+    id: str
+    label: str
+    weight: Decimal | None
+    points: Decimal
+    weighting: Weighting
+    categories: tuple[Category, ...]
+    indicators: tuple[Indicator, ...]
+    source: str | None
+    line: int
+
+
+@attrs.frozen
+class Veto:
+    """一票否决: when the condition holds, the total is zeroed or capped, or the grade capped."""
+
+    id: str
+    label: str
+    when: Formula
+    effect: Literal["zero", "cap_total", "cap_grade"]
+    cap: Decimal | None
+    grade: str | None
+    source: str | None
+    line: int
+
+
+@attrs.frozen
+class Adjustment:
+    """A total-level bonus or penalty, computed by formula and capped."""
+
+    id: str
+    label: str
+    kind: Literal["bonus", "penalty"]
+    points: Formula
+    cap: Decimal | None
+    when: Formula | None
+    source: str | None
+    line: int
+
+
+@attrs.frozen
+class Adjustments:
+    """All total-level adjustments with their overall caps."""
+
+    rules: tuple[Adjustment, ...] = ()
+    max_bonus: Decimal | None = None
+    max_penalty: Decimal | None = None
+
+
+@attrs.frozen
+class Outcome:
+    """A reward, penalty, rectification or accountability rule and when it fires."""
+
+    id: str
+    label: str
+    kind: str
+    when: Formula | None
+    grades: tuple[str, ...]
+    amount: Formula | None
+    source: str | None
+    line: int
+
+
+@attrs.frozen
+class Expectation:
+    """What a test case expects; absent parts are not checked."""
+
+    total: Decimal | None = None
+    raw_total: Decimal | None = None
+    grade: str | None = None
+    scores: tuple[tuple[str, Decimal], ...] = ()
+    subtotals: tuple[tuple[str, Decimal], ...] = ()
+    outcomes: tuple[str, ...] | None = None
+    vetoes: tuple[str, ...] | None = None
+    error: str | None = None
+
+
+@attrs.frozen
+class TestCase:
+    """A ruleset's own worked example: metrics in, expected results out."""
+
+    __test__ = False  # not a pytest test class
+
+    name: str
+    metrics: tuple[tuple[str, object], ...]
+    expect: Expectation
+    line: int
+
+
+@attrs.frozen
+class Ruleset:
+    """A validated, immutable ruleset."""
+
+    id: str
+    title: str
+    version: str
+    source: str
+    in_force: InForce
+    cycle: str | None
+    total_points: Decimal
+    rounding: Rounding
+    weighting: Weighting
+    metrics: tuple[Metric, ...]
+    categories: tuple[Category, ...]
+    vetoes: tuple[Veto, ...]
+    adjustments: Adjustments
+    grades: tuple[Band, ...]
+    outcomes: tuple[Outcome, ...]
+    tests: tuple[TestCase, ...]
+    file: str
+    text: str
+
+    def metric(self, metric_id: str) -> Metric:
+        """The metric with this id (KeyError if none)."""
+        for m in self.metrics:
+            if m.id == metric_id:
+                return m
+        raise KeyError(metric_id)
+
+    def indicators(self) -> tuple[Indicator, ...]:
+        """Every indicator, depth first in file order."""
+        out: list[Indicator] = []
+
+        def visit(cat: Category) -> None:
+            for sub in cat.categories:
+                visit(sub)
+            out.extend(cat.indicators)
+
+        for cat in self.categories:
+            visit(cat)
+        return tuple(out)

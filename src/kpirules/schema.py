@@ -1,0 +1,154 @@
+"""The JSON Schema of the ruleset format, and its errors as located, readable problems."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from decimal import Decimal
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+from jsonschema.validators import extend
+
+from kpirules.errors import Problem
+from kpirules.loader import Document, PathKey
+
+_TYPE_WORDS = {
+    "string": "文字",
+    "number": "数值",
+    "integer": "整数",
+    "object": "映射（键: 值）",
+    "array": "列表（- 开头的各项）",
+    "boolean": "true 或 false",
+    "null": "空值",
+}
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The ruleset JSON Schema (draft 2020-12) shipped with the package."""
+    text = resources.files("kpirules").joinpath("schema/ruleset.schema.json").read_text("utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def _is_integer(checker: Any, instance: object) -> bool:
+    if isinstance(instance, bool):
+        return False
+    if isinstance(instance, Decimal):
+        return instance == instance.to_integral_value()
+    return isinstance(instance, int)
+
+
+@cache
+def validator() -> Any:
+    """One validator, built once (building it checks the schema, which is slow)."""
+    checker = Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer)
+    cls = extend(Draft202012Validator, type_checker=checker)  # type: ignore[no-untyped-call]
+    return cls(schema())
+
+
+def schema_problems(doc: Document) -> list[Problem]:
+    """Every schema violation in ``doc``, each located and worded for policy staff."""
+    problems: list[Problem] = []
+    for error in validator().iter_errors(doc.data):
+        problems.extend(_translate(doc, error))
+    return problems
+
+
+def _leaves(error: ValidationError) -> list[ValidationError]:
+    """For anyOf/oneOf, the sub-errors that went deepest (the most specific ones)."""
+    if not error.context:
+        return [error]
+    deepest = max(len(e.absolute_path) for e in error.context)
+    if deepest <= len(error.absolute_path):
+        return [error]
+    return [e for e in error.context if len(e.absolute_path) == deepest]
+
+
+def _translate(doc: Document, error: ValidationError) -> list[Problem]:
+    if error.validator in ("anyOf", "oneOf"):
+        leaves = _leaves(error)
+        if leaves != [error]:
+            seen: list[Problem] = []
+            for leaf in leaves:
+                seen.extend(_translate(doc, leaf))
+            return seen
+    path: PathKey = tuple(error.absolute_path)
+    node: dict[str, Any] = dict(error.schema) if isinstance(error.schema, dict) else {}
+    hint: str | None = node.get("errorMessage")
+    kind = error.validator
+    value: Any = error.validator_value
+    instance = error.instance
+    if kind == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else str(value)
+        return [doc.problem(path, f"缺少必填项 {missing}")]
+    if kind == "additionalProperties" and isinstance(instance, dict):
+        allowed = sorted((node.get("properties") or {}).keys())
+        out = []
+        for key in instance:
+            if key in allowed:
+                continue
+            close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+            suggestion = f"是不是要写 {close[0]}？" if close else "可用的键：" + "、".join(allowed)
+            out.append(
+                doc.problem((*path, key), f"不认识的键 {key}", suggestion=suggestion, at_key=True)
+            )
+        return out
+    if kind == "propertyNames":
+        return [
+            doc.problem(
+                (*path, str(instance)),
+                f"名字 “{instance}” 不合规：只能由字母、汉字、数字和下划线组成，且不能以数字开头",
+                at_key=True,
+            )
+        ]
+    if kind in ("enum", "const"):
+        options = list(value) if kind == "enum" else [value]
+        options_text = [str(o) for o in options]
+        close = difflib.get_close_matches(str(instance), options_text, n=1, cutoff=0.5)
+        hint_text = f"是不是要写 {close[0]}？" if close else None
+        shown = "、".join(options_text)
+        return [
+            doc.problem(
+                path, f"“{_show(instance)}” 不是可用的值：可用 {shown}", suggestion=hint_text
+            )
+        ]
+    if kind == "type":
+        wanted = value if isinstance(value, list) else [value]
+        wanted_text = "或".join(_TYPE_WORDS.get(str(w), str(w)) for w in wanted)
+        message = hint or f"这里应写{wanted_text}，而不是 “{_show(instance)}”"
+        return [doc.problem(path, message)]
+    if kind in ("pattern", "anyOf", "oneOf"):
+        message = hint or "写法不正确"
+        return [doc.problem(path, f"“{_show(instance)}” {message}" if hint else message)]
+    if kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        bound = {
+            "minimum": "不能小于",
+            "exclusiveMinimum": "必须大于",
+            "maximum": "不能大于",
+            "exclusiveMaximum": "必须小于",
+        }[kind]
+        return [doc.problem(path, f"{bound} {value}（写的是 {_show(instance)}）")]
+    if kind in ("minItems", "minProperties", "minLength"):
+        return [doc.problem(path, "不能为空")]
+    if kind == "maxItems":
+        return [doc.problem(path, f"最多只能有 {value} 项")]
+    return [doc.problem(path, hint or error.message)]
+
+
+def _show(value: object) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "{…}"
+    if isinstance(value, list):
+        return "[…]"
+    if value is None:
+        return "空值"
+    return str(value)

@@ -1,0 +1,1451 @@
+"""Semantic validation: from a loaded document to an immutable :class:`~kpirules.model.Ruleset`.
+
+The JSON Schema checks shape; this module checks meaning, and reports every problem it
+finds, not just the first: unique ids, names that exist (with "did you mean"), weights
+that add up per category, grade bands and score tables without gaps or overlaps,
+ordered thresholds, targets whose unit fits the metric, directions that agree with
+their targets, formulas that parse and stay inside the allowed syntax.
+
+The builder reads the raw data defensively: after a schema error it still checks
+everything it can, so that one run shows every mistake.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import itertools
+import keyword
+from collections.abc import Iterable, Sequence
+from decimal import Decimal, Inexact, localcontext
+from typing import Any, cast
+
+from kpirules import model
+from kpirules.errors import Problem
+from kpirules.formula import FUNCTIONS, Formula, FormulaError, parse_formula
+from kpirules.loader import Document, PathKey
+from kpirules.quantity import (
+    OP_TEXT,
+    PERCENT_WORDS,
+    QuantityError,
+    Target,
+    format_decimal,
+    format_percent,
+    parse_quantity,
+    parse_target,
+    to_metric_value,
+    word_problem,
+)
+from kpirules.schema import schema_problems
+
+#: Names with a fixed meaning in formulas and conditions; no id may take them.
+RESERVED = frozenset({"total", "raw_total", "value", "target", "points", "baseline", *FUNCTIONS})
+
+_METHOD_PARAMS: dict[str, frozenset[str]] = {
+    "pass_fail": frozenset({"otherwise"}),
+    "proportional": frozenset({"cap"}),
+    "linear": frozenset({"segments", "below", "above"}),
+    "deduct": frozenset({"per", "deduct", "partial", "floor"}),
+    "per_occurrence": frozenset({"deduct", "floor"}),
+    "bonus": frozenset({"per", "add", "cap"}),
+    "table": frozenset({"rows"}),
+    "change": frozenset({"baseline", "compare", "scoring"}),
+    "best_ratio": frozenset(),
+    "rank": frozenset({"points_by_rank", "otherwise"}),
+    "percentile": frozenset({"rows"}),
+    "scale": frozenset(),
+    "monitor": frozenset(),
+    "formula": frozenset({"formula"}),
+}
+_NEEDS_TARGET = frozenset({"pass_fail", "proportional", "deduct", "change"})
+_NEEDS_DIRECTION = frozenset(
+    {"proportional", "deduct", "change", "best_ratio", "rank", "percentile"}
+)
+_INPUT_SUM_UNITS = frozenset({"count", "money", "duration"})
+_ZERO = Decimal(0)
+_HUNDRED = Decimal(100)
+_TOLERANCE = Decimal("1e-12")
+
+
+def validate_document(doc: Document, text: str) -> tuple[model.Ruleset | None, list[Problem]]:
+    """Check a loaded document; return the ruleset (None if any error) and all problems."""
+    problems = schema_problems(doc)
+    if not isinstance(doc.data, dict):
+        return None, problems or [doc.problem((), "规则集文件的顶层应是映射（键: 值）")]
+    builder = _Builder(doc, text)
+    ruleset = builder.build()
+    problems.extend(builder.problems)
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    return ruleset, problems
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    """A "did you mean" suggestion for a misspelt name, or None."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.5)
+    return f"是不是要写 {close[0]}？" if close else None
+
+
+def _dec(value: object) -> Decimal | None:
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    return None
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _pct(value: Decimal) -> str:
+    return format_decimal(value) + "%"
+
+
+class _Builder:
+    def __init__(self, doc: Document, text: str) -> None:
+        self.doc = doc
+        self.data: dict[str, Any] = doc.data
+        self.text = text
+        self.problems: list[Problem] = []
+        self.metrics: dict[str, model.Metric] = {}
+        self.metric_data: dict[str, Any] = {}
+        self.ids: dict[str, PathKey] = {}
+        self.indicator_ids: set[str] = set()
+        self.category_ids: set[str] = set()
+        self.grade_names: list[str] = []
+        self.total_points = Decimal(100)
+        self.bonus_caps: list[Decimal] = []
+
+    # -- reporting -------------------------------------------------------------------
+
+    def err(
+        self, path: PathKey, message: str, suggestion: str | None = None, *, at_key: bool = False
+    ) -> None:
+        self.problems.append(self.doc.problem(path, message, suggestion=suggestion, at_key=at_key))
+
+    def warn(self, path: PathKey, message: str, suggestion: str | None = None) -> None:
+        self.problems.append(
+            self.doc.problem(path, message, severity="warning", suggestion=suggestion)
+        )
+
+    def line(self, path: PathKey) -> int:
+        return self.doc.position(path).line
+
+    def label_of(self, path: PathKey, raw: object) -> str:
+        if isinstance(raw, dict):
+            label = raw.get("label") or raw.get("id")
+            if isinstance(label, str):
+                return label
+        return self.doc.problem(path, "").path
+
+    # -- top level ----------------------------------------------------------------------
+
+    def build(self) -> model.Ruleset | None:
+        d = self.data
+        tp = _dec(d.get("total_points", Decimal(100)))
+        if tp is not None and tp > 0:
+            self.total_points = tp
+        self._collect_ids()
+        in_force = self._in_force()
+        rounding = self._rounding()
+        self._metrics()
+        weighting = cast(model.Weighting, d.get("weighting", "points"))
+        categories = self._categories(
+            d.get("categories"), ("categories",), weighting, self.total_points, None
+        )
+        self._check_weight_sum(
+            d.get("categories"), ("categories",), weighting, self.total_points, None, "总分", ()
+        )
+        grades = self._grades()
+        vetoes = self._vetoes()
+        adjustments = self._adjustments()
+        self._check_grade_coverage(grades, adjustments)
+        outcomes = self._outcomes()
+        tests = self._tests()
+        try:
+            return model.Ruleset(
+                id=str(d.get("id", "")),
+                title=str(d.get("title", "")),
+                version=format_decimal(d["version"])
+                if isinstance(d.get("version"), Decimal)
+                else str(d.get("version", "")),
+                source=str(d.get("source", "")),
+                in_force=in_force,
+                cycle=_text(d.get("cycle")),
+                total_points=self.total_points,
+                rounding=rounding,
+                weighting=weighting,
+                metrics=tuple(self.metrics.values()),
+                categories=tuple(categories),
+                vetoes=tuple(vetoes),
+                adjustments=adjustments,
+                grades=tuple(grades),
+                outcomes=tuple(outcomes),
+                tests=tuple(tests),
+                file=self.doc.file,
+                text=self.text,
+            )
+        except (TypeError, ValueError, KeyError):
+            # Only reachable when earlier problems were reported; the caller discards it.
+            return None
+
+    def _collect_ids(self) -> None:
+        """Every id lives in one namespace, because formulas refer to all of them by name."""
+        d = self.data
+        metrics = d.get("metrics")
+        if isinstance(metrics, dict):
+            for key in metrics:
+                self._claim(str(key), ("metrics", key), at_key=True)
+
+        def visit(items: object, path: PathKey) -> None:
+            if not isinstance(items, list):
+                return
+            for i, item in enumerate(items):
+                if not isinstance(item, dict):
+                    continue
+                ipath = (*path, i)
+                if isinstance(item.get("id"), str):
+                    self._claim(item["id"], (*ipath, "id"))
+                    if path[-1] == "categories":
+                        self.category_ids.add(item["id"])
+                    else:
+                        self.indicator_ids.add(item["id"])
+                visit(item.get("categories"), (*ipath, "categories"))
+                visit(item.get("indicators"), (*ipath, "indicators"))
+
+        visit(d.get("categories"), ("categories",))
+        for section in ("vetoes", "outcomes"):
+            items = d.get(section)
+            if isinstance(items, list):
+                for i, item in enumerate(items):
+                    if isinstance(item, dict) and isinstance(item.get("id"), str):
+                        self._claim(item["id"], (section, i, "id"))
+        adj = d.get("adjustments")
+        if isinstance(adj, dict) and isinstance(adj.get("rules"), list):
+            for i, item in enumerate(adj["rules"]):
+                if isinstance(item, dict) and isinstance(item.get("id"), str):
+                    self._claim(item["id"], ("adjustments", "rules", i, "id"))
+
+    def _claim(self, name: str, path: PathKey, *, at_key: bool = False) -> None:
+        if name in RESERVED or keyword.iskeyword(name) or name in ("True", "False", "None"):
+            self.err(path, f"“{name}” 是保留名字，不能用作 id", "换一个名字", at_key=at_key)
+            return
+        if name in self.ids:
+            first = self.line(self.ids[name])
+            self.err(
+                path,
+                f"id “{name}” 重复（第 {first} 行已使用）：指标、类别、否决项和结果规则的 id 必须各不相同",
+                at_key=at_key,
+            )
+            return
+        self.ids[name] = path
+
+    def _in_force(self) -> model.InForce:
+        raw = self.data.get("in_force")
+        if not isinstance(raw, dict):
+            return model.InForce("", None)
+        dates: dict[str, dt.date] = {}
+        for key in ("from", "to"):
+            value = raw.get(key)
+            if isinstance(value, str):
+                try:
+                    dates[key] = dt.date.fromisoformat(value)
+                except ValueError:
+                    self.err(("in_force", key), f"日期 “{value}” 不存在")
+        if "from" in dates and "to" in dates and dates["to"] < dates["from"]:
+            self.err(
+                ("in_force", "to"), f"施行期间的结束日期 {raw['to']} 早于开始日期 {raw['from']}"
+            )
+        return model.InForce(str(raw.get("from", "")), _text(raw.get("to")))
+
+    def _rounding(self) -> model.Rounding:
+        raw = self.data.get("rounding")
+        if not isinstance(raw, dict):
+            return model.Rounding()
+        places = _dec(raw.get("places", 2))
+        return model.Rounding(
+            places=int(places) if places is not None else 2,
+            mode=cast(model.RoundingMode, raw.get("mode", "half_up")),
+            at=cast(Any, raw.get("at", "total")),
+        )
+
+    # -- metrics ------------------------------------------------------------------------
+
+    def _metrics(self) -> None:
+        raw = self.data.get("metrics")
+        if not isinstance(raw, dict):
+            return
+        for mid, spec in raw.items():
+            if not isinstance(spec, dict):
+                continue
+            self.metric_data[mid] = spec
+        for mid, spec in self.metric_data.items():
+            metric = self._metric(mid, spec, ("metrics", mid))
+            if metric is not None:
+                self.metrics[mid] = metric
+        self._check_metric_cycles()
+
+    def _metric(self, mid: str, spec: dict[str, Any], path: PathKey) -> model.Metric | None:
+        unit = spec.get("unit")
+        measure = _text(spec.get("in"))
+        if not isinstance(unit, str):
+            return None
+        if unit == "duration" and measure is None:
+            self.err(path, "时长指标要用 in 写明单位：分钟、小时、天或工作日")
+        if measure is not None:
+            self._check_measure(unit, measure, (*path, "in"))
+        bounds: dict[str, Decimal | None] = {"min": None, "max": None}
+        for key in ("min", "max"):
+            if key in spec:
+                bounds[key] = self._quantity(spec[key], unit, measure, (*path, key))
+        lo, hi = bounds["min"], bounds["max"]
+        if unit == "percent":
+            lo = _ZERO if lo is None else lo
+            hi = Decimal(1) if hi is None and "max" not in spec else hi
+        elif unit in ("count", "money", "duration") and lo is None:
+            lo = _ZERO
+        if unit == "rating" and (bounds["min"] is None or bounds["max"] is None):
+            self.err(path, "评分指标要写明评分范围 min 和 max，如 min: 0、max: 100")
+        if lo is not None and hi is not None and lo >= hi:
+            self.err(
+                (*path, "max"), f"max（{format_decimal(hi)}）必须大于 min（{format_decimal(lo)}）"
+            )
+        if "ratings" in spec and unit != "rating":
+            self.err((*path, "ratings"), "ratings（多人评分合成）只用于 unit: rating 的指标")
+        ratings = None
+        if isinstance(spec.get("ratings"), dict):
+            r = spec["ratings"]
+            combine = r.get("combine", "mean")
+            min_raters = _dec(r.get("min_raters"))
+            n = (
+                int(min_raters)
+                if min_raters is not None
+                else (3 if combine == "trimmed_mean" else 1)
+            )
+            if combine == "trimmed_mean" and n < 3:
+                self.err(
+                    (*path, "ratings", "min_raters"),
+                    "去掉最高分和最低分后至少要剩 1 个评分：trimmed_mean 的 min_raters 至少为 3",
+                )
+            ratings = model.Ratings(combine=combine, min_raters=n)
+        formula = None
+        if "formula" in spec:
+            formula = self._formula(
+                spec["formula"], (*path, "formula"), set(self.metric_data) - {mid}
+            )
+            if unit == "rating":
+                self.err((*path, "formula"), "评分指标由评分人打分，不能用公式派生")
+        aggregate = spec.get("aggregate")
+        if formula is not None:
+            if aggregate not in (None, "recompute"):
+                self.err(
+                    (*path, "aggregate"),
+                    f"派生指标按公式由汇总后的输入重新计算（率 = 分子之和 / 分母之和），不能写 aggregate: {aggregate}",
+                    "删除 aggregate 或写 recompute",
+                )
+            aggregate = "recompute"
+        elif aggregate == "recompute":
+            self.err((*path, "aggregate"), "只有派生指标（有 formula）才能用 recompute")
+        elif aggregate is None and unit in _INPUT_SUM_UNITS:
+            aggregate = "sum"
+        elif aggregate == "sum" and unit in ("percent", "ratio", "rating"):
+            self.err(
+                (*path, "aggregate"),
+                f"{'百分比' if unit == 'percent' else '比值或评分'}不能跨期相加",
+                "率应由分子、分母两个计数指标派生（formula: 分子 / 分母），或写 aggregate: mean / last",
+            )
+        elif aggregate in ("any", "all") and unit != "yes_no":
+            self.err((*path, "aggregate"), f"aggregate: {aggregate} 只用于是/否指标")
+        return model.Metric(
+            id=mid,
+            label=str(spec.get("label", mid)),
+            unit=unit,
+            measure=measure,
+            minimum=lo,
+            maximum=hi,
+            formula=formula,
+            aggregate=str(aggregate) if aggregate is not None else "",
+            ratings=ratings,
+            source=_text(spec.get("source")),
+            line=self.line(path),
+        )
+
+    def _check_measure(self, unit: str, measure: str, path: PathKey) -> None:
+        probe = parse_quantity("1" + measure)
+        problem = word_problem(probe, unit, None)
+        if unit in ("percent", "ratio", "yes_no", "rating"):
+            self.err(path, f"{unit} 指标不需要 in（单位）")
+        elif problem:
+            self.err(path, problem)
+
+    def _check_metric_cycles(self) -> None:
+        deps = {
+            mid: {n for n in m.formula.names if n in self.metrics}
+            for mid, m in self.metrics.items()
+            if m.formula is not None
+        }
+        state: dict[str, int] = {}
+
+        def visit(node: str, trail: list[str]) -> None:
+            state[node] = 1
+            for nxt in sorted(deps.get(node, ())):
+                if state.get(nxt) == 1:
+                    cycle = [*trail[trail.index(nxt) :], nxt] if nxt in trail else [node, nxt]
+                    self.err(
+                        ("metrics", node, "formula"),
+                        "派生指标相互引用，形成循环：" + " → ".join(cycle),
+                    )
+                elif nxt not in state:
+                    visit(nxt, [*trail, nxt])
+            state[node] = 2
+
+        for mid in deps:
+            if mid not in state:
+                visit(mid, [mid])
+
+    def _quantity(
+        self, raw: object, unit: str, measure: str | None, path: PathKey
+    ) -> Decimal | None:
+        """A quantity in the metric's terms, with unit and exactness checked."""
+        try:
+            q = parse_quantity(raw)
+        except QuantityError as exc:
+            self.err(path, str(exc))
+            return None
+        problem = word_problem(q, unit, measure)
+        if problem:
+            self.err(path, problem)
+            return None
+        if unit == "percent" and not q.is_percent and isinstance(raw, Decimal) and q.number > 1:
+            self.err(
+                path,
+                f"百分比要写 % 号：{q.text} 会被当作 {format_percent(q.number)}",
+                f"写成 {q.text}%",
+            )
+            return None
+        with localcontext() as ctx:
+            ctx.traps[Inexact] = True
+            try:
+                return to_metric_value(q, unit, measure)
+            except Inexact:
+                self.err(path, f"{q.text} 换算为 {measure} 时除不尽", f"直接用 {measure} 书写")
+                return None
+
+    def _formula(
+        self,
+        raw: object,
+        path: PathKey,
+        names: set[str],
+        *,
+        condition: bool = False,
+        context: str = "公式",
+    ) -> Formula | None:
+        try:
+            formula = parse_formula(raw, condition=condition)
+        except FormulaError as exc:
+            self.err(path, f"{exc}（{context}：{raw}）")
+            return None
+        for name in sorted(formula.names):
+            if name not in names:
+                self.err(
+                    path,
+                    f"{context}中的名字 “{name}” 没有定义",
+                    did_you_mean(name, names) or ("可用的名字：" + "、".join(sorted(names))[:200]),
+                )
+        return formula
+
+    # -- categories and indicators ---------------------------------------------------------
+
+    def _weight(self, raw: object, weighting: str, path: PathKey) -> Decimal | None:
+        """The weight as written: points, a share, or a percent (returned as the number, 30 for 30%)."""
+        if raw is None:
+            return None
+        try:
+            q = parse_quantity(raw)
+        except QuantityError:
+            return None  # the schema reported it
+        percent_mode = weighting in ("percent_of_total", "percent_of_parent")
+        if percent_mode and not q.is_percent:
+            self.err(
+                path,
+                f"权重按百分比计（weighting: {weighting}），应写成百分数",
+                f"写成 {q.text}%",
+            )
+            return None
+        if not percent_mode and q.is_percent:
+            what = "分值" if weighting == "points" else "份额"
+            self.err(
+                path,
+                f"权重按{what}计（weighting: {weighting}），不能写百分数 {q.text}",
+                "去掉 % 号，或把上级的 weighting 改为 percent_of_total / percent_of_parent",
+            )
+            return None
+        if q.word and not q.is_percent:
+            self.err(path, f"权重不能带单位 “{q.word}”")
+            return None
+        if q.number < 0:
+            self.err(path, "权重不能为负数")
+            return None
+        return q.number
+
+    def _child_points(
+        self, weight: Decimal | None, weighting: str, parent_points: Decimal, share_total: Decimal
+    ) -> Decimal:
+        if weight is None:
+            return _ZERO
+        if weighting == "points":
+            return weight
+        if weighting == "percent_of_total":
+            return self.total_points * weight / _HUNDRED
+        if weighting == "percent_of_parent":
+            return parent_points * weight / _HUNDRED
+        if share_total == 0:
+            return _ZERO
+        return parent_points * weight / share_total
+
+    def _counts(self, item: object) -> bool:
+        """Whether an item takes part in its parent's weights (monitor and bonus items do not)."""
+        if not isinstance(item, dict):
+            return False
+        scoring = item.get("scoring")
+        method = scoring.get("method") if isinstance(scoring, dict) else None
+        if "metric" in item:
+            return method not in ("monitor", "bonus") and item.get("direction") != "monitor"
+        return True
+
+    def _children(
+        self, raw: dict[str, Any] | None, path: PathKey
+    ) -> list[tuple[PathKey, dict[str, Any]]]:
+        out: list[tuple[PathKey, dict[str, Any]]] = []
+        keys = ("categories", "indicators") if raw is not None else ("categories",)
+        source: dict[str, Any] = raw if raw is not None else self.data
+        for key in keys:
+            items = source.get(key)
+            if isinstance(items, list):
+                base = (*path, key) if raw is not None else (key,)
+                out.extend(
+                    ((*base, i), item) for i, item in enumerate(items) if isinstance(item, dict)
+                )
+        return out
+
+    def _share_total(
+        self, children: Sequence[tuple[PathKey, dict[str, Any]]], weighting: str
+    ) -> Decimal:
+        total = _ZERO
+        if weighting != "share":
+            return total
+        for _, item in children:
+            if self._counts(item):
+                w = _dec(item.get("weight"))
+                total += w if w is not None else _ZERO
+        return total
+
+    def _categories(
+        self,
+        items: object,
+        path: PathKey,
+        weighting: model.Weighting,
+        parent_points: Decimal,
+        parent: dict[str, Any] | None,
+    ) -> list[model.Category]:
+        if not isinstance(items, list):
+            return []
+        siblings = (
+            self._children(parent, path[:-1]) if parent is not None else self._children(None, ())
+        )
+        share_total = self._share_total(siblings, weighting)
+        out = []
+        for i, raw in enumerate(items):
+            if not isinstance(raw, dict):
+                continue
+            cpath = (*path, i)
+            weight = self._weight(raw.get("weight"), weighting, (*cpath, "weight"))
+            if "weight" not in raw:
+                self.err(cpath, f"类别 “{self.label_of(cpath, raw)}” 缺少权重 weight")
+            points = self._child_points(weight, weighting, parent_points, share_total)
+            child_weighting = cast(model.Weighting, raw.get("weighting", weighting))
+            subcats = self._categories(
+                raw.get("categories"), (*cpath, "categories"), child_weighting, points, raw
+            )
+            indicators = self._indicators(raw, cpath, child_weighting, points)
+            if not raw.get("categories") and not raw.get("indicators"):
+                self.err(cpath, f"类别 “{self.label_of(cpath, raw)}” 下没有指标")
+            self._check_weight_sum(
+                raw,
+                cpath,
+                child_weighting,
+                points,
+                weight,
+                f"类别“{self.label_of(cpath, raw)}”",
+                cpath,
+                parent_weighting=weighting,
+            )
+            out.append(
+                model.Category(
+                    id=str(raw.get("id", "")),
+                    label=str(raw.get("label", "")),
+                    weight=weight,
+                    points=points,
+                    weighting=child_weighting,
+                    categories=tuple(subcats),
+                    indicators=tuple(indicators),
+                    source=_text(raw.get("source")),
+                    line=self.line(cpath),
+                )
+            )
+        return out
+
+    def _check_weight_sum(
+        self,
+        raw: object,
+        path: PathKey,
+        weighting: str,
+        points: Decimal,
+        weight: Decimal | None,
+        what: str,
+        at: PathKey,
+        *,
+        parent_weighting: str | None = None,
+    ) -> None:
+        """Children's weights must add up to what their parent declares."""
+        if weighting == "share":
+            return
+        children = self._children(raw, path) if isinstance(raw, dict) else self._children(None, ())
+        weights = []
+        for cpath, item in children:
+            if not self._counts(item):
+                continue
+            w = self._weight_quiet(item.get("weight"))
+            if w is None:
+                return  # a missing or malformed weight was reported already
+            weights.append(w)
+            del cpath
+        if not weights:
+            return
+        summed = sum(weights, _ZERO)
+        if weighting == "points":
+            expected, show = points, format_decimal
+            declared = f"{format_decimal(points)} 分"
+            summed_text = f"{format_decimal(summed)} 分"
+        elif weighting == "percent_of_total":
+            expected = points / self.total_points * _HUNDRED
+            show = _pct
+            declared = (
+                _pct(weight)
+                if weight is not None and parent_weighting == "percent_of_total"
+                else f"{_pct(expected)}（折合）"
+            )
+            summed_text = _pct(summed)
+        else:
+            expected, show = _HUNDRED, _pct
+            declared = "100%"
+            summed_text = _pct(summed)
+        if abs(summed - expected) > _TOLERANCE:
+            del show
+            parts = "、".join(
+                f"{item.get('label', item.get('id', '?'))} {format_decimal(w)}{'%' if weighting != 'points' else ''}"
+                for (_, item), w in zip(
+                    [c for c in children if self._counts(c[1])], weights, strict=True
+                )
+            )
+            if at == ():
+                message = f"各类别权重合计为 {summed_text}，但{what}为 {declared}"
+            elif weighting == "percent_of_parent":
+                message = f"{what}下各项权重（占本类别的百分比）合计为 {summed_text}，应为 100%"
+            else:
+                message = (
+                    f"{what}的权重为 {declared}，但其下各项权重合计为 {summed_text}（{parts}）"
+                )
+            self.err(
+                at,
+                message,
+                "请修改权重使两者相等；如果下级权重只表示相对份额，可在该类别写 weighting: share",
+            )
+
+    def _weight_quiet(self, raw: object) -> Decimal | None:
+        try:
+            q = parse_quantity(raw)
+        except QuantityError:
+            return None
+        return q.number
+
+    def _indicators(
+        self,
+        parent: dict[str, Any],
+        ppath: PathKey,
+        weighting: str,
+        parent_points: Decimal,
+    ) -> list[model.Indicator]:
+        items = parent.get("indicators")
+        if not isinstance(items, list):
+            return []
+        share_total = self._share_total(self._children(parent, ppath), weighting)
+        out = []
+        for i, raw in enumerate(items):
+            if not isinstance(raw, dict):
+                continue
+            ind = self._indicator(
+                raw, (*ppath, "indicators", i), weighting, parent_points, share_total
+            )
+            if ind is not None:
+                out.append(ind)
+        return out
+
+    def _indicator(
+        self,
+        raw: dict[str, Any],
+        path: PathKey,
+        weighting: str,
+        parent_points: Decimal,
+        share_total: Decimal,
+    ) -> model.Indicator | None:
+        label = self.label_of(path, raw)
+        scoring_raw = raw.get("scoring") if isinstance(raw.get("scoring"), dict) else {}
+        assert isinstance(scoring_raw, dict)
+        method = scoring_raw.get("method")
+        counts = self._counts(raw)
+        weight = None
+        if counts:
+            if "weight" not in raw:
+                self.err(path, f"指标 “{label}” 缺少权重 weight")
+            weight = self._weight(raw.get("weight"), weighting, (*path, "weight"))
+        elif "weight" in raw:
+            w = self._weight_quiet(raw.get("weight"))
+            if w is not None and w != 0:
+                why = (
+                    "监测指标只计算和报告，不计分"
+                    if method != "bonus"
+                    else "加分项的上限写在 scoring.cap"
+                )
+                self.err((*path, "weight"), f"{why}，不能有权重", "删除 weight")
+        points = self._child_points(weight, weighting, parent_points, share_total)
+        if method == "bonus":
+            points = _dec(scoring_raw.get("cap")) or _ZERO
+            self.bonus_caps.append(points)
+
+        metric_id = raw.get("metric")
+        metric = self.metrics.get(metric_id) if isinstance(metric_id, str) else None
+        if isinstance(metric_id, str) and metric_id not in self.metric_data:
+            self.err(
+                (*path, "metric"),
+                f"指标 “{label}” 使用的 metric “{metric_id}” 没有在 metrics 中声明",
+                did_you_mean(metric_id, self.metric_data),
+            )
+
+        direction = raw.get("direction")
+        target: Target | None = None
+        target_value: Decimal | bool | None = None
+        if "target" in raw:
+            try:
+                target = parse_target(raw["target"])
+            except QuantityError as exc:
+                self.err((*path, "target"), str(exc))
+            if target is not None and metric is not None:
+                target_value = self._target_value(target, metric, (*path, "target"), method)
+        if direction is None and target is not None and method in _NEEDS_DIRECTION:
+            direction = {
+                "<=": "lower_better",
+                "<": "lower_better",
+                ">=": "higher_better",
+                ">": "higher_better",
+            }.get(target.op, "equal")
+        if method == "monitor" and direction is None:
+            direction = "monitor"
+        if method == "per_occurrence" and direction is None:
+            direction = "lower_better"
+        if method == "bonus" and direction is None:
+            direction = "higher_better"
+        if direction is None:
+            if method in _NEEDS_DIRECTION:
+                self.err(
+                    path,
+                    f"指标 “{label}” 要写 direction（higher_better / lower_better），或写带比较符号的 target",
+                )
+            direction = "equal" if target is not None and target.op == "=" else "higher_better"
+        if target is not None and target.quantity is not None:
+            self._check_direction(direction, target, (*path, "target"), label)
+        if isinstance(method, str) and method in _NEEDS_TARGET and "target" not in raw:
+            self.err(path, f"指标 “{label}” 的计分方法 {method} 需要目标 target")
+        missing = raw.get("missing", "error")
+        if missing == "exclude" and weighting in ("points",) and counts:
+            # Re-weighting by points would hand the excluded points to siblings: allowed, but say so.
+            pass
+        scoring = self._scoring(
+            scoring_raw, (*path, "scoring"), metric, direction, points, target, label
+        )
+        if metric is None or scoring is None:
+            return None
+        return model.Indicator(
+            id=str(raw.get("id", "")),
+            label=str(raw.get("label", "")),
+            metric=metric.id,
+            weight=weight,
+            points=points,
+            direction=cast(model.Direction, direction),
+            target=target,
+            target_value=target_value,
+            scoring=scoring,
+            missing=cast(model.Missing, missing),
+            source=_text(raw.get("source")),
+            line=self.line(path),
+        )
+
+    def _target_value(
+        self, target: Target, metric: model.Metric, path: PathKey, method: object
+    ) -> Decimal | bool | None:
+        if metric.unit == "yes_no":
+            if target.flag is None:
+                self.err(
+                    path, f"是/否指标 “{metric.label}” 的目标应写 是 或 否，而不是 “{target.text}”"
+                )
+                return None
+            return target.flag
+        if target.flag is not None:
+            self.err(
+                path,
+                f"指标 “{metric.label}” 是{_unit_word(metric.unit)}，目标不能写 “{target.text}”",
+            )
+            return None
+        assert target.quantity is not None
+        if method == "change":
+            # The target of a change is a change: relative changes are percentages.
+            return self._quantity(target.quantity.text, "ratio", None, path)
+        value = self._quantity(
+            target.quantity.text if target.quantity.word else target.quantity.number,
+            metric.unit,
+            metric.measure,
+            path,
+        )
+        if value is None:
+            return None
+        if (metric.minimum is not None and value < metric.minimum) or (
+            metric.maximum is not None and value > metric.maximum
+        ):
+            self.err(
+                path,
+                f"目标 {target.text} 超出指标 “{metric.label}” 的取值范围"
+                f"（{_show_value(metric.minimum, metric)} 到 {_show_value(metric.maximum, metric)}）",
+            )
+        return value
+
+    def _check_direction(self, direction: str, target: Target, path: PathKey, label: str) -> None:
+        op = target.op
+        contradicts = (
+            (direction == "lower_better" and op in (">=", ">"))
+            or (direction == "higher_better" and op in ("<=", "<"))
+            or (direction == "equal" and op != "=")
+        )
+        if contradicts:
+            words = {
+                "lower_better": "越低越好",
+                "higher_better": "越高越好",
+                "equal": "等于目标值",
+            }[direction]
+            self.warn(
+                path,
+                f"指标 “{label}” 的方向是{words}（{direction}），但目标写的是 {OP_TEXT[op]}：两者矛盾",
+                "检查 direction 或目标的比较符号",
+            )
+
+    # -- scoring methods ---------------------------------------------------------------------
+
+    def _scoring(
+        self,
+        raw: dict[str, Any],
+        path: PathKey,
+        metric: model.Metric | None,
+        direction: str,
+        points: Decimal,
+        target: Target | None,
+        label: str,
+    ) -> model.Scoring | None:
+        method = raw.get("method")
+        if not isinstance(method, str) or method not in _METHOD_PARAMS:
+            return None
+        allowed = _METHOD_PARAMS[method]
+        for key in raw:
+            if key != "method" and key not in allowed:
+                users = sorted(m for m, ps in _METHOD_PARAMS.items() if key in ps)
+                self.err(
+                    (*path, key),
+                    f"参数 {key} 不适用于计分方法 {method}"
+                    + (f"（它用于 {'、'.join(users)}）" if users else ""),
+                    at_key=True,
+                )
+        unit = metric.unit if metric else None
+        measure = metric.measure if metric else None
+        s: dict[str, Any] = {"method": method}
+        for key in ("otherwise", "cap", "floor", "below", "above", "deduct", "add"):
+            if key in raw and key in allowed:
+                s[key] = _dec(raw[key])
+        for key in ("partial", "compare"):
+            if key in raw:
+                s[key] = raw[key]
+
+        def points_ok(value: Decimal | None, key: str) -> None:
+            if value is not None and method != "bonus" and (value < 0 or value > points):
+                self.err(
+                    (*path, key),
+                    f"得分 {format_decimal(value)} 超出该指标的分值范围 0 到 {format_decimal(points)}",
+                )
+
+        for key in ("otherwise", "below", "above"):
+            points_ok(s.get(key), key)
+        if s.get("floor") is not None and s["floor"] > points:
+            self.err(
+                (*path, "floor"),
+                f"最低得分 {format_decimal(s['floor'])} 高于该指标的分值 {format_decimal(points)}",
+            )
+
+        if unit == "yes_no" and method not in ("pass_fail", "monitor", "formula"):
+            self.err(path, f"是/否指标 “{label}” 只能用 pass_fail、monitor 或 formula 计分")
+        if method in ("proportional", "best_ratio", "change") and direction not in (
+            "higher_better",
+            "lower_better",
+        ):
+            self.err(path, f"计分方法 {method} 要求方向为 higher_better 或 lower_better")
+        if (
+            method == "proportional"
+            and target is not None
+            and target.quantity is not None
+            and target.quantity.number <= 0
+        ):
+            self.err(path, "按比例计分（实际/目标）要求目标大于 0")
+        if method == "per_occurrence" and unit not in (None, "count"):
+            self.err(
+                path, f"按次扣分（per_occurrence）要求计数指标，而 “{label}” 是{_unit_word(unit)}"
+            )
+        if (
+            method == "scale"
+            and metric is not None
+            and (metric.minimum is None or metric.maximum is None)
+        ):
+            self.err(path, f"折算计分（scale）要求指标 “{metric.label}” 写明 min 和 max")
+        if method == "deduct" and "per" in raw and unit is not None:
+            per = self._quantity(
+                raw["per"], unit if unit != "rating" else "rating", measure, (*path, "per")
+            )
+            if per is not None and per <= 0:
+                self.err((*path, "per"), "per（每多少扣分）必须大于 0")
+            s["per"] = per
+        if method == "bonus" and "per" in raw and unit is not None:
+            s["per"] = self._quantity(raw["per"], unit, measure, (*path, "per"))
+        if method == "linear" and isinstance(raw.get("segments"), list) and unit is not None:
+            s["segments"] = tuple(
+                self._segments(raw["segments"], (*path, "segments"), unit, measure, points)
+            )
+        if (
+            method in ("table", "percentile")
+            and isinstance(raw.get("rows"), list)
+            and unit is not None
+        ):
+            row_unit, row_measure = (unit, measure) if method == "table" else ("percent", None)
+            rows = self._bands(raw["rows"], (*path, "rows"), row_unit, row_measure, "points")
+            for band in rows:
+                if band.points is not None and (band.points < 0 or band.points > points):
+                    self.err(
+                        (*path, "rows"),
+                        f"第 {band.line} 行的得分 {format_decimal(band.points)} 超出分值范围 0 到 {format_decimal(points)}",
+                    )
+            lo = metric.minimum if method == "table" and metric else _ZERO
+            hi = metric.maximum if method == "table" and metric else Decimal(1)
+            self._coverage(rows, lo, hi, (*path, "rows"), "分段表", row_unit)
+            s["rows"] = tuple(rows)
+        if method == "rank" and isinstance(raw.get("points_by_rank"), list):
+            ranks = [_dec(v) or _ZERO for v in raw["points_by_rank"]]
+            for i, (a, b) in enumerate(itertools.pairwise(ranks)):
+                if b > a:
+                    self.err(
+                        (*path, "points_by_rank", i + 1),
+                        f"名次越靠后得分应越低：第 {i + 2} 名 {format_decimal(b)} 分高于第 {i + 1} 名 {format_decimal(a)} 分",
+                    )
+            for i, v in enumerate(ranks):
+                points_ok(v, "points_by_rank") if v > points else None
+                del i
+            s["points_by_rank"] = tuple(ranks)
+        if method == "change" and isinstance(raw.get("baseline"), str):
+            base = raw["baseline"]
+            if base not in self.metric_data:
+                self.err(
+                    (*path, "baseline"),
+                    f"基期指标 “{base}” 没有在 metrics 中声明",
+                    did_you_mean(base, self.metric_data),
+                )
+            elif (
+                metric is not None
+                and base in self.metrics
+                and self.metrics[base].unit != metric.unit
+            ):
+                self.err(
+                    (*path, "baseline"), f"基期指标 “{base}” 的单位与 “{metric.id}” 不同，无法比较"
+                )
+            s["baseline"] = base
+            if (
+                raw.get("compare") == "absolute"
+                and target is not None
+                and target.quantity is not None
+                and target.quantity.is_percent
+                and unit not in ("percent", "ratio")
+            ):
+                self.err(
+                    (*path, "compare"),
+                    "按绝对变化比较时，目标应写成指标本身的单位，不能写百分数；按相对变化（提升 5%）请写 compare: relative",
+                )
+        if method == "change" and "scoring" in raw:
+            s["otherwise"] = None
+            s["partial"] = raw["scoring"]
+        if method == "formula" and "formula" in raw:
+            names = {"value", "target", "points", "baseline", *self.metric_data}
+            s["formula"] = self._formula(
+                raw["formula"], (*path, "formula"), names, context="计分公式"
+            )
+        if method in ("pass_fail",) and target is None:
+            return model.Scoring(**s)
+        return model.Scoring(**s)
+
+    def _segments(
+        self,
+        raw: list[Any],
+        path: PathKey,
+        unit: str,
+        measure: str | None,
+        points: Decimal,
+    ) -> list[model.Segment]:
+        out: list[model.Segment] = []
+        for i, seg in enumerate(raw):
+            if not isinstance(seg, dict):
+                continue
+            start = (
+                self._quantity(seg.get("from"), unit, measure, (*path, i, "from"))
+                if "from" in seg
+                else None
+            )
+            end = (
+                self._quantity(seg.get("to"), unit, measure, (*path, i, "to"))
+                if "to" in seg
+                else None
+            )
+            pts = seg.get("points")
+            if start is None or end is None or not (isinstance(pts, list) and len(pts) == 2):
+                continue
+            p0, p1 = _dec(pts[0]), _dec(pts[1])
+            if p0 is None or p1 is None:
+                continue
+            if start >= end:
+                self.err((*path, i), f"区间起点 {seg.get('from')} 应小于终点 {seg.get('to')}")
+            for p in (p0, p1):
+                if p < 0 or p > points:
+                    self.err(
+                        (*path, i, "points"),
+                        f"得分 {format_decimal(p)} 超出该指标的分值范围 0 到 {format_decimal(points)}",
+                    )
+            if out:
+                prev = out[-1]
+                if start < prev.end:
+                    self.err(
+                        (*path, i, "from"),
+                        f"区间应从低到高排列且不重叠：本区间从 {seg.get('from')} 开始，上一区间到 {format_decimal(prev.end)} 才结束",
+                    )
+                elif start > prev.end:
+                    self.err(
+                        (*path, i, "from"),
+                        f"区间之间有空档：上一区间到 {_show_q(prev.end, unit)} 结束，本区间从 {_show_q(start, unit)} 开始",
+                    )
+            out.append(model.Segment(start, end, p0, p1))
+        return out
+
+    def _bands(
+        self, raw: list[Any], path: PathKey, unit: str, measure: str | None, value_key: str
+    ) -> list[model.Band]:
+        out: list[model.Band] = []
+        for i, row in enumerate(raw):
+            if not isinstance(row, dict):
+                continue
+            bpath = (*path, i)
+            if "below" in row and "to" in row:
+                self.err(bpath, "below（不含）和 to（含）只能写一个")
+                continue
+            lo = (
+                self._quantity(row["from"], unit, measure, (*bpath, "from"))
+                if "from" in row
+                else None
+            )
+            up_key = "below" if "below" in row else "to" if "to" in row else None
+            hi = self._quantity(row[up_key], unit, measure, (*bpath, up_key)) if up_key else None
+            if ("from" in row and lo is None) or (up_key and hi is None):
+                continue
+            if lo is not None and hi is not None and (hi < lo or (hi == lo and up_key == "below")):
+                self.err(bpath, f"下限 {_show_q(lo, unit)} 应小于上限 {_show_q(hi, unit)}")
+                continue
+            value = row.get(value_key)
+            out.append(
+                model.Band(
+                    lower=lo,
+                    upper=hi,
+                    closed=up_key == "to",
+                    value=str(value) if value_key == "grade" else "",
+                    points=_dec(value) if value_key == "points" else None,
+                    line=self.line(bpath),
+                )
+            )
+        return out
+
+    def _coverage(
+        self,
+        bands: list[model.Band],
+        lo: Decimal | None,
+        hi: Decimal | None,
+        path: PathKey,
+        what: str,
+        unit: str,
+    ) -> None:
+        """Bands must cover [lo, hi] once: no gap, no overlap."""
+        if not bands:
+            return
+        neg = Decimal("-Infinity")
+        ordered = sorted(bands, key=lambda b: b.lower if b.lower is not None else neg)
+        first = ordered[0]
+        if first.lower is not None and (lo is None or first.lower > lo):
+            start = _show_q(lo, unit) if lo is not None else "负无穷"
+            self.err(
+                path,
+                f"{what}没有覆盖 {start} 到 {_show_q(first.lower, unit)} 之间（不含 {_show_q(first.lower, unit)}）的值",
+                "把最低一档的 from 放宽，或删除它表示不设下限",
+            )
+        for a, b in itertools.pairwise(ordered):
+            b_lo = b.lower if b.lower is not None else neg
+            if a.upper is None or b_lo < a.upper or (b_lo == a.upper and a.closed):
+                where = _show_q(b_lo, unit)
+                self.err(
+                    path,
+                    f"{what}第 {a.line} 行和第 {b.line} 行的区间重叠（{where} 同时落在两档中）",
+                    "上一档用 below（不含）结束，下一档用 from（含）开始",
+                )
+            elif b_lo > a.upper:
+                gap_a, gap_b = _show_q(a.upper, unit), _show_q(b_lo, unit)
+                left = "不含" if a.closed else "含"
+                example = _midpoint_example(a.upper, b_lo, unit)
+                self.err(
+                    path,
+                    f"{what}第 {a.line} 行和第 {b.line} 行之间有空档：{gap_a}（{left}）到 {gap_b}（不含）之间的值（如 {example}）不属于任何一档",
+                    f"把第 {a.line} 行改为 below: {gap_b}，表示不含 {gap_b}",
+                )
+        last = ordered[-1]
+        if last.upper is not None:
+            short = hi is None or last.upper < hi or (last.upper == hi and not last.closed)
+            if short:
+                end = _show_q(hi, unit) if hi is not None else "无上限"
+                self.err(
+                    path,
+                    f"{what}没有覆盖 {_show_q(last.upper, unit)} 以上（到 {end}）的值",
+                    "最高一档只写 from，不写上限",
+                )
+
+    # -- grades, vetoes, adjustments, outcomes --------------------------------------------
+
+    def _grades(self) -> list[model.Band]:
+        raw = self.data.get("grades")
+        if not isinstance(raw, list):
+            return []
+        bands = self._bands(raw, ("grades",), "rating", None, "grade")
+        seen: dict[str, int] = {}
+        for band in bands:
+            if band.value in seen:
+                self.err(
+                    ("grades",),
+                    f"等级 “{band.value}” 重复（第 {seen[band.value]} 行和第 {band.line} 行）",
+                )
+            seen[band.value] = band.line
+        self.grade_names = [b.value for b in bands]
+        return bands
+
+    def _check_grade_coverage(
+        self, grades: list[model.Band], adjustments: model.Adjustments
+    ) -> None:
+        hi: Decimal | None = self.total_points + sum(self.bonus_caps, _ZERO)
+        bonus_rules = [r for r in adjustments.rules if r.kind == "bonus"]
+        if adjustments.max_bonus is not None:
+            assert hi is not None
+            hi += adjustments.max_bonus
+        elif any(r.cap is None for r in bonus_rules):
+            hi = None
+        else:
+            assert hi is not None
+            hi += sum((r.cap or _ZERO for r in bonus_rules), _ZERO)
+        self._coverage(grades, _ZERO, hi, ("grades",), "等级", "rating")
+
+    def _condition_names(self, *, with_total: bool) -> set[str]:
+        names = set(self.metric_data) | self.indicator_ids | self.category_ids | {"raw_total"}
+        if with_total:
+            names.add("total")
+        return names
+
+    def _vetoes(self) -> list[model.Veto]:
+        raw = self.data.get("vetoes")
+        out: list[model.Veto] = []
+        if not isinstance(raw, list):
+            return out
+        names = self._condition_names(with_total=False)
+        for i, v in enumerate(raw):
+            if not isinstance(v, dict):
+                continue
+            path: PathKey = ("vetoes", i)
+            when = (
+                self._formula(
+                    v.get("when"), (*path, "when"), names, condition=True, context="否决条件"
+                )
+                if "when" in v
+                else None
+            )
+            effect = v.get("effect")
+            cap = _dec(v.get("cap"))
+            if effect != "cap_total" and "cap" in v:
+                self.err((*path, "cap"), "cap 只用于 effect: cap_total")
+            if effect != "cap_grade" and "grade" in v:
+                self.err((*path, "grade"), "grade 只用于 effect: cap_grade")
+            if cap is not None and (cap < 0 or cap > self.total_points):
+                self.err(
+                    (*path, "cap"),
+                    f"封顶分 {format_decimal(cap)} 应在 0 到 {format_decimal(self.total_points)} 之间",
+                )
+            grade = _text(v.get("grade"))
+            if grade is not None and self.grade_names and grade not in self.grade_names:
+                self.err(
+                    (*path, "grade"),
+                    f"等级 “{grade}” 没有在 grades 中定义",
+                    did_you_mean(grade, self.grade_names),
+                )
+            if grade is not None and not self.data.get("grades"):
+                self.err((*path, "grade"), "按等级封顶需要先定义 grades")
+            if when is None or effect not in ("zero", "cap_total", "cap_grade"):
+                continue
+            out.append(
+                model.Veto(
+                    str(v.get("id", "")),
+                    str(v.get("label", "")),
+                    when,
+                    effect,
+                    cap,
+                    grade,
+                    _text(v.get("source")),
+                    self.line(path),
+                )
+            )
+        return out
+
+    def _adjustments(self) -> model.Adjustments:
+        raw = self.data.get("adjustments")
+        if not isinstance(raw, dict):
+            return model.Adjustments()
+        names = self._condition_names(with_total=False)
+        rules = []
+        for i, r in enumerate(raw.get("rules") or []):
+            if not isinstance(r, dict):
+                continue
+            path: PathKey = ("adjustments", "rules", i)
+            pts = (
+                self._formula(r.get("points"), (*path, "points"), names, context="加减分公式")
+                if "points" in r
+                else None
+            )
+            when = (
+                self._formula(
+                    r.get("when"), (*path, "when"), names, condition=True, context="加减分条件"
+                )
+                if "when" in r
+                else None
+            )
+            kind = r.get("kind")
+            if pts is None or kind not in ("bonus", "penalty"):
+                continue
+            rules.append(
+                model.Adjustment(
+                    str(r.get("id", "")),
+                    str(r.get("label", "")),
+                    kind,
+                    pts,
+                    _dec(r.get("cap")),
+                    when,
+                    _text(r.get("source")),
+                    self.line(path),
+                )
+            )
+        return model.Adjustments(
+            tuple(rules), _dec(raw.get("max_bonus")), _dec(raw.get("max_penalty"))
+        )
+
+    def _outcomes(self) -> list[model.Outcome]:
+        raw = self.data.get("outcomes")
+        out: list[model.Outcome] = []
+        if not isinstance(raw, list):
+            return out
+        names = self._condition_names(with_total=True)
+        for i, o in enumerate(raw):
+            if not isinstance(o, dict):
+                continue
+            path: PathKey = ("outcomes", i)
+            when = (
+                self._formula(
+                    o.get("when"), (*path, "when"), names, condition=True, context="结果条件"
+                )
+                if "when" in o
+                else None
+            )
+            amount = (
+                self._formula(o.get("amount"), (*path, "amount"), names, context="金额公式")
+                if "amount" in o
+                else None
+            )
+            grades = tuple(str(g) for g in o.get("grades") or [] if isinstance(g, str))
+            for j, g in enumerate(grades):
+                if g not in self.grade_names:
+                    self.err(
+                        (*path, "grades", j),
+                        f"等级 “{g}” 没有在 grades 中定义",
+                        did_you_mean(g, self.grade_names),
+                    )
+            out.append(
+                model.Outcome(
+                    str(o.get("id", "")),
+                    str(o.get("label", "")),
+                    str(o.get("kind", "")),
+                    when,
+                    grades,
+                    amount,
+                    _text(o.get("source")),
+                    self.line(path),
+                )
+            )
+        return out
+
+    # -- tests ----------------------------------------------------------------------------
+
+    def _tests(self) -> list[model.TestCase]:
+        raw = self.data.get("tests")
+        out: list[model.TestCase] = []
+        if not isinstance(raw, list):
+            return out
+        names: dict[str, int] = {}
+        for i, t in enumerate(raw):
+            if not isinstance(t, dict):
+                continue
+            path: PathKey = ("tests", i)
+            name = str(t.get("name", ""))
+            if name in names:
+                self.err((*path, "name"), f"测试用例名 “{name}” 重复（第 {names[name]} 行已使用）")
+            names[name] = self.line(path)
+            metrics = t.get("metrics") if isinstance(t.get("metrics"), dict) else {}
+            assert isinstance(metrics, dict)
+            inputs = {k for k, m in self.metrics.items() if m.formula is None}
+            for key in metrics:
+                if key not in self.metric_data:
+                    self.err(
+                        (*path, "metrics", key),
+                        f"测试用例中的指标 “{key}” 没有在 metrics 中声明",
+                        did_you_mean(key, inputs),
+                        at_key=True,
+                    )
+                elif key not in inputs and key in self.metrics:
+                    self.err(
+                        (*path, "metrics", key),
+                        f"“{key}” 是派生指标，由公式计算，不能直接给值",
+                        at_key=True,
+                    )
+            expect = t.get("expect") if isinstance(t.get("expect"), dict) else {}
+            assert isinstance(expect, dict)
+            e = self._expectation(expect, (*path, "expect"))
+            out.append(model.TestCase(name, tuple(metrics.items()), e, self.line(path)))
+        return out
+
+    def _expectation(self, raw: dict[str, Any], path: PathKey) -> model.Expectation:
+        def check_ids(key: str, known: set[str], what: str) -> None:
+            value = raw.get(key)
+            items = (
+                value.keys()
+                if isinstance(value, dict)
+                else value
+                if isinstance(value, list)
+                else []
+            )
+            for item in items:
+                if item not in known:
+                    self.err(
+                        (*path, key), f"{what} “{item}” 不存在", did_you_mean(str(item), known)
+                    )
+
+        check_ids("scores", self.indicator_ids, "指标")
+        check_ids("subtotals", self.category_ids, "类别")
+        outcome_ids = {
+            o["id"]
+            for o in self.data.get("outcomes") or []
+            if isinstance(o, dict) and isinstance(o.get("id"), str)
+        }
+        veto_ids = {
+            o["id"]
+            for o in self.data.get("vetoes") or []
+            if isinstance(o, dict) and isinstance(o.get("id"), str)
+        }
+        check_ids("outcomes", outcome_ids, "结果规则")
+        check_ids("vetoes", veto_ids, "否决项")
+        grade = raw.get("grade")
+        if isinstance(grade, str) and self.grade_names and grade not in self.grade_names:
+            self.err(
+                (*path, "grade"),
+                f"等级 “{grade}” 没有在 grades 中定义",
+                did_you_mean(grade, self.grade_names),
+            )
+
+        def pairs(key: str) -> tuple[tuple[str, Decimal], ...]:
+            value = raw.get(key)
+            if not isinstance(value, dict):
+                return ()
+            return tuple((k, v) for k, v in value.items() if isinstance(v, Decimal))
+
+        def idlist(key: str) -> tuple[str, ...] | None:
+            value = raw.get(key)
+            return tuple(str(v) for v in value) if isinstance(value, list) else None
+
+        return model.Expectation(
+            total=_dec(raw.get("total")),
+            raw_total=_dec(raw.get("raw_total")),
+            grade=_text(grade),
+            scores=pairs("scores"),
+            subtotals=pairs("subtotals"),
+            outcomes=idlist("outcomes"),
+            vetoes=idlist("vetoes"),
+            error=_text(raw.get("error")),
+        )
+
+
+def _unit_word(unit: str | None) -> str:
+    return {
+        "percent": "百分比指标",
+        "ratio": "比值指标",
+        "count": "计数指标",
+        "money": "金额指标",
+        "duration": "时长指标",
+        "yes_no": "是/否指标",
+        "rating": "评分指标",
+    }.get(unit or "", "指标")
+
+
+def _show_q(value: Decimal | None, unit: str) -> str:
+    if value is None:
+        return "无穷"
+    if unit == "percent":
+        return format_percent(value)
+    return format_decimal(value)
+
+
+def _show_value(value: Decimal | None, metric: model.Metric) -> str:
+    if value is None:
+        return "不限"
+    return _show_q(value, metric.unit)
+
+
+def _midpoint_example(a: Decimal, b: Decimal, unit: str) -> str:
+    return _show_q((a + b) / 2, unit)
+
+
+__all__ = ["PERCENT_WORDS", "RESERVED", "did_you_mean", "validate_document"]
