@@ -23,7 +23,9 @@ def check(
         The ruleset, or None when any problem is an error; and all problems, sorted by line.
     """
     doc, problems = load_yaml(path, text=text)
-    if doc is None:
+    if doc is None or problems:
+        # YAML-level problems (duplicate keys, aliases, tags) change what the document
+        # means; checking its meaning before they are fixed would only report echoes.
         return None, sorted_problems(problems)
     source = text if text is not None else _read_text(path)
     ruleset, more = validate_document(doc, source)

@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 invalid input (or warnings under ``--strict``), 2 usage
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -120,7 +121,9 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
     """Run the command line with ``argv`` (without the program name); return the exit code."""
     parser = _parser()
     try:
-        args = parser.parse_args(list(argv))
+        # argparse prints --help and --version to sys.stdout; send them to ours.
+        with contextlib.redirect_stdout(stdout):
+            args = parser.parse_args(list(argv))
         if args.command is None:
             parser.print_help(stderr)
             return EXIT_USAGE

@@ -162,7 +162,9 @@ def _check(tree: ast.Expression) -> set[str]:
             raise FormulaError(f"公式{reason}")
         if isinstance(node, ast.Constant):
             if isinstance(node.value, str):
-                raise FormulaError("公式中不能使用文字（字符串）；等级请在 grades 中列出")
+                raise FormulaError(
+                    "公式中不能使用文字（字符串）；按等级判断请在结果规则中写 grades: [...]"
+                )
             if not isinstance(node.value, int | float) or isinstance(node.value, complex):
                 raise FormulaError(f"公式中不能使用 {node.value!r}")
         elif isinstance(node, ast.Call):

@@ -20,10 +20,11 @@ import re
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import yaml
+from yaml.error import Mark
 from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -121,26 +122,44 @@ class _Composer(yaml.SafeLoader):
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
-        self.found: list[tuple[int, int, str]] = []
+        self.found: list[tuple[int, int, str, PathKey]] = []
         self.depth = 0
+        self.path: list[str | int] = []
 
     def compose_node(self, parent: Node | None, index: Any) -> Node:
         event = self.peek_event()  # type: ignore[no-untyped-call]
         line, col = event.start_mark.line + 1, event.start_mark.column + 1
+        # PyYAML passes the key node (mappings) or the position (sequences) as ``index``.
+        step: str | int | None = None
+        if isinstance(index, ScalarNode):
+            step = index.value
+        elif isinstance(index, int) and not isinstance(index, bool):
+            step = index
+        if step is not None:
+            self.path.append(step)
+        try:
+            return self._compose(parent, index, event, line, col)
+        finally:
+            if step is not None:
+                self.path.pop()
+
+    def _note(self, line: int, col: int, message: str) -> None:
+        self.found.append((line, col, message, tuple(self.path)))
+
+    def _compose(self, parent: Node | None, index: Any, event: Any, line: int, col: int) -> Node:
         if isinstance(event, AliasEvent):
             self.get_event()  # type: ignore[no-untyped-call]
-            self.found.append(
-                (line, col, f"不支持别名 *{event.anchor}：请把要复用的内容直接写出来")
-            )
-            return ScalarNode("tag:yaml.org,2002:null", "")
+            self._note(line, col, f"不支持别名 *{event.anchor}：请把要复用的内容直接写出来")
+            mark = cast(Mark, event.start_mark)
+            return ScalarNode("tag:yaml.org,2002:null", "", mark, mark)
         if isinstance(event, ScalarEvent | CollectionStartEvent):
             if event.anchor is not None:
-                self.found.append(
-                    (line, col, f"不支持锚点 &{event.anchor}：请把要复用的内容直接写出来")
-                )
+                self._note(line, col, f"不支持锚点 &{event.anchor}：请把要复用的内容直接写出来")
                 event.anchor = None
             if event.tag is not None:
-                self.found.append((line, col, f"不支持标签 {event.tag}：请删除它，按普通值书写"))
+                self._note(
+                    line, col, f"不支持标签 {_tag_as_written(event.tag)}：请删除它，按普通值书写"
+                )
                 event.tag = None
         self.depth += 1
         if self.depth > MAX_DEPTH:
@@ -152,6 +171,12 @@ class _Composer(yaml.SafeLoader):
             self.depth -= 1
 
 
+def _tag_as_written(tag: str) -> str:
+    """``tag:yaml.org,2002:str`` back to ``!!str``, as the user typed it."""
+    prefix = "tag:yaml.org,2002:"
+    return "!!" + tag[len(prefix) :] if tag.startswith(prefix) else tag
+
+
 def decode(raw: bytes, file: str) -> tuple[str | None, list[Problem]]:
     """Decode file bytes as UTF-8 (with or without BOM), explaining any other encoding."""
     if raw.startswith(b"\xef\xbb\xbf"):
@@ -161,8 +186,12 @@ def decode(raw: bytes, file: str) -> tuple[str | None, list[Problem]]:
     try:
         return raw.decode("utf-8"), []
     except UnicodeDecodeError as exc:
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
         line = raw.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        # Column of the first non-ASCII byte on that line: the bytes before it are ASCII,
+        # so the count is right in characters whatever the real encoding.
+        first = next((i for i in range(line_start, exc.start + 1) if raw[i] >= 0x80), exc.start)
+        column = first - line_start + 1
         hint = "文件不是 UTF-8 编码"
         try:
             raw.decode("gb18030")
@@ -223,7 +252,21 @@ def load_yaml(
     if not text.strip():
         return None, [Problem(file, 1, 1, "$", "error", "文件为空")]
 
-    composer = _Composer(text)
+    try:
+        composer = _Composer(text)
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        return None, [
+            Problem(
+                file,
+                line,
+                column,
+                "$",
+                "error",
+                f"文件含有不可见的控制字符（#x{exc.character:04x}）：这不是一个文本文件，或已损坏",
+            )
+        ]
     try:
         root = composer.get_single_node()
     except _TooDeepError as exc:
@@ -231,19 +274,14 @@ def load_yaml(
         return None, [Problem(file, line, col, "$", "error", message)]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        context = exc.context or ""
+        if exc.context_mark is not None and context.startswith(
+            ("while parsing a flow", "while scanning a quoted scalar")
+        ):
+            mark = exc.context_mark  # the bracket or quote that was never closed
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        what = exc.problem or "无法解析"
-        return None, [
-            Problem(
-                file,
-                line,
-                col,
-                "$",
-                "error",
-                f"YAML 格式错误：{what}",
-                "检查这一行及上一行的缩进、冒号后的空格和引号是否成对",
-            )
-        ]
+        message, hint = _explain_syntax(exc)
+        return None, [Problem(file, line, col, "$", "error", f"YAML 格式错误：{message}", hint)]
     except yaml.YAMLError as exc:
         return None, [Problem(file, 0, 0, "$", "error", f"YAML 格式错误：{exc}")]
     except RecursionError:
@@ -251,13 +289,55 @@ def load_yaml(
     finally:
         composer.dispose()
 
-    problems = [Problem(file, line, col, "$", "error", msg) for line, col, msg in composer.found]
+    problems = [
+        Problem(file, line, col, json_path(path), "error", msg)
+        for line, col, msg, path in composer.found
+    ]
     if root is None:
         return None, [*problems, Problem(file, 1, 1, "$", "error", "文件为空")]
     builder = _Builder(file)
     data = builder.build(root, ())
     problems.extend(builder.problems)
     return Document(file, data, builder.positions, builder.key_positions), problems
+
+
+_SYNTAX_HINTS: tuple[tuple[str, str, str], ...] = (
+    (
+        "expected chomping or indentation indicators",
+        "以 > 或 | 开头的值会被当作多行文本",
+        '目标请写 ≥ 95%，或给整个值加引号，如 ">= 95%"',
+    ),
+    (
+        "mapping values are not allowed here",
+        "这里不能出现“键: 值”",
+        "如果值本身含有“: ”，请给整个值加引号；否则检查缩进",
+    ),
+    ("could not find expected ':'", "缺少冒号“:”", "每个键后面写“: ”（冒号加空格）"),
+    ("found character '\\t' that cannot start any token", "不能用 Tab 缩进", "请改用空格缩进"),
+    ("expected ',' or ']'", "方括号 [ ] 没有闭合或缺少逗号", "检查方括号是否成对"),
+    ("expected ',' or '}'", "花括号 { } 没有闭合或缺少逗号", "检查花括号是否成对"),
+    ("found unexpected end of stream", "引号或括号没有闭合", "检查引号和括号是否成对"),
+    ("but found another document", "文件中有多个文档（---）", "一个文件只写一个规则集"),
+    (
+        "did not find expected key",
+        "缩进不一致或缺少“- ”",
+        "同一层的键要对齐；列表的每一项以“- ”开头",
+    ),
+    (
+        "did not find expected '-' indicator",
+        "列表项的缩进不一致",
+        "同一列表的各项“- ”要对齐",
+    ),
+)
+
+
+def _explain_syntax(exc: yaml.MarkedYAMLError) -> tuple[str, str]:
+    """A Chinese description and fix for PyYAML's syntax messages (original kept as fallback)."""
+    problem = exc.problem or ""
+    for needle, message, hint in _SYNTAX_HINTS:
+        if needle in problem or needle in (exc.context or ""):
+            return message, hint
+    return problem or "无法解析", "检查这一行及上一行的缩进、冒号后的空格和引号是否成对"
 
 
 def scalar_value(node: ScalarNode) -> Any:

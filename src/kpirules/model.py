@@ -74,22 +74,29 @@ class Segment:
 
 @attrs.frozen
 class Band:
-    """A half-open interval ``[lower, upper)`` (``upper`` inclusive when ``closed``)."""
+    """An interval of values: a grade band or a row of a score table.
+
+    ``lower`` is included unless ``lower_closed`` is False (written ``over``); ``upper`` is
+    excluded unless ``upper_closed`` is True (written ``to``). None means unbounded.
+    """
 
     lower: Decimal | None
+    lower_closed: bool
     upper: Decimal | None
-    closed: bool
+    upper_closed: bool
     value: str
     points: Decimal | None
     line: int
 
     def contains(self, x: Decimal) -> bool:
         """Whether ``x`` lies in the band."""
-        if self.lower is not None and x < self.lower:
+        if self.lower is not None and (
+            x < self.lower or (x == self.lower and not self.lower_closed)
+        ):
             return False
         if self.upper is None:
             return True
-        return x <= self.upper if self.closed else x < self.upper
+        return x <= self.upper if self.upper_closed else x < self.upper
 
 
 @attrs.frozen
@@ -219,7 +226,7 @@ class TestCase:
     __test__ = False  # not a pytest test class
 
     name: str
-    metrics: tuple[tuple[str, object], ...]
+    metrics: tuple[tuple[str, Decimal | bool | tuple[Decimal, ...]], ...]
     expect: Expectation
     line: int
 

@@ -40,7 +40,7 @@ DURATION_WORDS: dict[str, Decimal] = {
     "天": Decimal(86400),
 }
 #: Working days cannot be converted to calendar time; they only match themselves.
-WORKING_DAY_WORDS = ("工作日", "个工作日")
+WORKING_DAY_WORDS = ("工作日",)
 PERCENT_WORDS: dict[str, Decimal] = {
     "%": Decimal("0.01"),
     "％": Decimal("0.01"),
@@ -84,6 +84,10 @@ _OPS: tuple[tuple[str, Op], ...] = (
     ("＞", ">"),
 )
 _QUANTITY = re.compile(r"\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(\S*?)\s*")
+_LEADING_ZERO = re.compile(r"[-+]?0\d")
+_ENGLISH_YES_NO = frozenset(
+    {"yes", "no", "Yes", "No", "YES", "NO", "on", "off", "y", "n", "Y", "N"}
+)
 _YES = frozenset({"是", "true", "True", "达标", "有"})
 _NO = frozenset({"否", "false", "False", "未达标", "无"})
 
@@ -92,6 +96,10 @@ OP_TEXT: dict[str, str] = {"<=": "≤", "<": "<", ">=": "≥", ">": ">", "=": "=
 
 class QuantityError(ValueError):
     """A quantity or target could not be read; the message says what to write instead."""
+
+
+class LeadingZeroError(QuantityError):
+    """A number written with a leading zero (``060``), which is never read as a number."""
 
 
 @attrs.frozen
@@ -131,7 +139,15 @@ def parse_quantity(value: object) -> Quantity:
     m = _QUANTITY.fullmatch(value)
     if m is None:
         raise QuantityError(f"无法读出数值 “{value}”：应写成数字加可选单位，如 95%、4次、5万元")
-    return Quantity(Decimal(m.group(1)), m.group(2), value.strip())
+    if _LEADING_ZERO.match(m.group(1)):
+        plain = format_decimal(Decimal(m.group(1)))
+        raise LeadingZeroError(
+            f"“{value.strip()}” 以 0 开头，不按数值读取：写成 {plain}{m.group(2)}"
+        )
+    word = m.group(2)
+    if word.startswith("个") and len(word) > 1:
+        word = word[1:]  # 3个工作日, 24个小时, 1个百分点: the classifier adds nothing
+    return Quantity(Decimal(m.group(1)), word, value.strip())
 
 
 def parse_target(value: object) -> Target:
@@ -139,18 +155,32 @@ def parse_target(value: object) -> Target:
     if isinstance(value, bool):
         return Target("=", None, value, "是" if value else "否")
     if not isinstance(value, str):
+        shown = format_decimal(value) if isinstance(value, Decimal) else str(value)
         raise QuantityError(
-            "目标要写比较符号和数值，如 “≤ 2%”、“≥ 95%”、“≥ 4”、“= 100%”；"
-            "只写数字时无法知道是上限还是下限"
+            f"目标 “{shown}” 缺少比较符号：只写数值时无法知道是下限还是上限"
+            f"（写成 “≥ {shown}” 或 “≤ {shown}”）"
         )
     text = value.strip()
     if text in _YES or text in _NO:
         return Target("=", None, text in _YES, text)
+    if text in _ENGLISH_YES_NO:
+        raise QuantityError(f"“{text}” 不会被当作是/否：是/否目标请写 是 或 否")
+    try:
+        bare = parse_quantity(text)
+    except QuantityError:
+        bare = None
+    if bare is not None:
+        raise QuantityError(
+            f"目标 “{text}” 缺少比较符号：只写数值时无法知道是下限还是上限"
+            f"（写成 “≥ {text}” 或 “≤ {text}”）"
+        )
     for word, op in _OPS:
         if text.startswith(word):
             rest = text[len(word) :]
             try:
                 quantity = parse_quantity(rest)
+            except LeadingZeroError as exc:
+                raise QuantityError(f"目标中的数值{exc}") from None
             except QuantityError:
                 break
             return Target(op, quantity, None, text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from decimal import Decimal
 from functools import cache
 from importlib import resources
@@ -16,6 +17,14 @@ from jsonschema.validators import extend
 from kpirules.errors import Problem
 from kpirules.loader import Document, PathKey
 
+_LEADING_ZERO = re.compile(r"[-+]?0\d+(\.\d+)?%?")
+_REQUIRED_HINTS = {
+    "partial": "写明不足一个单位时怎么扣：pro_rata（按比例）、round_up（不足1个单位按1个计）、round_down（不足1个单位不扣）",
+    "weighting": "写明权重的含义：points（分值）、percent_of_total（占总分百分比）、percent_of_parent（占上级百分比）、share（按份额）",
+    "compare": "写明比较方式：relative（相对变化，如提升 5%）或 absolute（绝对变化）",
+    "in_force": "写明施行期间，如 in_force: {from: 2026-01-01, to: 2026-12-31}",
+    "kpirules": "第一行写 kpirules: 1（格式版本）",
+}
 _TYPE_WORDS = {
     "string": "文字",
     "number": "数值",
@@ -85,7 +94,7 @@ def _translate(doc: Document, error: ValidationError) -> list[Problem]:
     instance = error.instance
     if kind == "required":
         missing = error.message.split("'")[1] if "'" in error.message else str(value)
-        return [doc.problem(path, f"缺少必填项 {missing}")]
+        return [doc.problem(path, f"缺少必填项 {missing}", suggestion=_REQUIRED_HINTS.get(missing))]
     if kind == "additionalProperties" and isinstance(instance, dict):
         allowed = sorted((node.get("properties") or {}).keys())
         out = []
@@ -117,6 +126,13 @@ def _translate(doc: Document, error: ValidationError) -> list[Problem]:
                 path, f"“{_show(instance)}” 不是可用的值：可用 {shown}", suggestion=hint_text
             )
         ]
+    if isinstance(instance, str) and _LEADING_ZERO.fullmatch(instance.strip()):
+        plain = instance.strip().lstrip("+")
+        negative = plain.startswith("-")
+        digits = plain.lstrip("-").lstrip("0") or "0"
+        digits = "0" + digits if digits.startswith(".") else digits
+        fixed = ("-" if negative else "") + digits
+        return [doc.problem(path, f"“{instance}” 以 0 开头，不按数值读取：写成 {fixed}")]
     if kind == "type":
         wanted = value if isinstance(value, list) else [value]
         wanted_text = "或".join(_TYPE_WORDS.get(str(w), str(w)) for w in wanted)

@@ -27,6 +27,7 @@ from kpirules.loader import Document, PathKey
 from kpirules.quantity import (
     OP_TEXT,
     PERCENT_WORDS,
+    UNITS,
     QuantityError,
     Target,
     format_decimal,
@@ -37,13 +38,14 @@ from kpirules.quantity import (
     word_problem,
 )
 from kpirules.schema import schema_problems
+from kpirules.values import Value, read_value
 
 #: Names with a fixed meaning in formulas and conditions; no id may take them.
 RESERVED = frozenset({"total", "raw_total", "value", "target", "points", "baseline", *FUNCTIONS})
 
 _METHOD_PARAMS: dict[str, frozenset[str]] = {
     "pass_fail": frozenset({"otherwise"}),
-    "proportional": frozenset({"cap"}),
+    "proportional": frozenset(),
     "linear": frozenset({"segments", "below", "above"}),
     "deduct": frozenset({"per", "deduct", "partial", "floor"}),
     "per_occurrence": frozenset({"deduct", "floor"}),
@@ -57,6 +59,22 @@ _METHOD_PARAMS: dict[str, frozenset[str]] = {
     "monitor": frozenset(),
     "formula": frozenset({"formula"}),
 }
+_DIRECTION_OF_OP = {
+    "<=": "lower_better",
+    "<": "lower_better",
+    ">=": "higher_better",
+    ">": "higher_better",
+    "=": "equal",
+}
+_DEFAULT_DIRECTION = {
+    "monitor": "monitor",
+    "per_occurrence": "lower_better",
+    "bonus": "higher_better",
+    "scale": "higher_better",
+    "linear": "higher_better",
+}
+#: Methods that only make sense when more (or less) is better.
+_NO_EQUAL = frozenset({"proportional", "change", "best_ratio", "rank", "percentile"})
 _NEEDS_TARGET = frozenset({"pass_fail", "proportional", "deduct", "change"})
 _NEEDS_DIRECTION = frozenset(
     {"proportional", "deduct", "change", "best_ratio", "rank", "percentile"}
@@ -74,6 +92,10 @@ def validate_document(doc: Document, text: str) -> tuple[model.Ruleset | None, l
         return None, problems or [doc.problem((), "规则集文件的顶层应是映射（键: 值）")]
     builder = _Builder(doc, text)
     ruleset = builder.build()
+    # Where the semantic check has something to say about a value, its message is the more
+    # specific one: drop the schema's message for the same value.
+    said = {p.path for p in builder.problems}
+    problems = [p for p in problems if p.path not in said]
     problems.extend(builder.problems)
     if any(p.severity == "error" for p in problems):
         return None, problems
@@ -116,6 +138,10 @@ class _Builder:
         self.grade_names: list[str] = []
         self.total_points = Decimal(100)
         self.bonus_caps: list[Decimal] = []
+        self.built_indicators: list[model.Indicator] = []
+        self.condition_formulas: list[Formula] = []
+        #: Items whose weight was rejected: sums over them would only repeat the problem.
+        self.bad_weights: set[PathKey] = set()
 
     # -- reporting -------------------------------------------------------------------
 
@@ -155,13 +181,25 @@ class _Builder:
             d.get("categories"), ("categories",), weighting, self.total_points, None
         )
         self._check_weight_sum(
-            d.get("categories"), ("categories",), weighting, self.total_points, None, "总分", ()
+            d.get("categories"),
+            ("categories",),
+            weighting,
+            self.total_points,
+            None,
+            "总分",
+            ("categories",),
         )
         grades = self._grades()
         vetoes = self._vetoes()
         adjustments = self._adjustments()
         self._check_grade_coverage(grades, adjustments)
+        grade_bands = [band for _, band in grades]
         outcomes = self._outcomes()
+        self.condition_formulas = [
+            *(v.when for v in vetoes),
+            *(f for r in adjustments.rules for f in (r.points, r.when) if f is not None),
+            *(f for o in outcomes for f in (o.when, o.amount) if f is not None),
+        ]
         tests = self._tests()
         try:
             return model.Ruleset(
@@ -180,7 +218,7 @@ class _Builder:
                 categories=tuple(categories),
                 vetoes=tuple(vetoes),
                 adjustments=adjustments,
-                grades=tuple(grades),
+                grades=tuple(grade_bands),
                 outcomes=tuple(outcomes),
                 tests=tuple(tests),
                 file=self.doc.file,
@@ -289,8 +327,8 @@ class _Builder:
     def _metric(self, mid: str, spec: dict[str, Any], path: PathKey) -> model.Metric | None:
         unit = spec.get("unit")
         measure = _text(spec.get("in"))
-        if not isinstance(unit, str):
-            return None
+        if unit not in UNITS:
+            return None  # the schema reported it; checks that depend on the unit would echo it
         if unit == "duration" and measure is None:
             self.err(path, "时长指标要用 in 写明单位：分钟、小时、天或工作日")
         if measure is not None:
@@ -373,7 +411,7 @@ class _Builder:
 
     def _check_measure(self, unit: str, measure: str, path: PathKey) -> None:
         probe = parse_quantity("1" + measure)
-        problem = word_problem(probe, unit, None)
+        problem = word_problem(probe, unit, measure)
         if unit in ("percent", "ratio", "yes_no", "rating"):
             self.err(path, f"{unit} 指标不需要 in（单位）")
         elif problem:
@@ -458,13 +496,21 @@ class _Builder:
     # -- categories and indicators ---------------------------------------------------------
 
     def _weight(self, raw: object, weighting: str, path: PathKey) -> Decimal | None:
+        """The weight as written, or None (recorded as bad) when it cannot be used."""
+        value = self._read_weight(raw, weighting, path)
+        if value is None and raw is not None:
+            self.bad_weights.add(path[:-1])
+        return value
+
+    def _read_weight(self, raw: object, weighting: str, path: PathKey) -> Decimal | None:
         """The weight as written: points, a share, or a percent (returned as the number, 30 for 30%)."""
         if raw is None:
             return None
         try:
             q = parse_quantity(raw)
-        except QuantityError:
-            return None  # the schema reported it
+        except QuantityError as exc:
+            self.err(path, f"权重{exc}")
+            return None
         percent_mode = weighting in ("percent_of_total", "percent_of_parent")
         if percent_mode and not q.is_percent:
             self.err(
@@ -609,59 +655,55 @@ class _Builder:
         parent_weighting: str | None = None,
     ) -> None:
         """Children's weights must add up to what their parent declares."""
-        if weighting == "share":
+        if weighting == "share" or at in self.bad_weights:
             return
         children = self._children(raw, path) if isinstance(raw, dict) else self._children(None, ())
+        counted = [(cpath, item) for cpath, item in children if self._counts(item)]
         weights = []
-        for cpath, item in children:
-            if not self._counts(item):
-                continue
+        for cpath, item in counted:
             w = self._weight_quiet(item.get("weight"))
-            if w is None:
+            if w is None or cpath in self.bad_weights:
                 return  # a missing or malformed weight was reported already
             weights.append(w)
-            del cpath
         if not weights:
             return
         summed = sum(weights, _ZERO)
+        unit = " 分" if weighting == "points" else "%"
+        summed_text = format_decimal(summed) + unit
         if weighting == "points":
-            expected, show = points, format_decimal
+            expected = points
             declared = f"{format_decimal(points)} 分"
-            summed_text = f"{format_decimal(summed)} 分"
         elif weighting == "percent_of_total":
             expected = points / self.total_points * _HUNDRED
-            show = _pct
             declared = (
                 _pct(weight)
                 if weight is not None and parent_weighting == "percent_of_total"
                 else f"{_pct(expected)}（折合）"
             )
-            summed_text = _pct(summed)
         else:
-            expected, show = _HUNDRED, _pct
+            expected = _HUNDRED
             declared = "100%"
-            summed_text = _pct(summed)
-        if abs(summed - expected) > _TOLERANCE:
-            del show
-            parts = "、".join(
-                f"{item.get('label', item.get('id', '?'))} {format_decimal(w)}{'%' if weighting != 'points' else ''}"
-                for (_, item), w in zip(
-                    [c for c in children if self._counts(c[1])], weights, strict=True
-                )
-            )
-            if at == ():
-                message = f"各类别权重合计为 {summed_text}，但{what}为 {declared}"
-            elif weighting == "percent_of_parent":
-                message = f"{what}下各项权重（占本类别的百分比）合计为 {summed_text}，应为 100%"
-            else:
-                message = (
-                    f"{what}的权重为 {declared}，但其下各项权重合计为 {summed_text}（{parts}）"
-                )
-            self.err(
-                at,
-                message,
-                "请修改权重使两者相等；如果下级权重只表示相对份额，可在该类别写 weighting: share",
-            )
+        if abs(summed - expected) <= _TOLERANCE:
+            return
+        parts = "、".join(
+            f"{item.get('label', item.get('id', '?'))} {format_decimal(w)}"
+            + ("" if weighting == "points" else "%")
+            for (_, item), w in zip(counted, weights, strict=True)
+        )
+        top = at == ("categories",)
+        if weighting == "percent_of_parent":
+            owner = "各类别" if top else f"{what}下各项"
+            message = f"{owner}权重（占上级的百分比）合计为 {summed_text}（{parts}），应为 100%"
+        elif top:
+            message = f"各类别权重合计为 {summed_text}（{parts}），但{what}为 {declared}"
+        else:
+            message = f"{what}的权重为 {declared}，但其下各项权重合计为 {summed_text}（{parts}）"
+        where = "在顶层" if top else "在该类别"
+        self.err(
+            at,
+            message,
+            f"请修改权重使两者相等；如果下级权重只表示相对份额，可{where}写 weighting: share",
+        )
 
     def _weight_quiet(self, raw: object) -> Decimal | None:
         try:
@@ -690,6 +732,7 @@ class _Builder:
             )
             if ind is not None:
                 out.append(ind)
+                self.built_indicators.append(ind)
         return out
 
     def _indicator(
@@ -703,7 +746,10 @@ class _Builder:
         label = self.label_of(path, raw)
         scoring_raw = raw.get("scoring") if isinstance(raw.get("scoring"), dict) else {}
         assert isinstance(scoring_raw, dict)
-        method = scoring_raw.get("method")
+        method_raw = scoring_raw.get("method")
+        method = (
+            method_raw if isinstance(method_raw, str) and method_raw in _METHOD_PARAMS else None
+        )
         counts = self._counts(raw)
         weight = None
         if counts:
@@ -733,44 +779,56 @@ class _Builder:
                 did_you_mean(metric_id, self.metric_data),
             )
 
-        direction = raw.get("direction")
+        declared = raw.get("direction")
+        direction = declared if isinstance(declared, str) else None
         target: Target | None = None
         target_value: Decimal | bool | None = None
+        target_broken = False
         if "target" in raw:
             try:
                 target = parse_target(raw["target"])
             except QuantityError as exc:
-                self.err((*path, "target"), str(exc))
+                target_broken = True
+                if metric is not None and metric.unit == "yes_no":
+                    self.err(
+                        (*path, "target"),
+                        f"是/否指标 “{metric.label}” 的目标应写 是 或 否，而不是 “{raw['target']}”",
+                    )
+                else:
+                    self.err((*path, "target"), str(exc))
             if target is not None and metric is not None:
                 target_value = self._target_value(target, metric, (*path, "target"), method)
-        if direction is None and target is not None and method in _NEEDS_DIRECTION:
-            direction = {
-                "<=": "lower_better",
-                "<": "lower_better",
-                ">=": "higher_better",
-                ">": "higher_better",
-            }.get(target.op, "equal")
-        if method == "monitor" and direction is None:
-            direction = "monitor"
-        if method == "per_occurrence" and direction is None:
-            direction = "lower_better"
-        if method == "bonus" and direction is None:
-            direction = "higher_better"
+                target_broken = target_value is None
+        inferred = False
+        if direction is None and target is not None and not target_broken:
+            direction = _DIRECTION_OF_OP[target.op]
+            inferred = True
         if direction is None:
-            if method in _NEEDS_DIRECTION:
+            direction = _DEFAULT_DIRECTION.get(method or "")
+        if direction is None:
+            if method in _NEEDS_DIRECTION and not target_broken and metric is not None:
                 self.err(
                     path,
                     f"指标 “{label}” 要写 direction（higher_better / lower_better），或写带比较符号的 target",
                 )
-            direction = "equal" if target is not None and target.op == "=" else "higher_better"
-        if target is not None and target.quantity is not None:
+            direction = "higher_better"
+        if target is not None and target.quantity is not None and not target_broken:
             self._check_direction(direction, target, (*path, "target"), label)
-        if isinstance(method, str) and method in _NEEDS_TARGET and "target" not in raw:
+        if method in _NEEDS_TARGET and "target" not in raw:
             self.err(path, f"指标 “{label}” 的计分方法 {method} 需要目标 target")
         missing = raw.get("missing", "error")
-        if missing == "exclude" and weighting in ("points",) and counts:
-            # Re-weighting by points would hand the excluded points to siblings: allowed, but say so.
-            pass
+        if target_broken or metric is None:
+            # Method checks that depend on the target or the metric would only repeat the
+            # problem already reported.
+            return None
+        if inferred and direction == "equal" and method in _NO_EQUAL:
+            assert target is not None
+            self.err(
+                (*path, "target"),
+                f"目标 “{target.text}” 使方向成为“等于目标值”（equal），而计分方法 {method} 要求越高越好或越低越好",
+                "目标是上限或下限时写 ≥ 或 ≤（如 ≥ 100%），或改用 pass_fail、deduct",
+            )
+            return None
         scoring = self._scoring(
             scoring_raw, (*path, "scoring"), metric, direction, points, target, label
         )
@@ -919,6 +977,7 @@ class _Builder:
         if (
             method == "scale"
             and metric is not None
+            and metric.unit != "rating"  # a rating without its scale is reported on the metric
             and (metric.minimum is None or metric.maximum is None)
         ):
             self.err(path, f"折算计分（scale）要求指标 “{metric.label}” 写明 min 和 max")
@@ -942,16 +1001,17 @@ class _Builder:
         ):
             row_unit, row_measure = (unit, measure) if method == "table" else ("percent", None)
             rows = self._bands(raw["rows"], (*path, "rows"), row_unit, row_measure, "points")
-            for band in rows:
+            for i, band in rows:
                 if band.points is not None and (band.points < 0 or band.points > points):
                     self.err(
-                        (*path, "rows"),
-                        f"第 {band.line} 行的得分 {format_decimal(band.points)} 超出分值范围 0 到 {format_decimal(points)}",
+                        (*path, "rows", i, "points"),
+                        f"得分 {format_decimal(band.points)} 超出该指标的分值范围 0 到 {format_decimal(points)}",
                     )
             lo = metric.minimum if method == "table" and metric else _ZERO
             hi = metric.maximum if method == "table" and metric else Decimal(1)
-            self._coverage(rows, lo, hi, (*path, "rows"), "分段表", row_unit)
-            s["rows"] = tuple(rows)
+            if len(rows) == len(raw["rows"]):
+                self._coverage(rows, lo, hi, (*path, "rows"), "分段表", row_unit)
+            s["rows"] = tuple(band for _, band in rows)
         if method == "rank" and isinstance(raw.get("points_by_rank"), list):
             ranks = [_dec(v) or _ZERO for v in raw["points_by_rank"]]
             for i, (a, b) in enumerate(itertools.pairwise(ranks)):
@@ -1045,7 +1105,7 @@ class _Builder:
                 if start < prev.end:
                     self.err(
                         (*path, i, "from"),
-                        f"区间应从低到高排列且不重叠：本区间从 {seg.get('from')} 开始，上一区间到 {format_decimal(prev.end)} 才结束",
+                        f"区间应从低到高排列且不重叠：本区间从 {_show_q(start, unit)} 开始，上一区间到 {_show_q(prev.end, unit)} 才结束",
                     )
                 elif start > prev.end:
                     self.err(
@@ -1057,8 +1117,9 @@ class _Builder:
 
     def _bands(
         self, raw: list[Any], path: PathKey, unit: str, measure: str | None, value_key: str
-    ) -> list[model.Band]:
-        out: list[model.Band] = []
+    ) -> list[tuple[int, model.Band]]:
+        """Rows or grade bands with their index in the list (rows with errors are left out)."""
+        out: list[tuple[int, model.Band]] = []
         for i, row in enumerate(raw):
             if not isinstance(row, dict):
                 continue
@@ -1066,102 +1127,130 @@ class _Builder:
             if "below" in row and "to" in row:
                 self.err(bpath, "below（不含）和 to（含）只能写一个")
                 continue
-            lo = (
-                self._quantity(row["from"], unit, measure, (*bpath, "from"))
-                if "from" in row
-                else None
-            )
-            up_key = "below" if "below" in row else "to" if "to" in row else None
-            hi = self._quantity(row[up_key], unit, measure, (*bpath, up_key)) if up_key else None
-            if ("from" in row and lo is None) or (up_key and hi is None):
+            if "from" in row and "over" in row:
+                self.err(bpath, "from（含）和 over（不含）只能写一个")
                 continue
-            if lo is not None and hi is not None and (hi < lo or (hi == lo and up_key == "below")):
+            lo_key = "from" if "from" in row else "over" if "over" in row else None
+            up_key = "below" if "below" in row else "to" if "to" in row else None
+            lo = self._quantity(row[lo_key], unit, measure, (*bpath, lo_key)) if lo_key else None
+            hi = self._quantity(row[up_key], unit, measure, (*bpath, up_key)) if up_key else None
+            if (lo_key and lo is None) or (up_key and hi is None):
+                continue
+            empty = (
+                lo is not None
+                and hi is not None
+                and (hi < lo or (hi == lo and (up_key == "below" or lo_key == "over")))
+            )
+            if empty:
                 self.err(bpath, f"下限 {_show_q(lo, unit)} 应小于上限 {_show_q(hi, unit)}")
                 continue
             value = row.get(value_key)
-            out.append(
-                model.Band(
-                    lower=lo,
-                    upper=hi,
-                    closed=up_key == "to",
-                    value=str(value) if value_key == "grade" else "",
-                    points=_dec(value) if value_key == "points" else None,
-                    line=self.line(bpath),
-                )
+            band = model.Band(
+                lower=lo,
+                lower_closed=lo_key != "over",
+                upper=hi,
+                upper_closed=up_key == "to",
+                value=str(value) if value_key == "grade" else "",
+                points=_dec(value) if value_key == "points" else None,
+                line=self.line(bpath),
             )
+            out.append((i, band))
         return out
 
     def _coverage(
         self,
-        bands: list[model.Band],
+        bands: list[tuple[int, model.Band]],
         lo: Decimal | None,
         hi: Decimal | None,
         path: PathKey,
         what: str,
         unit: str,
     ) -> None:
-        """Bands must cover [lo, hi] once: no gap, no overlap."""
+        """Bands must cover [lo, hi] exactly once: no gap, no overlap.
+
+        Each problem is reported at the band whose bound is wrong, naming both bands.
+        """
         if not bands:
             return
         neg = Decimal("-Infinity")
-        ordered = sorted(bands, key=lambda b: b.lower if b.lower is not None else neg)
-        first = ordered[0]
-        if first.lower is not None and (lo is None or first.lower > lo):
+        ordered = sorted(
+            bands,
+            key=lambda ib: (
+                ib[1].lower if ib[1].lower is not None else neg,
+                not ib[1].lower_closed,
+            ),
+        )
+
+        def name(band: model.Band) -> str:
+            return f"“{band.value}”（第 {band.line} 行）" if band.value else f"第 {band.line} 行"
+
+        first_i, first = ordered[0]
+        if first.lower is not None and (
+            lo is None or first.lower > lo or (first.lower == lo and not first.lower_closed)
+        ):
             start = _show_q(lo, unit) if lo is not None else "负无穷"
             self.err(
-                path,
-                f"{what}没有覆盖 {start} 到 {_show_q(first.lower, unit)} 之间（不含 {_show_q(first.lower, unit)}）的值",
+                (*path, first_i),
+                f"{what}没有覆盖 {start} 到 {_show_q(first.lower, unit)} 之间的值：最低一档{name(first)}从 {_show_q(first.lower, unit)} {'开始' if first.lower_closed else '以上开始'}",
                 "把最低一档的 from 放宽，或删除它表示不设下限",
             )
-        for a, b in itertools.pairwise(ordered):
-            b_lo = b.lower if b.lower is not None else neg
-            if a.upper is None or b_lo < a.upper or (b_lo == a.upper and a.closed):
-                where = _show_q(b_lo, unit)
+        for (a_i, a), (_, b) in itertools.pairwise(ordered):
+            if a.upper is None or b.lower is None:
+                overlap, gap = True, False
+            else:
+                touching = b.lower == a.upper
+                overlap = b.lower < a.upper or (touching and a.upper_closed and b.lower_closed)
+                gap = b.lower > a.upper or (touching and not a.upper_closed and not b.lower_closed)
+            if overlap:
+                where = _show_q(b.lower if b.lower is not None else a.lower, unit)
                 self.err(
-                    path,
-                    f"{what}第 {a.line} 行和第 {b.line} 行的区间重叠（{where} 同时落在两档中）",
-                    "上一档用 below（不含）结束，下一档用 from（含）开始",
+                    (*path, a_i),
+                    f"{what}{name(a)}和{name(b)}重叠：{where} 同时落在两档中",
+                    f"把{name(a)}的上限写成 below（不含），或把{name(b)}的下限写成 over（不含）",
                 )
-            elif b_lo > a.upper:
-                gap_a, gap_b = _show_q(a.upper, unit), _show_q(b_lo, unit)
-                left = "不含" if a.closed else "含"
-                example = _midpoint_example(a.upper, b_lo, unit)
+            elif gap:
+                assert a.upper is not None and b.lower is not None
+                gap_a, gap_b = _show_q(a.upper, unit), _show_q(b.lower, unit)
+                left = "不含" if a.upper_closed else "含"
+                right = "不含" if b.lower_closed else "含"
+                example = gap_a if a.upper == b.lower else _show_q((a.upper + b.lower) / 2, unit)
                 self.err(
-                    path,
-                    f"{what}第 {a.line} 行和第 {b.line} 行之间有空档：{gap_a}（{left}）到 {gap_b}（不含）之间的值（如 {example}）不属于任何一档",
-                    f"把第 {a.line} 行改为 below: {gap_b}，表示不含 {gap_b}",
+                    (*path, a_i),
+                    f"{what}{name(a)}和{name(b)}之间有空档：{gap_a}（{left}）到 {gap_b}（{right}）之间的值（如 {example}）不属于任何一档",
+                    f"把{name(a)}的上限改为 below: {gap_b}",
                 )
-        last = ordered[-1]
+        last_i, last = ordered[-1]
         if last.upper is not None:
-            short = hi is None or last.upper < hi or (last.upper == hi and not last.closed)
+            short = hi is None or last.upper < hi or (last.upper == hi and not last.upper_closed)
             if short:
                 end = _show_q(hi, unit) if hi is not None else "无上限"
+                above = "以上" if last.upper_closed else "及以上"
                 self.err(
-                    path,
-                    f"{what}没有覆盖 {_show_q(last.upper, unit)} 以上（到 {end}）的值",
+                    (*path, last_i),
+                    f"{what}没有覆盖 {_show_q(last.upper, unit)} {above}（到 {end}）的值：最高一档{name(last)}到 {_show_q(last.upper, unit)} 为止",
                     "最高一档只写 from，不写上限",
                 )
 
     # -- grades, vetoes, adjustments, outcomes --------------------------------------------
 
-    def _grades(self) -> list[model.Band]:
+    def _grades(self) -> list[tuple[int, model.Band]]:
         raw = self.data.get("grades")
         if not isinstance(raw, list):
             return []
         bands = self._bands(raw, ("grades",), "rating", None, "grade")
         seen: dict[str, int] = {}
-        for band in bands:
+        for i, band in bands:
             if band.value in seen:
                 self.err(
-                    ("grades",),
-                    f"等级 “{band.value}” 重复（第 {seen[band.value]} 行和第 {band.line} 行）",
+                    ("grades", i, "grade"),
+                    f"等级 “{band.value}” 重复（第 {seen[band.value]} 行已有）",
                 )
             seen[band.value] = band.line
-        self.grade_names = [b.value for b in bands]
+        self.grade_names = [b.value for _, b in bands]
         return bands
 
     def _check_grade_coverage(
-        self, grades: list[model.Band], adjustments: model.Adjustments
+        self, grades: list[tuple[int, model.Band]], adjustments: model.Adjustments
     ) -> None:
         hi: Decimal | None = self.total_points + sum(self.bonus_caps, _ZERO)
         bonus_rules = [r for r in adjustments.rules if r.kind == "bonus"]
@@ -1173,7 +1262,9 @@ class _Builder:
         else:
             assert hi is not None
             hi += sum((r.cap or _ZERO for r in bonus_rules), _ZERO)
-        self._coverage(grades, _ZERO, hi, ("grades",), "等级", "rating")
+        raw = self.data.get("grades")
+        if isinstance(raw, list) and len(grades) == len(raw):
+            self._coverage(grades, _ZERO, hi, ("grades",), "等级", "rating")
 
     def _condition_names(self, *, with_total: bool) -> set[str]:
         names = set(self.metric_data) | self.indicator_ids | self.category_ids | {"raw_total"}
@@ -1327,6 +1418,9 @@ class _Builder:
         if not isinstance(raw, list):
             return out
         names: dict[str, int] = {}
+        parsed: dict[str, dict[str, Value]] = {}
+        inputs = {k for k, m in self.metrics.items() if m.formula is None}
+        needed = self._needed_inputs()
         for i, t in enumerate(raw):
             if not isinstance(t, dict):
                 continue
@@ -1335,10 +1429,21 @@ class _Builder:
             if name in names:
                 self.err((*path, "name"), f"测试用例名 “{name}” 重复（第 {names[name]} 行已使用）")
             names[name] = self.line(path)
-            metrics = t.get("metrics") if isinstance(t.get("metrics"), dict) else {}
-            assert isinstance(metrics, dict)
-            inputs = {k for k, m in self.metrics.items() if m.formula is None}
-            for key in metrics:
+            given = t.get("metrics") if isinstance(t.get("metrics"), dict) else {}
+            assert isinstance(given, dict)
+            values: dict[str, Value] = {}
+            rejected: set[str] = set()
+            base = t.get("base")
+            if base is not None:
+                if base in parsed:
+                    values.update(parsed[base])
+                else:
+                    self.err(
+                        (*path, "base"),
+                        f"base 引用的测试用例 “{base}” 不存在或不在本用例之前",
+                        did_you_mean(str(base), parsed),
+                    )
+            for key, raw_value in given.items():
                 if key not in self.metric_data:
                     self.err(
                         (*path, "metrics", key),
@@ -1346,16 +1451,61 @@ class _Builder:
                         did_you_mean(key, inputs),
                         at_key=True,
                     )
-                elif key not in inputs and key in self.metrics:
-                    self.err(
-                        (*path, "metrics", key),
-                        f"“{key}” 是派生指标，由公式计算，不能直接给值",
-                        at_key=True,
-                    )
+                    # The misspelt name is probably the input reported missing: say it once.
+                    rejected.update(difflib.get_close_matches(key, list(inputs), n=1, cutoff=0.5))
+                elif key not in inputs:
+                    if key in self.metrics:
+                        self.err(
+                            (*path, "metrics", key),
+                            f"“{key}” 是派生指标，由公式计算，不能直接给值",
+                            at_key=True,
+                        )
+                elif raw_value is None:
+                    values.pop(key, None)  # null removes a value inherited from base
+                else:
+                    try:
+                        values[key] = read_value(self.metrics[key], raw_value)
+                    except QuantityError as exc:
+                        self.err((*path, "metrics", key), str(exc))
+                        rejected.add(key)
             expect = t.get("expect") if isinstance(t.get("expect"), dict) else {}
             assert isinstance(expect, dict)
+            if "error" not in expect:
+                absent = sorted(needed - values.keys() - rejected, key=list(self.metrics).index)
+                if absent:
+                    self.err(
+                        (*path, "metrics"),
+                        "测试用例缺少输入："
+                        + "、".join(f"{m}（{self.metrics[m].label}）" for m in absent)
+                        + "；这些指标缺失时按规定会报错",
+                        "补上这些值，或在 expect 中写 error 表示预期报错",
+                    )
+            parsed[name] = values
             e = self._expectation(expect, (*path, "expect"))
-            out.append(model.TestCase(name, tuple(metrics.items()), e, self.line(path)))
+            out.append(model.TestCase(name, tuple(values.items()), e, self.line(path)))
+        return out
+
+    def _needed_inputs(self) -> set[str]:
+        """Input metrics whose absence is an error when scoring (used to check test cases)."""
+        roots: set[str] = set()
+        for ind in self.built_indicators:
+            if ind.missing == "error":
+                roots.add(ind.metric)
+                if ind.scoring.baseline:
+                    roots.add(ind.scoring.baseline)
+        for formula in self.condition_formulas:
+            roots |= formula.names & set(self.metrics)
+        out: set[str] = set()
+        stack = list(roots)
+        while stack:
+            mid = stack.pop()
+            if mid in out or mid not in self.metrics:
+                continue
+            derived = self.metrics[mid].formula
+            if derived is None:
+                out.add(mid)
+            else:
+                stack.extend(derived.names)
         return out
 
     def _expectation(self, raw: dict[str, Any], path: PathKey) -> model.Expectation:
@@ -1442,10 +1592,6 @@ def _show_value(value: Decimal | None, metric: model.Metric) -> str:
     if value is None:
         return "不限"
     return _show_q(value, metric.unit)
-
-
-def _midpoint_example(a: Decimal, b: Decimal, unit: str) -> str:
-    return _show_q((a + b) / 2, unit)
 
 
 __all__ = ["PERCENT_WORDS", "RESERVED", "did_you_mean", "validate_document"]

@@ -1,0 +1,84 @@
+"""One metric value as people and data systems write it, checked against its declaration.
+
+Used for the metrics in a ruleset's test cases (and for input files): ``95%`` and ``0.95``
+are the same percentage, ``95`` where a percentage is expected is an error (it would be
+9500%), ``是``/``否`` are yes/no, a list of numbers is several assessors' ratings.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from kpirules.model import Metric
+from kpirules.quantity import (
+    QuantityError,
+    format_decimal,
+    format_percent,
+    parse_quantity,
+    to_metric_value,
+    word_problem,
+)
+
+Value = Decimal | bool | tuple[Decimal, ...]
+
+_YES = frozenset({"是", "true", "True", True})
+_NO = frozenset({"否", "false", "False", False})
+
+
+def read_value(metric: Metric, raw: object) -> Value:
+    """Read ``raw`` as a value of ``metric``; raise :class:`QuantityError` saying what is wrong."""
+    if metric.unit == "yes_no":
+        if isinstance(raw, bool | str) and raw in _YES:
+            return True
+        if isinstance(raw, bool | str) and raw in _NO:
+            return False
+        raise QuantityError(f"是/否指标 “{metric.label}” 的值应写 是 或 否，而不是 “{_show(raw)}”")
+    if isinstance(raw, list):
+        if metric.unit != "rating":
+            raise QuantityError(f"只有评分指标才能写多个评分，“{metric.label}” 只能有一个值")
+        ratings = tuple(_number(metric, item) for item in raw)
+        need = metric.ratings.min_raters if metric.ratings else 1
+        if len(ratings) < need:
+            raise QuantityError(
+                f"评分指标 “{metric.label}” 至少要有 {need} 个评分（给了 {len(ratings)} 个）"
+            )
+        return ratings
+    return _number(metric, raw)
+
+
+def _number(metric: Metric, raw: object) -> Decimal:
+    if raw is None:
+        raise QuantityError(f"指标 “{metric.label}” 的值为空")
+    try:
+        q = parse_quantity(raw)
+    except QuantityError as exc:
+        raise QuantityError(f"指标 “{metric.label}” 的值{exc}") from None
+    problem = word_problem(q, metric.unit, metric.measure)
+    if problem:
+        raise QuantityError(f"指标 “{metric.label}” 的值 “{q.text}”：{problem}")
+    if metric.unit == "percent" and not q.is_percent and q.number > 1:
+        raise QuantityError(
+            f"指标 “{metric.label}” 是百分比，{q.text} 会被当作 {format_percent(q.number)}："
+            f"写成 {q.text}% 或 {format_decimal(q.number / 100)}"
+        )
+    value = to_metric_value(q, metric.unit, metric.measure)
+    if metric.unit == "count" and value != value.to_integral_value():
+        raise QuantityError(f"指标 “{metric.label}” 是计数，应为整数（写的是 {q.text}）")
+    low, high = metric.minimum, metric.maximum
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise QuantityError(
+            f"指标 “{metric.label}” 的值 {q.text} 超出取值范围 {_bound(low, metric)} 到 {_bound(high, metric)}"
+        )
+    return value
+
+
+def _bound(value: Decimal | None, metric: Metric) -> str:
+    if value is None:
+        return "不限"
+    return format_percent(value) if metric.unit == "percent" else format_decimal(value)
+
+
+def _show(raw: object) -> str:
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    return str(raw)

@@ -1,0 +1,287 @@
+"""Semantic validation: the model built from valid rulesets, and every mistake reported."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import kpirules
+from kpirules import RulesetError
+
+ROOT = Path(__file__).resolve().parent.parent
+INVALID = ROOT / "tests" / "fixtures" / "invalid"
+DOCS = ROOT / "docs" / "ruleset-format.md"
+
+BASE = """\
+kpirules: 1
+id: t
+title: 测试
+version: "1"
+source: 测试文件
+in_force: {from: 2026-01-01, to: 2026-12-31}
+weighting: points
+metrics:
+  rate: {label: 差错率, unit: percent, aggregate: last}
+  events: {label: 宣传次数, unit: count, in: 次}
+  done: {label: 已完成, unit: yes_no}
+"""
+
+
+def problems_of(text: str) -> list[str]:
+    """All problems of a ruleset text, as printed lines."""
+    _, problems = kpirules.check("t.yaml", text=text)
+    return [str(p) for p in problems]
+
+
+def fixture_names() -> list[str]:
+    return sorted(p.stem for p in INVALID.glob("*.yaml") if p.with_suffix(".expected").exists())
+
+
+@pytest.mark.parametrize("name", fixture_names())
+def test_invalid_fixture(name: str) -> None:
+    """Each negative fixture yields exactly its expected messages, in line order."""
+    path = INVALID / f"{name}.yaml"
+    expected = path.with_suffix(".expected").read_text("utf-8").splitlines()
+    _, problems = kpirules.check(path)
+    got = [str(p).replace(str(path), path.name) for p in problems]
+    assert got == expected
+    assert got, "a negative fixture must produce at least one problem"
+
+
+def test_fixture_folder_is_not_empty() -> None:
+    """The negative fixtures exist and every one has its expected messages."""
+    yamls = sorted(p.stem for p in INVALID.glob("*.yaml") if not p.stem.startswith("pending_"))
+    assert len(yamls) >= 30
+    assert yamls == fixture_names()
+
+
+def test_scheme_a_faithful_rejected_with_category_both_sums_and_line() -> None:
+    """The source's own 30% vs 45% contradiction is caught, naming 医保业务管理, 30%, 45% and the line."""
+    path = INVALID / "scheme_a_faithful.yaml"
+    with pytest.raises(RulesetError) as info:
+        kpirules.load(path)
+    [problem] = info.value.problems
+    assert problem.line == 27
+    assert problem.path == "$.categories[1]"
+    assert "医保业务管理" in problem.message
+    assert "30%" in problem.message
+    assert "45%" in problem.message
+    text = path.read_text("utf-8").splitlines()
+    assert "医保业务管理" in text[problem.line - 1] or "id: business" in text[problem.line - 1]
+
+
+def test_scheme_c_literal_grade_bands_rejected() -> None:
+    """'良好 80-89, 优秀 90分以上' as written leaves 89.5 without a grade."""
+    text = (
+        BASE
+        + """\
+categories:
+  - id: c
+    label: 类
+    weight: 100
+    indicators:
+      - {id: i, label: 项, metric: events, weight: 100, target: ≥ 4, scoring: {method: proportional}}
+grades:
+  - {grade: 优秀, from: 90, to: 100}
+  - {grade: 良好, from: 80, to: 89}
+  - {grade: 合格, from: 70, to: 79}
+  - {grade: 待提高, from: 60, to: 69}
+  - {grade: 不合格, below: 60}
+"""
+    )
+    assert problems_of(text) == [
+        "t.yaml:20:5: error: $.grades[1]: 等级“良好”（第 20 行）和“优秀”（第 19 行）之间有空档：89（不含）到 90（不含）之间的值（如 89.5）不属于任何一档（把“良好”（第 20 行）的上限改为 below: 90）",
+        "t.yaml:21:5: error: $.grades[2]: 等级“合格”（第 21 行）和“良好”（第 20 行）之间有空档：79（不含）到 80（不含）之间的值（如 79.5）不属于任何一档（把“合格”（第 21 行）的上限改为 below: 80）",
+        "t.yaml:22:5: error: $.grades[3]: 等级“待提高”（第 22 行）和“合格”（第 21 行）之间有空档：69（不含）到 70（不含）之间的值（如 69.5）不属于任何一档（把“待提高”（第 22 行）的上限改为 below: 70）",
+    ]
+
+
+def test_shipped_rulesets_are_valid() -> None:
+    """Every ruleset shipped in rulesets/ loads without errors or warnings."""
+    files = sorted((ROOT / "rulesets").glob("*.yaml"))
+    assert files
+    for path in files:
+        ruleset, problems = kpirules.check(path)
+        assert ruleset is not None, "\n".join(map(str, problems))
+        assert problems == (), "\n".join(map(str, problems))
+
+
+def test_docs_complete_example_is_valid() -> None:
+    """The complete example in docs/ruleset-format.md is a valid ruleset."""
+    text = DOCS.read_text("utf-8")
+    match = re.search(r"## A complete example.*?```yaml\n(.*?)```", text, re.S)
+    assert match
+    ruleset, problems = kpirules.check("example.yaml", text=match.group(1))
+    assert problems == ()
+    assert ruleset is not None
+    assert ruleset.total_points == 100
+    assert len(ruleset.indicators()) == 9
+
+
+def test_scheme_a_resolved_points_by_share() -> None:
+    """The usable scheme A divides 医保业务管理's 30 points equally among its three items."""
+    ruleset = kpirules.load(ROOT / "rulesets" / "a-office-annual.yaml")
+    business = ruleset.categories[1]
+    assert business.label == "医保业务管理"
+    assert business.points == Decimal(30)
+    assert [i.points for i in business.indicators] == [Decimal(10)] * 3
+    assert [c.points for c in ruleset.categories] == [
+        Decimal(40),
+        Decimal(30),
+        Decimal(20),
+        Decimal(10),
+    ]
+    assert sum(i.points for i in ruleset.indicators()) == Decimal(100)
+
+
+def test_model_values_are_exact() -> None:
+    """Targets and segment bounds become exact fractions; the model is immutable."""
+    ruleset = kpirules.load(ROOT / "rulesets" / "a-office-annual.yaml")
+    sat = next(i for i in ruleset.indicators() if i.id == "satisfaction_score")
+    assert sat.target_value == Decimal("0.95")
+    assert [(s.start, s.end, s.start_points, s.end_points) for s in sat.scoring.segments] == [
+        (Decimal("0.80"), Decimal("0.90"), Decimal(0), Decimal(6)),
+        (Decimal("0.90"), Decimal("0.95"), Decimal(6), Decimal(10)),
+    ]
+    with pytest.raises(AttributeError):
+        sat.points = Decimal(1)  # type: ignore[misc]
+    assert isinstance(ruleset.categories, tuple)
+
+
+def test_every_problem_reported_at_once() -> None:
+    """Several independent mistakes are all reported in one run, sorted by line."""
+    text = (
+        BASE
+        + """\
+categories:
+  - id: c
+    label: 类
+    weight: 90
+    indicators:
+      - {id: i1, label: 项1, metric: rat, weight: 50, target: ≥ 4, scoring: {method: proportional}}
+      - {id: i2, label: 项2, metric: events, weight: 50, target: ≥ 4%, scoring: {method: proportional}}
+      - {id: i3, label: 项3, metric: done, weight: 0, target: 是, scoring: {method: pass_fial}}
+"""
+    )
+    lines = problems_of(text)
+    assert lines == [
+        "t.yaml:13:3: error: $.categories: 各类别权重合计为 90 分（类 90），但总分为 100 分（请修改权重使两者相等；如果下级权重只表示相对份额，可在顶层写 weighting: share）",
+        "t.yaml:13:5: error: $.categories[0]: 类别“类”的权重为 90 分，但其下各项权重合计为 100 分（项1 50、项2 50、项3 0）（请修改权重使两者相等；如果下级权重只表示相对份额，可在该类别写 weighting: share）",
+        "t.yaml:17:37: error: $.categories[0].indicators[0].metric: 指标 “项1” 使用的 metric “rat” 没有在 metrics 中声明（是不是要写 rate？）",
+        "t.yaml:18:65: error: $.categories[0].indicators[1].target: 计数指标不能用百分数 “4%”：写成不带 % 的数值",
+        "t.yaml:19:83: error: $.categories[0].indicators[2].scoring.method: “pass_fial” 不是可用的值：可用 pass_fail、proportional、linear、deduct、per_occurrence、bonus、table、change、best_ratio、rank、percentile、scale、monitor、formula（是不是要写 pass_fail？）",
+    ]
+
+
+def test_ruleset_error_carries_problems_as_data() -> None:
+    """load() raises one RulesetError whose problems are data with location and suggestion."""
+    text = BASE.replace("weighting: points", "weighting: point")
+    with pytest.raises(RulesetError) as info:
+        kpirules.load("t.yaml", text=text + "categories: []\n")
+    first = info.value.problems[0]
+    assert (first.file, first.line, first.column) == ("t.yaml", 7, 12)
+    assert first.path == "$.weighting"
+    assert first.severity == "error"
+    assert first.suggestion == "是不是要写 points？"
+    assert str(info.value).splitlines()[0] == str(first)
+
+
+def test_unknown_key_did_you_mean() -> None:
+    """An unknown key is reported at the key, with the closest allowed key."""
+    text = (
+        BASE
+        + """\
+categories:
+  - id: c
+    label: 类
+    weight: 100
+    indicators:
+      - id: i
+        label: 项
+        metric: events
+        wieght: 100
+        target: ≥ 4
+        scoring: {method: proportional}
+"""
+    )
+    assert problems_of(text) == [
+        "t.yaml:17:9: error: $.categories[0].indicators[0]: 指标 “项” 缺少权重 weight",
+        "t.yaml:20:9: error: $.categories[0].indicators[0].wieght: 不认识的键 wieght（是不是要写 weight？）",
+    ]
+
+
+def test_direction_contradiction_is_a_warning() -> None:
+    """≥ on a lower-is-better indicator loads, with a warning."""
+    text = (
+        BASE
+        + """\
+categories:
+  - id: c
+    label: 类
+    weight: 100
+    indicators:
+      - {id: i, label: 差错率, metric: rate, weight: 100, direction: lower_better, target: ≥ 2%, scoring: {method: deduct, per: 1%, deduct: 10, partial: pro_rata}}
+"""
+    )
+    ruleset, problems = kpirules.check("t.yaml", text=text)
+    assert ruleset is not None
+    assert [str(p) for p in problems] == [
+        "t.yaml:17:89: warning: $.categories[0].indicators[0].target: 指标 “差错率” 的方向是越低越好（lower_better），但目标写的是 ≥：两者矛盾（检查 direction 或目标的比较符号）"
+    ]
+
+
+def test_direction_taken_from_target() -> None:
+    """Without a direction, ≤ means lower is better and ≥ higher is better."""
+    text = (
+        BASE
+        + """\
+categories:
+  - id: c
+    label: 类
+    weight: 100
+    indicators:
+      - {id: a, label: 差错率, metric: rate, weight: 50, target: ≤ 2%, scoring: {method: deduct, per: 1%, deduct: 10, partial: round_up}}
+      - {id: b, label: 宣传, metric: events, weight: 50, target: 不少于 4 次, scoring: {method: proportional}}
+"""
+    )
+    ruleset = kpirules.load("t.yaml", text=text)
+    a, b = ruleset.indicators()
+    assert (a.direction, a.target_value, a.scoring.per) == (
+        "lower_better",
+        Decimal("0.02"),
+        Decimal("0.01"),
+    )
+    assert (b.direction, b.target_value) == ("higher_better", Decimal(4))
+
+
+def test_percent_of_parent_and_nested_categories() -> None:
+    """Nested categories under percent_of_parent get their points from their parents."""
+    text = (
+        BASE
+        + """\
+weighting_note: x
+""".replace("weighting_note: x\n", "")
+        + """\
+categories:
+  - id: outer
+    label: 外
+    weight: 100
+    weighting: percent_of_parent
+    categories:
+      - id: inner
+        label: 内
+        weight: 40%
+        indicators:
+          - {id: a, label: 甲, metric: events, weight: 100%, target: ≥ 4, scoring: {method: proportional}}
+    indicators:
+      - {id: b, label: 乙, metric: events, weight: 60%, target: ≥ 4, scoring: {method: proportional}}
+"""
+    )
+    ruleset = kpirules.load("t.yaml", text=text)
+    assert [(i.id, i.points) for i in ruleset.indicators()] == [
+        ("a", Decimal(40)),
+        ("b", Decimal(60)),
+    ]
