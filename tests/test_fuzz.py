@@ -14,7 +14,11 @@ import kpirules
 from kpirules.loader import load_yaml, walk
 
 ROOT = Path(__file__).resolve().parent.parent
-SEEDS = [p.read_text("utf-8") for p in sorted((ROOT / "rulesets").glob("*.yaml"))]
+SEEDS = [
+    p.read_text("utf-8")
+    for p in sorted((ROOT / "rulesets").glob("*.yaml"))
+    if not p.name.endswith(".tests.yaml")
+]
 SEEDS.append(
     (ROOT / "tests" / "fixtures" / "invalid" / "scheme_a_faithful.yaml").read_text("utf-8")
 )

@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from kpirules.schema import schema, validator
+from kpirules.schema import schema, tests_schema, validator
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -16,6 +16,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_schema_is_valid_draft_2020_12() -> None:
     """The schema itself passes the draft 2020-12 metaschema."""
     jsonschema.Draft202012Validator.check_schema(schema())
+
+
+def test_tests_schema_is_valid_draft_2020_12() -> None:
+    """The tests-file schema passes the metaschema too."""
+    jsonschema.Draft202012Validator.check_schema(tests_schema())
 
 
 def test_validator_is_built_once() -> None:
@@ -29,9 +34,9 @@ def test_editor_view_of_shipped_rulesets() -> None:
         # Editors read YAML 1.2 with plain JSON numbers: emulate with PyYAML and floats,
         # after turning dates back into text as a YAML 1.2 editor keeps them.
         data = yaml.load(path.read_text("utf-8"), Loader=_Yaml12Loader)
-        errors = list(
-            jsonschema.Draft202012Validator(schema()).iter_errors(json.loads(json.dumps(data)))
-        )
+        definition = tests_schema() if path.name.endswith(".tests.yaml") else schema()
+        checker = jsonschema.Draft202012Validator(definition)
+        errors = list(checker.iter_errors(json.loads(json.dumps(data))))
         assert errors == [], f"{path}: {errors[0].message if errors else ''}"
 
 

@@ -285,3 +285,111 @@ categories:
         ("a", Decimal(40)),
         ("b", Decimal(60)),
     ]
+
+
+TESTED = (
+    BASE
+    + """\
+categories:
+  - id: c
+    label: 类
+    weight: 100
+    indicators:
+      - {id: a, label: 差错率, metric: rate, weight: 50, target: ≤ 2%, scoring: {method: deduct, per: 1%, deduct: 10, partial: pro_rata}}
+      - {id: b, label: 宣传, metric: events, weight: 50, target: 不少于 4 次, scoring: {method: proportional}}
+tests:
+  - name: 达标
+    metrics: {rate: 2%, events: 4}
+    expect: {total: 100}
+"""
+)
+
+
+def test_test_case_values_are_checked() -> None:
+    """Test-case values must fit their metrics: percent without %, fractional counts, ratings."""
+    text = (
+        TESTED
+        + """\
+  - name: 错误的值
+    base: 达标
+    metrics: {rate: 3, events: 4.5}
+    expect: {total: 80}
+  - name: 未知的基础
+    base: 达标了
+    metrics: {rate: 1%, events: 4}
+    expect: {total: 100}
+"""
+    )
+    assert problems_of(text) == [
+        "t.yaml:25:21: error: $.tests[1].metrics.rate: 指标 “差错率” 是百分比，3 会被当作 300%：写成 3% 或 0.03",
+        "t.yaml:25:32: error: $.tests[1].metrics.events: 指标 “宣传次数” 是计数，应为整数（写的是 4.5）",
+        "t.yaml:28:11: error: $.tests[2].base: base 引用的测试用例 “达标了” 不存在或不在本用例之前（是不是要写 达标？）",
+    ]
+
+
+def test_test_case_missing_input_must_expect_error() -> None:
+    """Leaving out an input whose absence is an error must be declared with expect.error."""
+    text = (
+        TESTED
+        + """\
+  - name: 缺宣传次数
+    base: 达标
+    metrics: {events: null}
+    expect: {total: 50}
+  - name: 缺宣传次数（预期报错）
+    base: 达标
+    metrics: {events: null}
+    expect: {error: 宣传次数}
+"""
+    )
+    assert problems_of(text) == [
+        "t.yaml:25:14: error: $.tests[1].metrics: 测试用例缺少输入：events（宣传次数）；这些指标缺失时按规定会报错（补上这些值，或在 expect 中写 error 表示预期报错）"
+    ]
+    ruleset = kpirules.load(
+        "t.yaml", text=text.replace("expect: {total: 50}", "expect: {error: x}")
+    )
+    assert [dict(t.metrics) for t in ruleset.tests] == [
+        {"rate": Decimal("0.02"), "events": Decimal(4)},
+        {"rate": Decimal("0.02")},
+        {"rate": Decimal("0.02")},
+    ]
+
+
+def test_tests_file_beside_the_ruleset(tmp_path: Path) -> None:
+    """A *.tests.yaml file names its ruleset; its cases are checked and added to the ruleset."""
+    (tmp_path / "r.yaml").write_text(TESTED, "utf-8")
+    tests = tmp_path / "r.tests.yaml"
+    tests.write_text(
+        "kpirules_tests: 1\nruleset: r.yaml\ntests:\n"
+        "  - name: 外部用例\n    metrics: {rate: 1%, evnts: 4}\n    expect: {total: 100}\n",
+        "utf-8",
+    )
+    _, problems = kpirules.check(tests)
+    assert [str(p).replace(str(tests), "r.tests.yaml") for p in problems] == [
+        "r.tests.yaml:5:25: error: $.tests[0].metrics.evnts: 测试用例中的指标 “evnts” 没有在 metrics 中声明（是不是要写 events？）"
+    ]
+    tests.write_text(tests.read_text("utf-8").replace("evnts", "events"), "utf-8")
+    ruleset = kpirules.load(tests)
+    assert [t.name for t in ruleset.tests] == ["达标", "外部用例"]
+
+
+def test_tests_file_with_missing_ruleset(tmp_path: Path) -> None:
+    """A tests file whose ruleset does not exist says so at the ruleset key."""
+    tests = tmp_path / "x.tests.yaml"
+    tests.write_text("kpirules_tests: 1\nruleset: nope.yaml\ntests: []\n", "utf-8")
+    _, problems = kpirules.check(tests)
+    assert [(p.line, p.path, p.message) for p in problems] == [
+        (2, "$.ruleset", "找不到规则集文件 nope.yaml（相对测试文件所在目录）")
+    ]
+
+
+def test_shipped_tests_file_is_hand_computed_scheme_a() -> None:
+    """The shipped scheme A tests file loads with its four hand-computed cases."""
+    ruleset = kpirules.load(ROOT / "rulesets" / "a-office-annual.tests.yaml")
+    assert [t.expect.total for t in ruleset.tests] == [
+        Decimal(97),
+        Decimal("94.3"),
+        Decimal("85.5"),
+        None,
+    ]
+    assert ruleset.tests[3].expect.error == "报销审核工作质量评分"

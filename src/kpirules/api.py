@@ -5,18 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 from kpirules.errors import Problem, RulesetError, sorted_problems
-from kpirules.loader import load_yaml
+from kpirules.loader import Document, load_yaml
 from kpirules.model import Ruleset
-from kpirules.validate import validate_document
+from kpirules.validate import validate_document, validate_tests_document
+
+TESTS_KEY = "kpirules_tests"
 
 
 def check(
     path: str | Path, *, text: str | None = None
 ) -> tuple[Ruleset | None, tuple[Problem, ...]]:
-    """Load and validate a ruleset file, returning it (None if invalid) and every problem.
+    """Load and validate a ruleset file (or a tests file), returning it and every problem.
+
+    A tests file (top-level key ``kpirules_tests``) names its ruleset in ``ruleset:``,
+    relative to itself; the result is that ruleset with the file's test cases added.
 
     Args:
-        path: the ruleset file (YAML, UTF-8).
+        path: the file (YAML, UTF-8).
         text: the file's text, when already in memory; ``path`` then only names it.
 
     Returns:
@@ -27,16 +32,18 @@ def check(
         # YAML-level problems (duplicate keys, aliases, tags) change what the document
         # means; checking its meaning before they are fixed would only report echoes.
         return None, sorted_problems(problems)
+    if isinstance(doc.data, dict) and TESTS_KEY in doc.data:
+        return _check_tests_file(Path(path), doc)
     source = text if text is not None else _read_text(path)
     ruleset, more = validate_document(doc, source)
-    found = sorted_problems([*problems, *more])
+    found = sorted_problems(more)
     if any(p.severity == "error" for p in found):
         return None, found
     return ruleset, found
 
 
 def load(path: str | Path, *, text: str | None = None) -> Ruleset:
-    """Load a ruleset, or raise :class:`RulesetError` carrying every problem found.
+    """Load a ruleset (or a tests file), or raise :class:`RulesetError` with every problem.
 
     Warnings do not stop loading; they are available from :func:`check`.
     """
@@ -46,6 +53,21 @@ def load(path: str | Path, *, text: str | None = None) -> Ruleset:
     return ruleset
 
 
+def _check_tests_file(path: Path, doc: Document) -> tuple[Ruleset | None, tuple[Problem, ...]]:
+    target = doc.data.get("ruleset")
+    if not isinstance(target, str) or not target.strip():
+        return None, (doc.problem((), "测试文件要用 ruleset 写明被测试的规则集文件"),)
+    ruleset_path = path.parent / target
+    if not ruleset_path.is_file():
+        return None, (
+            doc.problem(("ruleset",), f"找不到规则集文件 {target}（相对测试文件所在目录）"),
+        )
+    ruleset_doc, problems = load_yaml(ruleset_path)
+    if ruleset_doc is None or problems:
+        return None, sorted_problems(problems)
+    ruleset, more = validate_tests_document(ruleset_doc, _read_text(ruleset_path), doc)
+    return ruleset, sorted_problems(more)
+
+
 def _read_text(path: str | Path) -> str:
-    raw = Path(path).read_bytes()
-    return raw.decode("utf-8-sig")
+    return Path(path).read_bytes().decode("utf-8-sig")

@@ -16,7 +16,7 @@ from typing import TextIO
 from kpirules import __version__
 from kpirules.api import check
 from kpirules.errors import Problem
-from kpirules.schema import schema
+from kpirules.schema import schema, tests_schema
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -56,10 +56,13 @@ def _parser() -> _Parser:
     validate.add_argument(
         "--format", choices=("text", "json"), default="text", help="输出格式（默认 text）"
     )
-    sub.add_parser(
+    schema_cmd = sub.add_parser(
         "schema",
         help="输出规则集的 JSON Schema（供编辑器自动补全和检查）",
         description="把规则集格式的 JSON Schema（draft 2020-12）写到标准输出。",
+    )
+    schema_cmd.add_argument(
+        "--tests", action="store_true", help="输出测试文件（*.tests.yaml）的 JSON Schema"
     )
     return parser
 
@@ -128,7 +131,8 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
             parser.print_help(stderr)
             return EXIT_USAGE
         if args.command == "schema":
-            stdout.write(json.dumps(schema(), ensure_ascii=False, indent=2) + "\n")
+            definition = tests_schema() if args.tests else schema()
+            stdout.write(json.dumps(definition, ensure_ascii=False, indent=2) + "\n")
             return EXIT_OK
         return _validate(args, stdout)
     except _UsageError as exc:

@@ -52,18 +52,44 @@ def _is_integer(checker: Any, instance: object) -> bool:
     return isinstance(instance, int)
 
 
-@cache
-def validator() -> Any:
-    """One validator, built once (building it checks the schema, which is slow)."""
+def _make_validator(definition: dict[str, Any]) -> Any:
+    # Integral Decimals count as JSON integers: our loader gives Decimal for every number.
     checker = Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer)
     cls = extend(Draft202012Validator, type_checker=checker)  # type: ignore[no-untyped-call]
-    return cls(schema())
+    return cls(definition)
 
 
-def schema_problems(doc: Document) -> list[Problem]:
+@cache
+def validator() -> Any:
+    """The ruleset validator, built once (building it is slow)."""
+    return _make_validator(schema())
+
+
+@cache
+def tests_schema() -> dict[str, Any]:
+    """The JSON Schema of a separate tests file (``*.tests.yaml``)."""
+    full = schema()
+    return {
+        "$schema": full["$schema"],
+        "$id": "https://kpirules.dev/schema/tests-v1.json",
+        "title": "kpirules tests file, format 1",
+        "description": "规则集的测试用例文件：写明针对哪个规则集（ruleset，相对本文件的路径）和测试用例（tests）。",
+        "$ref": "#/$defs/tests_file",
+        "$defs": full["$defs"],
+    }
+
+
+@cache
+def tests_validator() -> Any:
+    """The validator of tests files, built once."""
+    return _make_validator(tests_schema())
+
+
+def schema_problems(doc: Document, *, tests_file: bool = False) -> list[Problem]:
     """Every schema violation in ``doc``, each located and worded for policy staff."""
     problems: list[Problem] = []
-    for error in validator().iter_errors(doc.data):
+    check = tests_validator() if tests_file else validator()
+    for error in check.iter_errors(doc.data):
         problems.extend(_translate(doc, error))
     return problems
 

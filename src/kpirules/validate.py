@@ -20,6 +20,8 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal, Inexact, localcontext
 from typing import Any, cast
 
+import attrs
+
 from kpirules import model
 from kpirules.errors import Problem
 from kpirules.formula import FUNCTIONS, Formula, FormulaError, parse_formula
@@ -100,6 +102,35 @@ def validate_document(doc: Document, text: str) -> tuple[model.Ruleset | None, l
     if any(p.severity == "error" for p in problems):
         return None, problems
     return ruleset, problems
+
+
+def validate_tests_document(
+    ruleset_doc: Document, ruleset_text: str, tests_doc: Document
+) -> tuple[model.Ruleset | None, list[Problem]]:
+    """Check a tests file against the ruleset it names.
+
+    Returns the ruleset with the file's test cases appended (None if either has an error),
+    and every problem of both files.
+    """
+    problems = schema_problems(tests_doc, tests_file=True)
+    ruleset_problems = schema_problems(ruleset_doc)
+    builder = _Builder(ruleset_doc, ruleset_text)
+    ruleset = builder.build()
+    said = {p.path for p in builder.problems}
+    ruleset_problems = [p for p in ruleset_problems if p.path not in said]
+    ruleset_problems.extend(builder.problems)
+    if any(p.severity == "error" for p in ruleset_problems) or ruleset is None:
+        return None, [*problems, *ruleset_problems]
+    start = len(builder.problems)
+    tests = builder.tests_from(tests_doc)
+    tests_problems = builder.problems[start:]
+    said = {p.path for p in tests_problems}
+    problems = [p for p in problems if p.path not in said]
+    problems.extend(tests_problems)
+    problems.extend(ruleset_problems)
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    return attrs.evolve(ruleset, tests=(*ruleset.tests, *tests)), problems
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
@@ -200,7 +231,7 @@ class _Builder:
             *(f for r in adjustments.rules for f in (r.points, r.when) if f is not None),
             *(f for o in outcomes for f in (o.when, o.amount) if f is not None),
         ]
-        tests = self._tests()
+        tests = self._tests(d.get("tests"))
         try:
             return model.Ruleset(
                 id=str(d.get("id", "")),
@@ -1412,8 +1443,13 @@ class _Builder:
 
     # -- tests ----------------------------------------------------------------------------
 
-    def _tests(self) -> list[model.TestCase]:
-        raw = self.data.get("tests")
+    def tests_from(self, doc: Document) -> list[model.TestCase]:
+        """Check the test cases of a separate tests file against this (built) ruleset."""
+        self.doc = doc  # locate problems in the tests file from now on
+        data = doc.data if isinstance(doc.data, dict) else {}
+        return self._tests(data.get("tests"))
+
+    def _tests(self, raw: object) -> list[model.TestCase]:
         out: list[model.TestCase] = []
         if not isinstance(raw, list):
             return out
