@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
+import attrs
+
+from kpirules.engine import Engine
 from kpirules.errors import Problem, RulesetError, sorted_problems
 from kpirules.loader import Document, load_yaml
 from kpirules.model import Ruleset
@@ -37,9 +44,9 @@ def check(
     source = text if text is not None else _read_text(path)
     ruleset, more = validate_document(doc, source)
     found = sorted_problems(more)
-    if any(p.severity == "error" for p in found):
+    if ruleset is None or any(p.severity == "error" for p in found):
         return None, found
-    return ruleset, found
+    return _compile(ruleset, doc), found
 
 
 def load(path: str | Path, *, text: str | None = None) -> Ruleset:
@@ -66,7 +73,31 @@ def _check_tests_file(path: Path, doc: Document) -> tuple[Ruleset | None, tuple[
     if ruleset_doc is None or problems:
         return None, sorted_problems(problems)
     ruleset, more = validate_tests_document(ruleset_doc, _read_text(ruleset_path), doc)
-    return ruleset, sorted_problems(more)
+    if ruleset is None:
+        return None, sorted_problems(more)
+    return _compile(ruleset, ruleset_doc), sorted_problems(more)
+
+
+def fingerprint(data: Any) -> str:
+    """SHA-256 of a ruleset's canonical content: its data (without test cases) as canonical
+    JSON with numbers as their exact text. Comments and layout do not change it."""
+    content = {k: v for k, v in data.items() if k != "tests"} if isinstance(data, dict) else data
+    text = json.dumps(
+        content, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=_exact
+    )
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _exact(value: object) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(type(value).__name__)
+
+
+def _compile(ruleset: Ruleset, doc: Document) -> Ruleset:
+    """Fingerprint and compile a validated ruleset once, for every later evaluation."""
+    stamped = attrs.evolve(ruleset, fingerprint=fingerprint(doc.data))
+    return attrs.evolve(stamped, engine=Engine(stamped))
 
 
 def _read_text(path: str | Path) -> str:

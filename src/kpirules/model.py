@@ -6,13 +6,16 @@ explanations can point back to the ruleset text.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 
+from kpirules.errors import KpirulesError
 from kpirules.formula import Formula
 from kpirules.quantity import Target
+from kpirules.result import Result
 
 Weighting = Literal["points", "percent_of_total", "percent_of_parent", "share"]
 Direction = Literal["higher_better", "lower_better", "equal", "monitor"]
@@ -117,6 +120,7 @@ class Scoring:
     rows: tuple[Band, ...] = ()
     baseline: str | None = None
     compare: str | None = None
+    change_scoring: str | None = None
     points_by_rank: tuple[Decimal, ...] = ()
     formula: Formula | None = None
 
@@ -253,6 +257,27 @@ class Ruleset:
     tests: tuple[TestCase, ...]
     file: str
     text: str
+    fingerprint: str = ""
+    _engine: Any = attrs.field(default=None, eq=False, repr=False, alias="engine")
+
+    def evaluate(self, metrics: Mapping[str, object], *, entity: str = "") -> Result:
+        """Score one entity's metrics; raises :class:`~kpirules.EvaluationError`.
+
+        Values may be Decimal, int, text (``"95%"``, ``"0.95"``, ``"是"``) or, for ratings,
+        a list of numbers. Binary floats are refused.
+        """
+        result: Result = self._compiled().evaluate(metrics, entity=entity)
+        return result
+
+    def evaluate_many(self, rows: Iterable[tuple[str, Mapping[str, object]]]) -> tuple[Result, ...]:
+        """Score several entities together, in input order, ranked by total."""
+        result: tuple[Result, ...] = self._compiled().evaluate_many(rows)
+        return result
+
+    def _compiled(self) -> Any:
+        if self._engine is None:
+            raise KpirulesError("这个规则集没有编译：请用 kpirules.load() 加载")
+        return self._engine
 
     def metric(self, metric_id: str) -> Metric:
         """The metric with this id (KeyError if none)."""

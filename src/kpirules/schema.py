@@ -137,7 +137,7 @@ def _translate(doc: Document, error: ValidationError) -> list[Problem]:
         return [
             doc.problem(
                 (*path, str(instance)),
-                f"名字 “{instance}” 不合规：只能由字母、汉字、数字和下划线组成，且不能以数字开头",
+                f"名字 “{instance}” 不合规：只能由字母、汉字、数字和下划线组成，且以字母或汉字开头",
                 at_key=True,
             )
         ]

@@ -1083,9 +1083,8 @@ class _Builder:
                     (*path, "compare"),
                     "按绝对变化比较时，目标应写成指标本身的单位，不能写百分数；按相对变化（提升 5%）请写 compare: relative",
                 )
-        if method == "change" and "scoring" in raw:
-            s["otherwise"] = None
-            s["partial"] = raw["scoring"]
+        if method == "change":
+            s["change_scoring"] = raw.get("scoring", "pass_fail")
         if method == "formula" and "formula" in raw:
             names = {"value", "target", "points", "baseline", *self.metric_data}
             s["formula"] = self._formula(

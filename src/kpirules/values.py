@@ -33,7 +33,7 @@ def read_value(metric: Metric, raw: object) -> Value:
         if isinstance(raw, bool | str) and raw in _NO:
             return False
         raise QuantityError(f"是/否指标 “{metric.label}” 的值应写 是 或 否，而不是 “{_show(raw)}”")
-    if isinstance(raw, list):
+    if isinstance(raw, list | tuple):
         if metric.unit != "rating":
             raise QuantityError(f"只有评分指标才能写多个评分，“{metric.label}” 只能有一个值")
         ratings = tuple(_number(metric, item) for item in raw)

@@ -1,0 +1,154 @@
+"""The result of scoring one entity: every number, its reason, and where it came from."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any, Literal
+
+import attrs
+
+from kpirules.errors import KpirulesError
+
+Status = Literal["met", "not_met", "no_target", "missing", "excluded", "monitor"]
+Value = Decimal | bool | tuple[Decimal, ...]
+
+
+@attrs.frozen
+class ItemResult:
+    """One indicator's result: value, target, method, points available, score, reason."""
+
+    id: str
+    label: str
+    category: str
+    metric: str
+    value: Decimal | bool | None
+    inputs: tuple[tuple[str, Value | None], ...]
+    target: str | None
+    method: str
+    points: Decimal
+    score: Decimal
+    status: Status
+    explanation: str
+    line: int
+
+
+@attrs.frozen
+class CategoryResult:
+    """A category's points available and subtotal."""
+
+    id: str
+    label: str
+    points: Decimal
+    subtotal: Decimal
+    line: int
+
+
+@attrs.frozen
+class Fired:
+    """A veto, adjustment or outcome rule that applied, with the condition that fired it."""
+
+    id: str
+    label: str
+    kind: str
+    condition: str
+    points: Decimal | None
+    line: int
+
+
+@attrs.frozen
+class Provenance:
+    """What produced a result: the ruleset's fingerprint, the engine, the decimal context."""
+
+    ruleset: str
+    version: str
+    fingerprint: str
+    engine: str
+    decimal_context: str
+    rounding: str
+
+
+@attrs.frozen
+class Result:
+    """Everything about one entity's appraisal."""
+
+    entity: str
+    items: tuple[ItemResult, ...]
+    categories: tuple[CategoryResult, ...]
+    raw_total: Decimal
+    adjustments: tuple[Fired, ...]
+    vetoes: tuple[Fired, ...]
+    total: Decimal
+    grade: str | None
+    outcomes: tuple[Fired, ...]
+    provenance: Provenance
+    rank: int | None = None
+    cohort_size: int | None = None
+
+    def item(self, item_id: str) -> ItemResult:
+        """The result of the indicator with this id (KeyError if none)."""
+        for item in self.items:
+            if item.id == item_id:
+                return item
+        raise KeyError(item_id)
+
+    def subtotal(self, category_id: str) -> Decimal:
+        """The subtotal of the category with this id (KeyError if none)."""
+        for cat in self.categories:
+            if cat.id == category_id:
+                return cat.subtotal
+        raise KeyError(category_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data: Decimals as exact strings, tuples as lists, keys in a fixed order."""
+        data: dict[str, Any] = attrs.asdict(self, recurse=True, retain_collection_types=False)
+        converted: dict[str, Any] = _plain(data)
+        return converted
+
+    def to_json(self, *, indent: int | None = None) -> str:
+        """Canonical JSON: sorted keys, Decimals as strings, UTF-8 text; byte-stable."""
+        return json.dumps(
+            self.to_dict(),
+            ensure_ascii=False,
+            sort_keys=True,
+            indent=indent,
+            separators=(",", ": ") if indent is not None else (",", ":"),
+        )
+
+
+def decimal_text(value: Decimal) -> str:
+    """Exact decimal text without exponent; trailing zeros kept as computed."""
+    text = format(value, "f")
+    return "0" if text in ("-0", "-0.0") else text
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return decimal_text(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+@attrs.frozen
+class EvaluationProblem:
+    """Why an entity could not be scored: which entity, which field, what to do."""
+
+    entity: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.entity}: " if self.entity else ""
+        field = f"{self.field}: " if self.field else ""
+        return f"{where}{field}{self.message}"
+
+
+class EvaluationError(KpirulesError):
+    """Metrics could not be scored; ``problems`` says what is wrong for each entity."""
+
+    def __init__(self, problems: list[EvaluationProblem] | tuple[EvaluationProblem, ...]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
