@@ -9,7 +9,7 @@ import jsonschema
 import yaml
 
 from kpirules.schema import schema, validator
-from kpirules.schema import tests_schema as tests_file_schema
+from kpirules.schema import tests_schema as schema_of_tests_file
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,7 +21,7 @@ def test_schema_is_valid_draft_2020_12() -> None:
 
 def test_tests_schema_is_valid_draft_2020_12() -> None:
     """The tests-file schema passes the metaschema too."""
-    jsonschema.Draft202012Validator.check_schema(tests_file_schema())
+    jsonschema.Draft202012Validator.check_schema(schema_of_tests_file())
 
 
 def test_validator_is_built_once() -> None:
@@ -35,7 +35,7 @@ def test_editor_view_of_shipped_rulesets() -> None:
         # Editors read YAML 1.2 with plain JSON numbers: emulate with PyYAML and floats,
         # after turning dates back into text as a YAML 1.2 editor keeps them.
         data = yaml.load(path.read_text("utf-8"), Loader=_Yaml12Loader)
-        definition = tests_file_schema() if path.name.endswith(".tests.yaml") else schema()
+        definition = schema_of_tests_file() if path.name.endswith(".tests.yaml") else schema()
         checker = jsonschema.Draft202012Validator(definition)
         errors = list(checker.iter_errors(json.loads(json.dumps(data))))
         assert errors == [], f"{path}: {errors[0].message if errors else ''}"

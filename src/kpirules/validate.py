@@ -520,7 +520,7 @@ class _Builder:
                 self.err(
                     path,
                     f"{context}中的名字 “{name}” 没有定义",
-                    did_you_mean(name, names) or ("可用的名字：" + "、".join(sorted(names))[:200]),
+                    did_you_mean(name, names) or _available(names),
                 )
         return formula
 
@@ -1232,11 +1232,18 @@ class _Builder:
                 overlap = b.lower < a.upper or (touching and a.upper_closed and b.lower_closed)
                 gap = b.lower > a.upper or (touching and not a.upper_closed and not b.lower_closed)
             if overlap:
-                where = _show_q(b.lower if b.lower is not None else a.lower, unit)
+                where = _overlap_text(a, b, unit)
+                if a.upper is not None and b.lower is not None and b.lower <= a.upper:
+                    bound = (
+                        f"below: {_show_q(b.lower, unit)}"
+                        if b.lower_closed
+                        else f"to: {_show_q(b.lower, unit)}"
+                    )
+                    fix = f"把{name(a)}的上限改为 {bound}"
+                else:
+                    fix = "每一档都要写明上限或下限，使各档首尾相接"
                 self.err(
-                    (*path, a_i),
-                    f"{what}{name(a)}和{name(b)}重叠：{where} 同时落在两档中",
-                    f"把{name(a)}的上限写成 below（不含），或把{name(b)}的下限写成 over（不含）",
+                    (*path, a_i), f"{what}{name(a)}和{name(b)}重叠：{where} 同时落在两档中", fix
                 )
             elif gap:
                 assert a.upper is not None and b.lower is not None
@@ -1560,6 +1567,16 @@ class _Builder:
                     )
 
         check_ids("scores", self.indicator_ids, "指标")
+        points = {i.id: i.points for i in self.built_indicators}
+        scores = raw.get("scores")
+        if isinstance(scores, dict):
+            for key, value in scores.items():
+                limit = points.get(key)
+                if isinstance(value, Decimal) and limit is not None and not 0 <= value <= limit:
+                    self.err(
+                        (*path, "scores", key),
+                        f"预期得分 {format_decimal(value)} 超出指标的分值范围 0 到 {format_decimal(limit)}",
+                    )
         check_ids("subtotals", self.category_ids, "类别")
         outcome_ids = {
             o["id"]
@@ -1601,6 +1618,22 @@ class _Builder:
             vetoes=idlist("vetoes"),
             error=_text(raw.get("error")),
         )
+
+
+def _overlap_text(a: model.Band, b: model.Band, unit: str) -> str:
+    """Which values two overlapping bands (``b`` starting no lower than ``a``) share."""
+    if b.lower is None:
+        return "最低一档以下的值"
+    if b.lower_closed:
+        return f"{_show_q(b.lower, unit)}"
+    return f"高于 {_show_q(b.lower, unit)} 的值"
+
+
+def _available(names: Iterable[str], limit: int = 12) -> str:
+    ordered = sorted(names)
+    shown = "、".join(ordered[:limit])
+    more = f" 等 {len(ordered)} 个" if len(ordered) > limit else ""
+    return f"可用的名字：{shown}{more}"
 
 
 def _unit_word(unit: str | None) -> str:
