@@ -8,15 +8,21 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from kpirules import __version__
+from kpirules import __version__, report
 from kpirules.api import check
 from kpirules.errors import Problem
+from kpirules.inputs import InputError, read_metrics
+from kpirules.model import Ruleset
+from kpirules.result import EvaluationError, Result
 from kpirules.schema import schema, tests_schema
+from kpirules.testing import run_tests
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -39,7 +45,7 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> _Parser:
     parser = _Parser(
         prog="kpirules",
-        description="绩效考核规则引擎：检查 YAML 规则集。",
+        description="绩效考核规则引擎：检查规则集、计分、解释每个分数、运行测试用例。",
     )
     parser.add_argument("--version", action="version", version=f"kpirules {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -56,6 +62,37 @@ def _parser() -> _Parser:
     validate.add_argument(
         "--format", choices=("text", "json"), default="text", help="输出格式（默认 text）"
     )
+    score = sub.add_parser(
+        "score",
+        help="按规则集给指标数据计分，输出总分、等级、排名和结果",
+        description=(
+            "按规则集给一个或多个对象计分。指标数据可以是 CSV（UTF-8 或 GBK）、YAML 或 JSON。"
+            "退出码：0 成功，1 规则集或数据有误，2 用法错误。"
+        ),
+    )
+    score.add_argument("ruleset", metavar="RULESET", help="规则集文件")
+    score.add_argument("metrics", metavar="METRICS", help="指标数据文件（.csv/.yaml/.json）")
+    score.add_argument(
+        "--format", choices=("table", "json", "csv"), default="table", help="输出格式（默认 table）"
+    )
+    score.add_argument("--output", metavar="FILE", help="写入文件（原子写入；不会覆盖输入文件）")
+    score.add_argument("--force", action="store_true", help="允许覆盖已存在的输出文件")
+    score.add_argument("--encoding", help="指标文件的编码（默认自动识别 UTF-8 / GBK）")
+    explain = sub.add_parser(
+        "explain",
+        help="逐项解释计分过程（每个分数的来源）",
+        description="逐项说明一个或全部对象的计分过程：取值、目标、方法、得分、小计、总分、等级和结果。",
+    )
+    explain.add_argument("ruleset", metavar="RULESET", help="规则集文件")
+    explain.add_argument("metrics", metavar="METRICS", help="指标数据文件（.csv/.yaml/.json）")
+    explain.add_argument("--entity", metavar="ID", help="只解释这个对象")
+    explain.add_argument("--encoding", help="指标文件的编码（默认自动识别 UTF-8 / GBK）")
+    test = sub.add_parser(
+        "test",
+        help="运行规则集自带的测试用例",
+        description="运行规则集（或测试文件）中的测试用例，逐条显示通过或失败及差异。有失败时退出码为 1。",
+    )
+    test.add_argument("paths", nargs="+", metavar="RULESET", help="规则集、测试文件或目录")
     schema_cmd = sub.add_parser(
         "schema",
         help="输出规则集的 JSON Schema（供编辑器自动补全和检查）",
@@ -120,6 +157,120 @@ def _validate(args: argparse.Namespace, stdout: TextIO) -> int:
     return EXIT_INVALID if failed else EXIT_OK
 
 
+def _load_scored(
+    args: argparse.Namespace, stderr: TextIO
+) -> tuple[Ruleset, tuple[Result, ...]] | None:
+    """Load the ruleset and metrics and score them; print problems and return None on failure."""
+    for name in (args.ruleset, args.metrics):
+        if not Path(name).is_file():
+            raise _UsageError(f"kpirules: 找不到文件 {name}")
+    ruleset, problems = check(args.ruleset)
+    if ruleset is None:
+        for p in problems:
+            stderr.write(f"{p}\n")
+        stderr.write(f"{args.ruleset}: 规则集无效，未计分\n")
+        return None
+    try:
+        rows = read_metrics(args.metrics, ruleset, encoding=args.encoding)
+        results = ruleset.evaluate_many(rows)
+    except InputError as exc:
+        for p in exc.problems:
+            stderr.write(f"{p}\n")
+        stderr.write(f"{args.metrics}: 指标数据有误，未计分\n")
+        return None
+    except EvaluationError as exc:
+        for problem in exc.problems:
+            stderr.write(f"{args.metrics}: {problem}\n")
+        stderr.write(f"{args.metrics}: 无法计分\n")
+        return None
+    return ruleset, results
+
+
+def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    if args.output:
+        _check_output(args.output, [args.ruleset, args.metrics], force=args.force)
+    loaded = _load_scored(args, stderr)
+    if loaded is None:
+        return EXIT_INVALID
+    ruleset, results = loaded
+    if args.format == "json":
+        text = report.to_json(results)
+    elif args.format == "csv":
+        text = report.to_csv(ruleset, results)
+    else:
+        text = report.table(ruleset, results)
+    if args.output:
+        write_atomic(Path(args.output), text)
+        stderr.write(f"已写入 {args.output}（{len(results)} 个对象）\n")
+    else:
+        stdout.write(text)
+    return EXIT_OK
+
+
+def _explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    loaded = _load_scored(args, stderr)
+    if loaded is None:
+        return EXIT_INVALID
+    ruleset, results = loaded
+    chosen = [r for r in results if args.entity is None or r.entity == args.entity]
+    if not chosen:
+        known = "、".join(r.entity for r in results[:20])
+        stderr.write(f"kpirules: 数据中没有对象 “{args.entity}”（有：{known}）\n")
+        return EXIT_INVALID
+    stdout.write("\n".join(report.explain(ruleset, r) for r in chosen))
+    return EXIT_OK
+
+
+def _test(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    files = _expand(args.paths)
+    failed = False
+    ran = 0
+    for path in files:
+        ruleset, problems = check(path)
+        if ruleset is None:
+            for p in problems:
+                stdout.write(f"{p}\n")
+            stdout.write(f"{path}: 规则集无效，未运行测试\n")
+            failed = True
+            continue
+        if not ruleset.tests:
+            continue
+        reports = run_tests(ruleset)
+        ran += len(reports)
+        failed = failed or not all(r.passed for r in reports)
+        stdout.write(report.format_test_report(str(path), reports))
+    if ran == 0 and not failed:
+        stderr.write("kpirules: 没有找到测试用例\n")
+        return EXIT_INVALID
+    return EXIT_INVALID if failed else EXIT_OK
+
+
+def _check_output(output: str, inputs: Sequence[str], *, force: bool) -> None:
+    target = Path(output).resolve()
+    for name in inputs:
+        if Path(name).resolve() == target:
+            raise _UsageError(f"kpirules: 输出文件 {output} 就是输入文件，拒绝覆盖")
+    if target.exists() and not force:
+        raise _UsageError(f"kpirules: 输出文件 {output} 已存在；要覆盖请加 --force")
+    if not target.parent.is_dir():
+        raise _UsageError(f"kpirules: 输出目录 {target.parent} 不存在")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and a rename: never half-written."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(tmp).replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            Path(tmp).unlink()
+        raise
+
+
 def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
     """Run the command line with ``argv`` (without the program name); return the exit code."""
     parser = _parser()
@@ -134,6 +285,12 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
             definition = tests_schema() if args.tests else schema()
             stdout.write(json.dumps(definition, ensure_ascii=False, indent=2) + "\n")
             return EXIT_OK
+        if args.command == "score":
+            return _score(args, stdout, stderr)
+        if args.command == "explain":
+            return _explain(args, stdout, stderr)
+        if args.command == "test":
+            return _test(args, stdout, stderr)
         return _validate(args, stdout)
     except _UsageError as exc:
         stderr.write(f"{exc}\n")

@@ -373,6 +373,9 @@ class Engine:
         v = known.get(ind.metric)
         label = ind.label
         shown = self.show.value(metric, v)
+        given = values.get(ind.metric)
+        if isinstance(given, tuple):
+            shown = f"{self.show.ratings(metric, given)} {shown}"
         inputs = self._inputs_used(ind, known, values)
         status: Status
         if v is None:
@@ -589,14 +592,15 @@ class Engine:
             elif veto.effect == "cap_total" and veto.cap is not None:
                 total = min(total, veto.cap)
             elif veto.grade is not None and (
-                grade_cap is None or self.grade_rank[veto.grade] < self.grade_rank[grade_cap]
+                grade_cap is None or self.grade_rank[veto.grade] > self.grade_rank[grade_cap]
             ):
                 grade_cap = veto.grade
         return fired, total, grade_cap
 
     def _grade(self, total: Decimal, cap: str | None) -> str | None:
         grade = next((b.value for b in self.ruleset.grades if b.contains(total)), None)
-        if grade is not None and cap is not None and self.grade_rank[grade] > self.grade_rank[cap]:
+        # Rank 0 is the best grade: a grade better than the cap is lowered to the cap.
+        if grade is not None and cap is not None and self.grade_rank[grade] < self.grade_rank[cap]:
             return cap
         return grade
 

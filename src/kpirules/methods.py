@@ -67,7 +67,17 @@ class Show:
         word = metric.measure or ("分" if metric.unit == "rating" else "")
         if metric.unit == "money" and not metric.measure:
             word = "元"
+        shown = value.quantize(Decimal("0.01"))
+        if shown != value:  # e.g. a mean of ratings: show two places and say it is rounded
+            return "约" + format_decimal(shown) + word
         return format_decimal(value) + word
+
+    def ratings(self, metric: Metric, ratings: tuple[Decimal, ...]) -> str:
+        """How several assessors' ratings were combined, in words."""
+        listed = "、".join(format_decimal(r) for r in ratings)
+        if metric.ratings is not None and metric.ratings.combine == "trimmed_mean":
+            return f"{len(ratings)} 位评分 {listed}，去掉一个最高分和一个最低分后平均"
+        return f"{len(ratings)} 位评分 {listed}，平均"
 
 
 def met(op: str, value: Decimal | bool, target: Decimal | bool) -> bool:

@@ -101,7 +101,9 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data: Decimals as exact strings, tuples as lists, keys in a fixed order."""
-        data: dict[str, Any] = attrs.asdict(self, recurse=True, retain_collection_types=False)
+        data: dict[str, Any] = attrs.asdict(self, recurse=True)
+        for item in data["items"]:
+            item["inputs"] = dict(item["inputs"])
         converted: dict[str, Any] = _plain(data)
         return converted
 

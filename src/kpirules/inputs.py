@@ -1,0 +1,291 @@
+"""Metrics files: YAML, JSON or CSV (UTF-8, UTF-8 with BOM, or GBK from Chinese Excel).
+
+Every problem names the file, the row (line) and the column, and all problems of a file
+are reported together. Values are checked against the ruleset's metric declarations here,
+before any scoring.
+
+Layouts:
+
+* CSV: a header row with ``entity`` (or ``编号``/``对象``) and one column per input metric,
+  named by its id or by its label; ratings as ``88;90;92``.
+* YAML/JSON: a list of rows ``{entity: 甲医院, audits: 1000, …}``, or a mapping
+  ``{甲医院: {audits: 1000, …}, …}``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+from kpirules.errors import KpirulesError, Problem, sorted_problems
+from kpirules.loader import MAX_FILE_BYTES, load_yaml
+from kpirules.model import Ruleset
+from kpirules.quantity import QuantityError
+from kpirules.validate import did_you_mean
+from kpirules.values import Value, read_value
+
+ENTITY_COLUMNS = ("entity", "编号", "对象", "单位", "姓名", "id")
+RATING_SEPARATORS = (";", "；", "|", "、")
+
+Row = tuple[str, dict[str, Value]]
+
+
+class InputError(KpirulesError):
+    """A metrics file has problems; ``problems`` lists each with file, row and column."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted_problems(problems)
+        super().__init__("\n".join(str(p) for p in self.problems[:50]))
+
+
+def read_metrics(path: str | Path, ruleset: Ruleset, *, encoding: str | None = None) -> list[Row]:
+    """Read and check a metrics file; raise :class:`InputError` with every problem."""
+    file = str(path)
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise InputError(
+            [Problem(file, 0, 0, "$", "error", f"无法读取文件：{exc.strerror}")]
+        ) from None
+    if size > 50 * MAX_FILE_BYTES:
+        raise InputError([Problem(file, 0, 0, "$", "error", f"文件过大（{size} 字节）")])
+    raw = p.read_bytes()
+    if p.suffix.lower() == ".csv":
+        return _read_csv(file, raw, ruleset, encoding)
+    if p.suffix.lower() in (".yaml", ".yml", ".json"):
+        return _read_tree(file, raw, ruleset, encoding)
+    raise InputError(
+        [Problem(file, 0, 0, "$", "error", "无法识别的文件类型：请用 .csv、.yaml、.yml 或 .json")]
+    )
+
+
+def _decode(file: str, raw: bytes, encoding: str | None) -> str:
+    if encoding:
+        try:
+            return raw.decode(encoding)
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise InputError(
+                [Problem(file, 0, 0, "$", "error", f"无法按 {encoding} 编码读取：{exc}")]
+            ) from None
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("gb18030")  # Excel on Chinese Windows saves CSV as GBK
+    except UnicodeDecodeError:
+        raise InputError(
+            [
+                Problem(
+                    file,
+                    0,
+                    0,
+                    "$",
+                    "error",
+                    "文件既不是 UTF-8 也不是 GBK 编码",
+                    "用 --encoding 指定编码，或另存为 UTF-8",
+                )
+            ]
+        ) from None
+
+
+def _columns(ruleset: Ruleset) -> dict[str, str]:
+    """Column name → metric id, for input metrics by id and by label."""
+    out: dict[str, str] = {}
+    for m in ruleset.metrics:
+        if m.formula is None:
+            out[m.id] = m.id
+            out.setdefault(m.label, m.id)
+    return out
+
+
+def _value(ruleset: Ruleset, metric_id: str, text: str) -> Value:
+    metric = ruleset.metric(metric_id)
+    if metric.unit == "rating" and any(sep in text for sep in RATING_SEPARATORS):
+        parts = text
+        for sep in RATING_SEPARATORS[1:]:
+            parts = parts.replace(sep, RATING_SEPARATORS[0])
+        return read_value(metric, [part.strip() for part in parts.split(";") if part.strip()])
+    return read_value(metric, text)
+
+
+def _read_csv(file: str, raw: bytes, ruleset: Ruleset, encoding: str | None) -> list[Row]:
+    text = _decode(file, raw, encoding)
+    if "\x00" in text:
+        raise InputError(
+            [Problem(file, 0, 0, "$", "error", "文件含有空字符（NUL）：这不是一个文本文件")]
+        )
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InputError([Problem(file, 1, 1, "$", "error", "文件为空")]) from None
+    except csv.Error as exc:
+        raise InputError([Problem(file, 1, 1, "$", "error", f"CSV 格式错误：{exc}")]) from None
+    problems: list[Problem] = []
+    columns = _columns(ruleset)
+    header = [h.strip() for h in header]
+    entity_col = next((i for i, h in enumerate(header) if h in ENTITY_COLUMNS), None)
+    if entity_col is None:
+        problems.append(
+            Problem(
+                file, 1, 1, "$", "error", "缺少编号列：第一行要有一列名为 entity（或 编号、对象）"
+            )
+        )
+    mapping: dict[int, str] = {}
+    seen_metric: dict[str, int] = {}
+    for i, name in enumerate(header):
+        if i == entity_col:
+            continue
+        if name in columns:
+            mid = columns[name]
+            if mid in seen_metric:
+                problems.append(
+                    Problem(
+                        file,
+                        1,
+                        i + 1,
+                        name,
+                        "error",
+                        f"列 “{name}” 与第 {seen_metric[mid] + 1} 列是同一个指标",
+                    )
+                )
+            seen_metric[mid] = i
+            mapping[i] = mid
+        elif not name:
+            problems.append(Problem(file, 1, i + 1, f"第{i + 1}列", "error", "列名为空"))
+        else:
+            hint = did_you_mean(name, columns)
+            problems.append(
+                Problem(
+                    file,
+                    1,
+                    i + 1,
+                    name,
+                    "error",
+                    f"规则集中没有指标 “{name}”（派生指标由公式计算，不需要列）",
+                    hint,
+                )
+            )
+    rows: list[Row] = []
+    seen: dict[str, int] = {}
+    try:
+        for record in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in record):
+                continue
+            if len(record) != len(header):
+                problems.append(
+                    Problem(
+                        file,
+                        line,
+                        1,
+                        "$",
+                        "error",
+                        f"这一行有 {len(record)} 列，表头有 {len(header)} 列",
+                        "检查是否多了或少了逗号",
+                    )
+                )
+                continue
+            if entity_col is None:
+                continue
+            entity = record[entity_col].strip()
+            if not entity:
+                problems.append(
+                    Problem(file, line, entity_col + 1, header[entity_col], "error", "编号为空")
+                )
+                continue
+            if entity in seen:
+                problems.append(
+                    Problem(
+                        file,
+                        line,
+                        entity_col + 1,
+                        header[entity_col],
+                        "error",
+                        f"编号 “{entity}” 重复（第 {seen[entity]} 行已出现）",
+                    )
+                )
+                continue
+            seen[entity] = line
+            values: dict[str, Value] = {}
+            for i, mid in mapping.items():
+                cell = record[i].strip()
+                if not cell:
+                    continue
+                try:
+                    values[mid] = _value(ruleset, mid, cell)
+                except QuantityError as exc:
+                    problems.append(Problem(file, line, i + 1, header[i], "error", str(exc)))
+            rows.append((entity, values))
+    except csv.Error as exc:
+        problems.append(Problem(file, reader.line_num, 1, "$", "error", f"CSV 格式错误：{exc}"))
+    if problems:
+        raise InputError(problems)
+    if not rows:
+        raise InputError([Problem(file, 2, 1, "$", "error", "文件中没有数据行")])
+    return rows
+
+
+def _read_tree(file: str, raw: bytes, ruleset: Ruleset, encoding: str | None) -> list[Row]:
+    text = _decode(file, raw, encoding)
+    doc, problems = load_yaml(file, text=text)
+    if doc is None or problems:
+        raise InputError(problems)
+    data = doc.data
+    entries: list[tuple[tuple[Any, ...], str | None, Any]] = []
+    if isinstance(data, list):
+        for i, row in enumerate(data):
+            if not isinstance(row, dict):
+                problems.append(doc.problem((i,), "每一行应是映射：entity: 编号，以及各指标的值"))
+                continue
+            entity = next((row[k] for k in ENTITY_COLUMNS if k in row), None)
+            metrics = {k: v for k, v in row.items() if k not in ENTITY_COLUMNS}
+            entries.append(((i,), None if entity is None else str(entity), metrics))
+    elif isinstance(data, dict):
+        for key, metrics in data.items():
+            entries.append(((key,), str(key), metrics))
+    else:
+        raise InputError([doc.problem((), "文件应是各对象的列表，或 编号: {指标: 值} 的映射")])
+    columns = _columns(ruleset)
+    rows: list[Row] = []
+    seen: set[str] = set()
+    for path, entity, metrics in entries:
+        if entity is None or not entity.strip():
+            problems.append(doc.problem(path, "缺少编号：每一行要写 entity"))
+            continue
+        if entity in seen:
+            problems.append(doc.problem(path, f"编号 “{entity}” 重复"))
+            continue
+        seen.add(entity)
+        if not isinstance(metrics, dict):
+            problems.append(doc.problem(path, "指标应写成映射：指标: 值"))
+            continue
+        values: dict[str, Value] = {}
+        for key, value in metrics.items():
+            mid = columns.get(str(key))
+            if mid is None:
+                problems.append(
+                    doc.problem(
+                        (*path, key),
+                        f"规则集中没有指标 “{key}”（派生指标由公式计算，不需要给值）",
+                        suggestion=did_you_mean(str(key), columns),
+                        at_key=True,
+                    )
+                )
+                continue
+            if value is None:
+                continue
+            try:
+                values[mid] = read_value(ruleset.metric(mid), value)
+            except QuantityError as exc:
+                problems.append(doc.problem((*path, key), str(exc)))
+        rows.append((entity, values))
+    if problems:
+        raise InputError(problems)
+    return rows

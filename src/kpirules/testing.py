@@ -1,0 +1,89 @@
+"""Run a ruleset's own test cases: metrics in, expected results compared, differences in words."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import attrs
+
+from kpirules.model import Ruleset, TestCase
+from kpirules.result import EvaluationError, Result
+
+
+@attrs.frozen
+class CaseReport:
+    """The outcome of one test case: passed, or the differences found."""
+
+    name: str
+    line: int
+    differences: tuple[str, ...]
+
+    @property
+    def passed(self) -> bool:
+        """Whether every expectation held."""
+        return not self.differences
+
+
+def run_case(ruleset: Ruleset, case: TestCase) -> CaseReport:
+    """Evaluate one test case and compare with its expectations."""
+    expect = case.expect
+    try:
+        [result] = ruleset.evaluate_many([(case.name, dict(case.metrics))])
+    except EvaluationError as exc:
+        message = str(exc)
+        if expect.error is not None and expect.error in message:
+            return CaseReport(case.name, case.line, ())
+        if expect.error is not None:
+            return CaseReport(
+                case.name, case.line, (f"预期报错包含 “{expect.error}”，实际报错：{message}",)
+            )
+        return CaseReport(case.name, case.line, (f"计分出错：{message}",))
+    if expect.error is not None:
+        return CaseReport(
+            case.name,
+            case.line,
+            (f"预期报错包含 “{expect.error}”，实际正常计分（总分 {result.total}）",),
+        )
+    return CaseReport(case.name, case.line, tuple(_differences(case, result)))
+
+
+def run_tests(ruleset: Ruleset) -> tuple[CaseReport, ...]:
+    """Run every test case of ``ruleset`` in order."""
+    return tuple(run_case(ruleset, case) for case in ruleset.tests)
+
+
+def _num(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def _differences(case: TestCase, result: Result) -> list[str]:
+    expect = case.expect
+    out: list[str] = []
+
+    def number(what: str, want: Decimal | None, got: Decimal) -> None:
+        if want is not None and want != got:
+            out.append(f"{what}：预期 {_num(want)}，实际 {_num(got)}（相差 {_num(got - want)}）")
+
+    number("总分 total", expect.total, result.total)
+    number("原始总分 raw_total", expect.raw_total, result.raw_total)
+    if expect.grade is not None and expect.grade != result.grade:
+        out.append(f"等级 grade：预期 {expect.grade}，实际 {result.grade or '（无）'}")
+    for item_id, want in expect.scores:
+        item = result.item(item_id)
+        if item.score != want:
+            out.append(
+                f"指标 {item.label}（{item_id}）得分：预期 {_num(want)}，实际 {_num(item.score)}"
+                f"（{item.explanation}）"
+            )
+    for cat_id, want in expect.subtotals:
+        number(f"类别 {cat_id} 小计", want, result.subtotal(cat_id))
+    for what, want_ids, fired in (
+        ("结果规则 outcomes", expect.outcomes, result.outcomes),
+        ("否决项 vetoes", expect.vetoes, result.vetoes),
+    ):
+        if want_ids is None:
+            continue
+        got = sorted(f.id for f in fired)
+        if sorted(want_ids) != got:
+            out.append(f"{what}：预期 [{', '.join(sorted(want_ids))}]，实际 [{', '.join(got)}]")
+    return out
