@@ -37,6 +37,18 @@ def _round_half_up(x: Decimal, places: Decimal) -> Decimal:
     return x.quantize(Decimal(1).scaleb(-int(places)), rounding=ROUND_HALF_UP)
 
 
+#: The largest base (and exponent) a power may have: simpleeval's limit, kept so that the
+#: compiled formula and the reference agree and no power runs for long.
+MAX_POWER_BASE = simpleeval.MAX_POWER
+
+
+def _pow(base: Decimal, exponent: Decimal) -> Decimal:
+    if abs(base) > MAX_POWER_BASE or abs(exponent) > MAX_POWER_BASE:
+        raise FormulaEvaluationError(f"乘方的底数过大：{base} ** {exponent}")
+    result: Decimal = base**exponent
+    return result
+
+
 def _min(*args: Decimal) -> Decimal:
     return min(args)
 
@@ -59,7 +71,8 @@ FUNCTIONS: dict[str, Callable[..., Decimal]] = {
 
 
 class _Literals(ast.NodeTransformer):
-    """Replace each number literal by a name bound to ``Decimal(<exact text>)``."""
+    """Number literals become names bound to ``Decimal(<exact text>)``; ``a ** b`` a call
+    of the same bounded power simpleeval uses."""
 
     def __init__(self, source: str) -> None:
         self.source = source
@@ -74,6 +87,15 @@ class _Literals(ast.NodeTransformer):
             self.constants[name] = Decimal(text)
         return ast.copy_location(ast.Name(id=name, ctx=ast.Load()), node)
 
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Pow):
+            call = ast.Call(
+                func=ast.Name(id="_pow", ctx=ast.Load()), args=[node.left, node.right], keywords=[]
+            )
+            return ast.copy_location(call, node)
+        return node
+
 
 class CompiledFormula:
     """A formula compiled to bytecode; picklable (it recompiles from its text when loaded)."""
@@ -86,7 +108,12 @@ class CompiledFormula:
         literals = _Literals(formula.source)
         tree = ast.fix_missing_locations(literals.visit(tree))
         self._code = compile(tree, f"<formula {formula.text}>", "eval")
-        self._globals: dict[str, Any] = {"__builtins__": {}, **FUNCTIONS, **literals.constants}
+        self._globals: dict[str, Any] = {
+            "__builtins__": {},
+            "_pow": _pow,
+            **FUNCTIONS,
+            **literals.constants,
+        }
 
     def __call__(self, names: dict[str, Any]) -> Any:
         """Evaluate with ``names``; decimal errors become :class:`FormulaEvaluationError`."""
@@ -149,3 +176,7 @@ def reference_eval(formula: Formula, names: Mapping[str, Any]) -> Any:
         return evaluator.eval(formula.source, previously_parsed=tree.body)
     except (decimal.DivisionByZero, decimal.InvalidOperation, ZeroDivisionError) as exc:
         raise FormulaEvaluationError(_division_message(formula, names, exc)) from None
+    except simpleeval.NumberTooHigh:
+        raise FormulaEvaluationError(f"公式 “{formula.text}” 中乘方的底数过大") from None
+    except decimal.Overflow:
+        raise FormulaEvaluationError(f"公式 “{formula.text}” 的结果超出可表示的范围") from None

@@ -1,83 +1,128 @@
-"""The built-in scoring methods: each returns a score and the sentence that explains it.
+"""The built-in scoring methods: each returns a score and the reason that explains it.
 
-Every function takes the indicator (with its points and parameters), the value, and what
-the method needs besides (a baseline, cohort statistics); arithmetic happens in the
-caller's decimal context. Scores never leave 0..points (bonus: 0..cap).
+A method works on a :class:`Plan`, everything about one indicator that can be prepared
+when the ruleset is compiled (its points, target, parameters and the fixed parts of its
+sentence), so that scoring an entity does only the arithmetic that depends on its values.
+
+A reason is a :class:`Reason`: a sentence template and the numbers that fill it. It is
+rendered to text when read (``ItemResult.explanation``), which keeps scoring fast and the
+numbers exact; rendering is deterministic.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable
 from decimal import Decimal
-
-import attrs
+from typing import NamedTuple
 
 from kpirules.compiler import CompiledFormula, FormulaEvaluationError
 from kpirules.model import Band, Indicator, Metric
-from kpirules.quantity import OP_TEXT, format_decimal
+from kpirules.quantity import format_decimal
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
 HUNDRED = Decimal(100)
+_CENT = Decimal("0.01")
 
 
-@attrs.frozen
+class Pts(NamedTuple):
+    """Points, shown at the ruleset's number of places: ``7.60分``."""
+
+    value: Decimal
+    quantum: Decimal
+
+
+class Pct(NamedTuple):
+    """A proportion shown as a percentage with two places: ``92.00%``."""
+
+    value: Decimal
+
+
+class Num(NamedTuple):
+    """A number with its measure word; more than two places are shown rounded, marked 约."""
+
+    value: Decimal
+    word: str
+
+
+class Reason(NamedTuple):
+    """A sentence template and what fills it; ``render()`` gives the text."""
+
+    template: str
+    args: tuple[object, ...]
+
+    def render(self) -> str:
+        """The sentence, with every number formatted for reading."""
+        return self.template.format(*[_text(a) for a in self.args])
+
+
+def _text(arg: object) -> str:
+    if isinstance(arg, Pts):
+        return format(arg.value.quantize(arg.quantum), "f") + "分"
+    if isinstance(arg, Pct):
+        return format((arg.value * HUNDRED).quantize(_CENT), "f") + "%"
+    if isinstance(arg, Num):
+        shown = arg.value.quantize(_CENT)
+        if shown != arg.value:
+            return "约" + format_decimal(shown) + arg.word
+        return format_decimal(arg.value) + arg.word
+    if isinstance(arg, Reason):
+        return arg.render()
+    return str(arg)
+
+
+def value_arg(metric: Metric, value: Decimal | bool | None) -> object:
+    """How a metric value is shown: ``3.00%``, ``5万元``, ``24小时``, ``是``."""
+    if value is None:
+        return "（缺失）"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if metric.unit == "percent":
+        return Pct(value)
+    word = metric.measure or ("分" if metric.unit == "rating" else "")
+    if metric.unit == "money" and not metric.measure:
+        word = "元"
+    return Num(value, word)
+
+
+def ratings_text(metric: Metric, ratings: tuple[Decimal, ...]) -> str:
+    """How several assessors' ratings were combined, in words."""
+    listed = "、".join(format_decimal(r) for r in ratings)
+    if metric.ratings is not None and metric.ratings.combine == "trimmed_mean":
+        return f"{len(ratings)} 位评分 {listed}，去掉一个最高分和一个最低分后平均"
+    return f"{len(ratings)} 位评分 {listed}，平均"
+
+
 class Cohort:
-    """Values of one indicator across the entities scored together."""
+    """Values of one indicator across the entities scored together (kept sorted)."""
 
-    values: tuple[Decimal, ...]
+    __slots__ = ("size", "values")
+
+    def __init__(self, values: tuple[Decimal, ...]) -> None:
+        self.values = tuple(sorted(values))
+        self.size = len(self.values)
 
     def best(self, higher: bool) -> Decimal:
         """The best value: highest when higher is better, else lowest."""
-        return max(self.values) if higher else min(self.values)
+        return self.values[-1] if higher else self.values[0]
 
     def rank(self, value: Decimal, higher: bool) -> int:
         """Competition rank (1224): one plus the number of strictly better values."""
-        better = sum(1 for v in self.values if (v > value if higher else v < value))
-        return better + 1
+        if higher:
+            return 1 + self.size - bisect.bisect_right(self.values, value)
+        return 1 + bisect.bisect_left(self.values, value)
 
     def share_worse(self, value: Decimal, higher: bool) -> Decimal:
         """Share of the other entities that are strictly worse (0..1)."""
-        n = len(self.values)
-        if n <= 1:
+        if self.size <= 1:
             return ONE
-        worse = sum(1 for v in self.values if (v < value if higher else v > value))
-        return Decimal(worse) / Decimal(n - 1)
-
-
-class Show:
-    """Formats values and points the way the ruleset's readers write them."""
-
-    def __init__(self, places: int) -> None:
-        self.q = Decimal(1).scaleb(-places)
-
-    def points(self, value: Decimal) -> str:
-        """Points for display, at the ruleset's number of places (display only)."""
-        return format(value.quantize(self.q), "f") + "分"
-
-    def value(self, metric: Metric, value: Decimal | bool | None) -> str:
-        """A metric value in its unit: ``3.00%``, ``5万元``, ``24小时``, ``是``."""
-        if value is None:
-            return "（缺失）"
-        if isinstance(value, bool):
-            return "是" if value else "否"
-        if metric.unit == "percent":
-            return format((value * HUNDRED).quantize(Decimal("0.01")), "f") + "%"
-        word = metric.measure or ("分" if metric.unit == "rating" else "")
-        if metric.unit == "money" and not metric.measure:
-            word = "元"
-        shown = value.quantize(Decimal("0.01"))
-        if shown != value:  # e.g. a mean of ratings: show two places and say it is rounded
-            return "约" + format_decimal(shown) + word
-        return format_decimal(value) + word
-
-    def ratings(self, metric: Metric, ratings: tuple[Decimal, ...]) -> str:
-        """How several assessors' ratings were combined, in words."""
-        listed = "、".join(format_decimal(r) for r in ratings)
-        if metric.ratings is not None and metric.ratings.combine == "trimmed_mean":
-            return f"{len(ratings)} 位评分 {listed}，去掉一个最高分和一个最低分后平均"
-        return f"{len(ratings)} 位评分 {listed}，平均"
+        if higher:
+            worse = bisect.bisect_left(self.values, value)
+        else:
+            worse = self.size - bisect.bisect_right(self.values, value)
+        return Decimal(worse) / Decimal(self.size - 1)
 
 
 def met(op: str, value: Decimal | bool, target: Decimal | bool) -> bool:
@@ -95,243 +140,355 @@ def met(op: str, value: Decimal | bool, target: Decimal | bool) -> bool:
     return value == target
 
 
-def _target_text(ind: Indicator) -> str:
-    return ind.target.text if ind.target else ""
+class Plan:
+    """One indicator prepared for scoring: parameters and fixed sentence parts."""
+
+    __slots__ = (
+        "add",
+        "below",
+        "category",
+        "deduct",
+        "deduct_note",
+        "deduct_text",
+        "direction",
+        "floor",
+        "formula",
+        "full",
+        "higher",
+        "ind",
+        "inputs",
+        "metric",
+        "partial",
+        "per",
+        "per_text",
+        "points",
+        "quantum",
+        "score",
+        "target",
+        "target_text",
+    )
+
+    def __init__(
+        self,
+        ind: Indicator,
+        metric: Metric,
+        category: str,
+        inputs: tuple[str, ...],
+        quantum: Decimal,
+        formula: CompiledFormula | None,
+    ) -> None:
+        self.ind = ind
+        self.metric = metric
+        self.category = category
+        self.inputs = inputs
+        self.quantum = quantum
+        self.formula = formula
+        self.points = ind.points
+        self.target = ind.target_value
+        self.target_text = ind.target.text if ind.target else ""
+        self.direction = ind.direction
+        self.higher = ind.direction != "lower_better"
+        self.full = Pts(ind.points, quantum)
+        s = ind.scoring
+        self.per = s.per
+        self.deduct = s.deduct
+        self.add = s.add
+        self.floor = s.floor or ZERO
+        self.below = s.below
+        self.partial = s.partial
+        self.per_text = ""
+        if s.per is not None:
+            self.per_text = (
+                format_decimal(s.per * HUNDRED) + "个百分点"
+                if metric.unit == "percent"
+                else format_decimal(s.per) + (metric.measure or "")
+            )
+        self.deduct_text = format_decimal(s.deduct) if s.deduct is not None else ""
+        self.deduct_note = {
+            "round_up": "，不足1个单位按1个计",
+            "round_down": "，不足1个单位不扣",
+        }.get(s.partial or "", "")
+        self.score: Callable[..., Scored] = _METHODS[s.method]
 
 
-def _per_text(ind: Indicator, metric: Metric, per: Decimal) -> str:
-    if metric.unit == "percent":
-        return format_decimal(per * HUNDRED) + "个百分点"
-    return format_decimal(per) + (metric.measure or "")
+Scored = tuple[Decimal, Reason]
 
 
 def _cap(score: Decimal, points: Decimal) -> Decimal:
-    return max(ZERO, min(points, score))
+    return ZERO if score < ZERO else points if score > points else score
 
 
-Scored = tuple[Decimal, str]
-
-
-def pass_fail(ind: Indicator, metric: Metric, v: Decimal | bool, show: Show) -> Scored:
+def pass_fail(plan: Plan, v: Decimal | bool) -> Scored:
     """达标得满分, otherwise ``otherwise`` points."""
-    assert ind.target is not None and ind.target_value is not None
-    if met(ind.target.op, v, ind.target_value):
-        return ind.points, f"达到目标 {_target_text(ind)}，得满分 {show.points(ind.points)}"
-    other = ind.scoring.otherwise or ZERO
-    return other, f"未达到目标 {_target_text(ind)}，得 {show.points(other)}"
+    assert plan.target is not None and plan.ind.target is not None
+    if met(plan.ind.target.op, v, plan.target):
+        return plan.points, Reason("达到目标 {0}，得满分 {1}", (plan.target_text, plan.full))
+    other = plan.ind.scoring.otherwise or ZERO
+    return other, Reason("未达到目标 {0}，得 {1}", (plan.target_text, Pts(other, plan.quantum)))
 
 
-def proportional(ind: Indicator, metric: Metric, v: Decimal, show: Show) -> Scored:
+def proportional(plan: Plan, v: Decimal) -> Scored:
     """实际/目标×分值 (higher is better) or 目标/实际×分值 (lower is better), capped."""
-    t = ind.target_value
+    t = plan.target
     assert isinstance(t, Decimal)
-    tv = show.value(metric, t)
-    if ind.direction == "lower_better":
+    metric = plan.metric
+    if not plan.higher:
         if v <= 0:
-            return (
-                ind.points,
-                f"目标 {_target_text(ind)}，实际为 0，得满分 {show.points(ind.points)}",
+            return plan.points, Reason(
+                "目标 {0}，实际为 0，得满分 {1}", (plan.target_text, plan.full)
             )
-        raw = t / v * ind.points
-        how = f"按 目标/实际 计分：{tv} ÷ {show.value(metric, v)} × {format_decimal(ind.points)}"
+        raw = t / v * plan.points
+        how = "目标/实际"
+        a, b = value_arg(metric, t), value_arg(metric, v)
     else:
-        raw = v / t * ind.points
-        how = f"按 实际/目标 计分：{show.value(metric, v)} ÷ {tv} × {format_decimal(ind.points)}"
-    score = _cap(raw, ind.points)
-    capped = "（封顶）" if raw > ind.points else ""
-    return score, f"目标 {_target_text(ind)}，{how}，得 {show.points(score)}{capped}"
+        raw = v / t * plan.points
+        how = "实际/目标"
+        a, b = value_arg(metric, v), value_arg(metric, t)
+    score = _cap(raw, plan.points)
+    capped = "（封顶）" if raw > plan.points else ""
+    return score, Reason(
+        "目标 {0}，按 {1} 计分：{2} ÷ {3} × {4}，得 {5}{6}",
+        (
+            plan.target_text,
+            how,
+            a,
+            b,
+            format_decimal(plan.points),
+            Pts(score, plan.quantum),
+            capped,
+        ),
+    )
 
 
-def linear(ind: Indicator, metric: Metric, v: Decimal, show: Show) -> Scored:
+def linear(plan: Plan, v: Decimal) -> Scored:
     """区间法: straight lines between segment ends; ``below``/``above`` outside."""
-    segs = ind.scoring.segments
+    segs = plan.ind.scoring.segments
     first, last = segs[0], segs[-1]
+    metric = plan.metric
     if v < first.start:
-        score = ind.scoring.below if ind.scoring.below is not None else first.start_points
-        return score, f"低于区间下限 {show.value(metric, first.start)}，得 {show.points(score)}"
+        score = plan.below if plan.below is not None else first.start_points
+        return score, Reason(
+            "低于区间下限 {0}，得 {1}", (value_arg(metric, first.start), Pts(score, plan.quantum))
+        )
     if v > last.end:
-        score = ind.scoring.above if ind.scoring.above is not None else last.end_points
-        return score, f"高于区间上限 {show.value(metric, last.end)}，得 {show.points(score)}"
+        above = plan.ind.scoring.above
+        score = above if above is not None else last.end_points
+        return score, Reason(
+            "高于区间上限 {0}，得 {1}", (value_arg(metric, last.end), Pts(score, plan.quantum))
+        )
     seg = next(s for s in segs if s.start <= v <= s.end)
     score = seg.start_points + (v - seg.start) / (seg.end - seg.start) * (
         seg.end_points - seg.start_points
     )
-    return score, (
-        f"落在区间 {show.value(metric, seg.start)}–{show.value(metric, seg.end)}"
-        f"（{format_decimal(seg.start_points)}–{format_decimal(seg.end_points)}分），"
-        f"按区间线性计分，得 {show.points(score)}"
+    return score, Reason(
+        "落在区间 {0}–{1}（{2}–{3}分），按区间线性计分，得 {4}",
+        (
+            value_arg(metric, seg.start),
+            value_arg(metric, seg.end),
+            format_decimal(seg.start_points),
+            format_decimal(seg.end_points),
+            Pts(score, plan.quantum),
+        ),
     )
 
 
-def _shortfall(ind: Indicator, v: Decimal) -> tuple[Decimal, str]:
-    t = ind.target_value
-    assert isinstance(t, Decimal)
-    if ind.direction == "lower_better":
-        return max(ZERO, v - t), "超"
-    if ind.direction == "equal":
-        return abs(v - t), "偏离"
-    return max(ZERO, t - v), "低"
-
-
-def deduct(ind: Indicator, metric: Metric, v: Decimal, show: Show) -> Scored:
+def deduct(plan: Plan, v: Decimal) -> Scored:
     """每差1个单位扣X分，扣完为止 (with the declared rule for partial units)."""
-    gap, word = _shortfall(ind, v)
-    if gap == 0:
-        return ind.points, f"达到目标 {_target_text(ind)}，不扣分，得 {show.points(ind.points)}"
-    per = ind.scoring.per
-    d = ind.scoring.deduct
-    assert per is not None and d is not None
-    units = gap / per
-    partial = ind.scoring.partial
-    if partial == "round_up":
-        units = Decimal(math.ceil(units))
-        note = "，不足1个单位按1个计"
-    elif partial == "round_down":
-        units = Decimal(math.floor(units))
-        note = "，不足1个单位不扣"
+    t = plan.target
+    assert isinstance(t, Decimal) and plan.per is not None and plan.deduct is not None
+    if plan.direction == "lower_better":
+        gap, word, relation = (v - t if v > t else ZERO), "超", "高于"
+    elif plan.direction == "equal":
+        gap, word, relation = abs(v - t), "偏离", "偏离"
     else:
-        note = ""
-    floor_ = ind.scoring.floor or ZERO
-    taken = min(units * d, ind.points - floor_)
-    score = ind.points - taken
-    relation = {"低": "低于", "超": "高于", "偏离": "偏离"}[word]
-    return score, (
-        f"{relation}目标 {_target_text(ind)}，每{word}{_per_text(ind, metric, per)}"
-        f"扣{format_decimal(d)}分{note}，扣 {show.points(taken)}，得 {show.points(score)}"
+        gap, word, relation = (t - v if v < t else ZERO), "低", "低于"
+    if not gap:
+        return plan.points, Reason("达到目标 {0}，不扣分，得 {1}", (plan.target_text, plan.full))
+    units = gap / plan.per
+    if plan.partial == "round_up":
+        units = Decimal(math.ceil(units))
+    elif plan.partial == "round_down":
+        units = Decimal(math.floor(units))
+    taken = units * plan.deduct
+    limit = plan.points - plan.floor
+    if taken > limit:
+        taken = limit
+    score = plan.points - taken
+    return score, Reason(
+        "{0}目标 {1}，每{2}{3}扣{4}分{5}，扣 {6}，得 {7}",
+        (
+            relation,
+            plan.target_text,
+            word,
+            plan.per_text,
+            format_decimal(plan.deduct),
+            plan.deduct_note,
+            Pts(taken, plan.quantum),
+            Pts(score, plan.quantum),
+        ),
     )
 
 
-def per_occurrence(ind: Indicator, metric: Metric, v: Decimal, show: Show) -> Scored:
+def per_occurrence(plan: Plan, v: Decimal) -> Scored:
     """每发现一次扣X分, not below the floor."""
-    d = ind.scoring.deduct
-    assert d is not None
-    floor_ = ind.scoring.floor or ZERO
-    taken = min(v * d, ind.points - floor_)
-    score = ind.points - taken
-    return score, (f"每次扣{format_decimal(d)}分，扣 {show.points(taken)}，得 {show.points(score)}")
-
-
-def bonus(ind: Indicator, metric: Metric, v: Decimal, show: Show) -> Scored:
-    """每满 ``per`` 加 ``add`` 分, at most ``cap``."""
-    per, add, cap = ind.scoring.per, ind.scoring.add, ind.scoring.cap
-    assert per is not None and add is not None and cap is not None
-    units = Decimal(math.floor(v / per))
-    raw = units * add
-    score = min(cap, raw)
-    capped = f"（上限 {show.points(cap)}）"
-    return score, (
-        f"每满{format_decimal(per)}{metric.measure or ''}加{format_decimal(add)}分，"
-        f"加 {show.points(score)}{capped}"
+    assert plan.deduct is not None
+    taken = min(v * plan.deduct, plan.points - plan.floor)
+    score = plan.points - taken
+    return score, Reason(
+        "每次扣{0}分，扣 {1}，得 {2}",
+        (plan.deduct_text, Pts(taken, plan.quantum), Pts(score, plan.quantum)),
     )
 
 
-def _band_text(band: Band, metric: Metric, show: Show) -> str:
+def bonus(plan: Plan, v: Decimal) -> Scored:
+    """每满 ``per`` 加 ``add`` 分, at most ``cap``."""
+    cap = plan.ind.scoring.cap
+    assert plan.per is not None and plan.add is not None and cap is not None
+    units = Decimal(math.floor(v / plan.per))
+    score = min(cap, units * plan.add)
+    return score, Reason(
+        "每满{0}加{1}分，加 {2}（上限 {3}）",
+        (plan.per_text, format_decimal(plan.add), Pts(score, plan.quantum), Pts(cap, plan.quantum)),
+    )
+
+
+def band_text(band: Band, metric: Metric) -> Reason:
+    """A table row or grade band in words: ``24小时（不含）至48小时（含）``."""
     lo = (
-        f"{show.value(metric, band.lower)}{'（含）' if band.lower_closed else '（不含）'}"
+        Reason(
+            "{0}{1}", (value_arg(metric, band.lower), "（含）" if band.lower_closed else "（不含）")
+        )
         if band.lower is not None
-        else ""
+        else None
     )
     hi = (
-        f"{show.value(metric, band.upper)}{'（含）' if band.upper_closed else '（不含）'}"
+        Reason(
+            "{0}{1}", (value_arg(metric, band.upper), "（含）" if band.upper_closed else "（不含）")
+        )
         if band.upper is not None
-        else ""
+        else None
     )
-    if lo and hi:
-        return f"{lo}至{hi}"
-    return f"{lo}以上" if lo else f"{hi}以下"
+    if lo is not None and hi is not None:
+        return Reason("{0}至{1}", (lo, hi))
+    return Reason("{0}以上", (lo,)) if lo is not None else Reason("{0}以下", (hi,))
 
 
-def table(ind: Indicator, metric: Metric, v: Decimal, show: Show) -> Scored:
+def table(plan: Plan, v: Decimal) -> Scored:
     """分档: the points of the row the value falls in."""
-    for band in ind.scoring.rows:
+    for band in plan.ind.scoring.rows:
         if band.contains(v):
             score = band.points or ZERO
-            return score, f"落在分档 {_band_text(band, metric, show)}，得 {show.points(score)}"
-    raise FormulaEvaluationError(f"值 {show.value(metric, v)} 不在分档表的任何一档中")
+            return score, Reason(
+                "落在分档 {0}，得 {1}", (band_text(band, plan.metric), Pts(score, plan.quantum))
+            )
+    raise FormulaEvaluationError(f"值 {_text(value_arg(plan.metric, v))} 不在分档表的任何一档中")
 
 
-def change(ind: Indicator, metric: Metric, v: Decimal, base: Decimal, show: Show) -> Scored:
+def change(plan: Plan, v: Decimal, base: Decimal) -> Scored:
     """较基期变化 (relative or absolute) scored against the target of the change."""
-    t = ind.target_value
+    t = plan.target
+    ind = plan.ind
     assert isinstance(t, Decimal) and ind.target is not None
     if ind.scoring.compare == "relative":
         if base == 0:
             raise FormulaEvaluationError(
-                f"基期值为 0，无法计算相对变化（本期 {show.value(metric, v)}）"
+                f"基期值为 0，无法计算相对变化（本期 {_text(value_arg(plan.metric, v))}）"
             )
         delta = (v - base) / base
-        delta_text = f"较基期 {show.value(metric, base)} 变化 {format((delta * HUNDRED).quantize(Decimal('0.01')), 'f')}%"
+        delta_arg: object = Pct(delta)
     else:
         delta = v - base
-        delta_text = f"较基期 {show.value(metric, base)} 变化 {format_decimal(delta)}"
+        delta_arg = format_decimal(delta)
+    base_arg = value_arg(plan.metric, base)
     ok = met(ind.target.op, delta, t)
     if ind.scoring.change_scoring == "proportional" and not ok:
-        higher = ind.direction != "lower_better"
-        ratio = (delta / t) if higher else (t / delta if delta > 0 else ONE)
-        score = _cap(ratio * ind.points, ind.points)
-        return score, f"{delta_text}，未达到目标 {ind.target.text}，按比例得 {show.points(score)}"
-    score = ind.points if ok else ZERO
-    verdict = "达到" if ok else "未达到"
-    return score, f"{delta_text}，{verdict}目标 {ind.target.text}，得 {show.points(score)}"
-
-
-def best_ratio(ind: Indicator, metric: Metric, v: Decimal, cohort: Cohort, show: Show) -> Scored:
-    """与同组最优比: value/best (higher) or best/value (lower), times points."""
-    higher = ind.direction != "lower_better"
-    best = cohort.best(higher)
-    ratio = (ONE if best == 0 else v / best) if higher else (ONE if v == 0 else best / v)
-    score = _cap(ratio * ind.points, ind.points)
-    return score, (
-        f"同组最优 {show.value(metric, best)}，按与最优之比计分，得 {show.points(score)}"
+        ratio = (delta / t) if plan.higher else (t / delta if delta > 0 else ONE)
+        score = _cap(ratio * plan.points, plan.points)
+        return score, Reason(
+            "较基期 {0} 变化 {1}，未达到目标 {2}，按比例得 {3}",
+            (base_arg, delta_arg, plan.target_text, Pts(score, plan.quantum)),
+        )
+    score = plan.points if ok else ZERO
+    return score, Reason(
+        "较基期 {0} 变化 {1}，{2}目标 {3}，得 {4}",
+        (
+            base_arg,
+            delta_arg,
+            "达到" if ok else "未达到",
+            plan.target_text,
+            Pts(score, plan.quantum),
+        ),
     )
 
 
-def rank(ind: Indicator, metric: Metric, v: Decimal, cohort: Cohort, show: Show) -> Scored:
+def best_ratio(plan: Plan, v: Decimal, cohort: Cohort) -> Scored:
+    """与同组最优比: value/best (higher) or best/value (lower), times points."""
+    best = cohort.best(plan.higher)
+    ratio = (ONE if best == 0 else v / best) if plan.higher else (ONE if v == 0 else best / v)
+    score = _cap(ratio * plan.points, plan.points)
+    return score, Reason(
+        "同组最优 {0}，按与最优之比计分，得 {1}",
+        (value_arg(plan.metric, best), Pts(score, plan.quantum)),
+    )
+
+
+def rank(plan: Plan, v: Decimal, cohort: Cohort) -> Scored:
     """排名: points by competition rank within the cohort."""
-    r = cohort.rank(v, ind.direction != "lower_better")
-    table_ = ind.scoring.points_by_rank
-    score = table_[r - 1] if r <= len(table_) else (ind.scoring.otherwise or ZERO)
-    return score, f"在 {len(cohort.values)} 个单位中排第 {r} 名，得 {show.points(score)}"
+    r = cohort.rank(v, plan.higher)
+    by_rank = plan.ind.scoring.points_by_rank
+    score = by_rank[r - 1] if r <= len(by_rank) else (plan.ind.scoring.otherwise or ZERO)
+    return score, Reason(
+        "在 {0} 个单位中排第 {1} 名，得 {2}", (cohort.size, r, Pts(score, plan.quantum))
+    )
 
 
-def percentile(ind: Indicator, metric: Metric, v: Decimal, cohort: Cohort, show: Show) -> Scored:
+def percentile(plan: Plan, v: Decimal, cohort: Cohort) -> Scored:
     """百分位: points by the share of the cohort this entity is better than."""
-    p = cohort.share_worse(v, ind.direction != "lower_better")
-    for band in ind.scoring.rows:
+    p = cohort.share_worse(v, plan.higher)
+    for band in plan.ind.scoring.rows:
         if band.contains(p):
             score = band.points or ZERO
-            shown = format((p * HUNDRED).quantize(Decimal("0.01")), "f")
-            return score, f"优于同组 {shown}% 的单位，得 {show.points(score)}"
+            return score, Reason("优于同组 {0} 的单位，得 {1}", (Pct(p), Pts(score, plan.quantum)))
     raise FormulaEvaluationError("百分位不在分档表的任何一档中")
 
 
-def scale(ind: Indicator, metric: Metric, v: Decimal, show: Show) -> Scored:
+def scale(plan: Plan, v: Decimal) -> Scored:
     """评分折算: (value − min)/(max − min) × points on the metric's scale."""
-    lo, hi = metric.minimum, metric.maximum
+    lo, hi = plan.metric.minimum, plan.metric.maximum
     assert lo is not None and hi is not None
-    score = _cap((v - lo) / (hi - lo) * ind.points, ind.points)
-    return score, (
-        f"按 {format_decimal(lo)}–{format_decimal(hi)} 分制折算为 {format_decimal(ind.points)} 分，"
-        f"得 {show.points(score)}"
+    score = _cap((v - lo) / (hi - lo) * plan.points, plan.points)
+    return score, Reason(
+        "按 {0}–{1} 分制折算为 {2} 分，得 {3}",
+        (
+            format_decimal(lo),
+            format_decimal(hi),
+            format_decimal(plan.points),
+            Pts(score, plan.quantum),
+        ),
     )
 
 
-def formula(
-    ind: Indicator, metric: Metric, compiled: CompiledFormula, names: dict[str, object], show: Show
-) -> Scored:
+def formula(plan: Plan, v: Decimal | bool, names: dict[str, object]) -> Scored:
     """自定义公式; a result outside 0..points is an error, never silently clamped."""
+    compiled = plan.formula
+    assert compiled is not None
     raw = compiled(names)
     if isinstance(raw, bool) or not isinstance(raw, Decimal):
         raise FormulaEvaluationError(f"计分公式 “{compiled.formula.text}” 的结果不是数值")
-    if raw < 0 or raw > ind.points:
+    if raw < 0 or raw > plan.points:
         raise FormulaEvaluationError(
             f"计分公式 “{compiled.formula.text}” 的结果 {format_decimal(raw)} 超出 0 到 "
-            f"{format_decimal(ind.points)} 分（可用 clamp(…, 0, points) 限定）"
+            f"{format_decimal(plan.points)} 分（可用 clamp(…, 0, points) 限定）"
         )
-    return raw, f"按公式 {compiled.formula.text} 计算，得 {show.points(raw)}"
+    return raw, Reason("按公式 {0} 计算，得 {1}", (compiled.formula.text, Pts(raw, plan.quantum)))
 
 
-SIMPLE: dict[str, Callable[[Indicator, Metric, Decimal, Show], Scored]] = {
+def _unsupported(plan: Plan, *args: object) -> Scored:
+    raise FormulaEvaluationError(f"计分方法 {plan.ind.scoring.method} 不能直接调用")
+
+
+_METHODS: dict[str, Callable[..., Scored]] = {
+    "pass_fail": pass_fail,
     "proportional": proportional,
     "linear": linear,
     "deduct": deduct,
@@ -339,11 +496,14 @@ SIMPLE: dict[str, Callable[[Indicator, Metric, Decimal, Show], Scored]] = {
     "bonus": bonus,
     "table": table,
     "scale": scale,
-}
-COHORT: dict[str, Callable[[Indicator, Metric, Decimal, Cohort, Show], Scored]] = {
+    "change": change,
     "best_ratio": best_ratio,
     "rank": rank,
     "percentile": percentile,
+    "formula": formula,
+    "monitor": _unsupported,
 }
-
-__all__ = ["COHORT", "OP_TEXT", "SIMPLE", "Cohort", "Show", "met"]
+SIMPLE = frozenset(
+    {"proportional", "linear", "deduct", "per_occurrence", "bonus", "table", "scale"}
+)
+COHORT = frozenset({"best_ratio", "rank", "percentile"})

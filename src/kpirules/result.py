@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import attrs
 
@@ -14,9 +14,11 @@ Status = Literal["met", "not_met", "no_target", "missing", "excluded", "monitor"
 Value = Decimal | bool | tuple[Decimal, ...]
 
 
-@attrs.frozen
-class ItemResult:
-    """One indicator's result: value, target, method, points available, score, reason."""
+class ItemResult(NamedTuple):
+    """One indicator's result: value, target, method, points available, score, reason.
+
+    ``explanation`` renders ``reason`` into one sentence in the ruleset's language.
+    """
 
     id: str
     label: str
@@ -29,12 +31,25 @@ class ItemResult:
     points: Decimal
     score: Decimal
     status: Status
-    explanation: str
+    reason: Any
     line: int
 
+    @property
+    def explanation(self) -> str:
+        """The reason as text, e.g. ``审核差错率 3.00%，高于目标 ≤ 2%，…，得 9.00分``."""
+        text: str = self.reason.render()
+        return text
 
-@attrs.frozen
-class CategoryResult:
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data, with the explanation rendered."""
+        data = self._asdict()
+        del data["reason"]
+        data["explanation"] = self.explanation
+        data["inputs"] = dict(self.inputs)
+        return data
+
+
+class CategoryResult(NamedTuple):
     """A category's points available and subtotal."""
 
     id: str
@@ -44,8 +59,7 @@ class CategoryResult:
     line: int
 
 
-@attrs.frozen
-class Fired:
+class Fired(NamedTuple):
     """A veto, adjustment or outcome rule that applied, with the condition that fired it."""
 
     id: str
@@ -101,9 +115,20 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data: Decimals as exact strings, tuples as lists, keys in a fixed order."""
-        data: dict[str, Any] = attrs.asdict(self, recurse=True)
-        for item in data["items"]:
-            item["inputs"] = dict(item["inputs"])
+        data: dict[str, Any] = {
+            "entity": self.entity,
+            "items": [item.as_dict() for item in self.items],
+            "categories": [c._asdict() for c in self.categories],
+            "raw_total": self.raw_total,
+            "adjustments": [a._asdict() for a in self.adjustments],
+            "vetoes": [v._asdict() for v in self.vetoes],
+            "total": self.total,
+            "grade": self.grade,
+            "outcomes": [o._asdict() for o in self.outcomes],
+            "provenance": attrs.asdict(self.provenance),
+            "rank": self.rank,
+            "cohort_size": self.cohort_size,
+        }
         converted: dict[str, Any] = _plain(data)
         return converted
 

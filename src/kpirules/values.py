@@ -47,6 +47,17 @@ def read_value(metric: Metric, raw: object) -> Value:
 
 
 def _number(metric: Metric, raw: object) -> Decimal:
+    if type(raw) is Decimal and raw.is_finite():
+        # Fast path for numbers handed over by a program: no text to read.
+        value = raw
+        if metric.unit == "percent" and value > 1:
+            raise QuantityError(
+                f"指标 “{metric.label}” 是百分比，{value} 会被当作 {format_percent(value)}："
+                f"写成 {value}% 或 {format_decimal(value / 100)}"
+            )
+        if metric.unit == "count" and value != value.to_integral_value():
+            raise QuantityError(f"指标 “{metric.label}” 是计数，应为整数（写的是 {value}）")
+        return _in_range(metric, value, str(value))
     if raw is None:
         raise QuantityError(f"指标 “{metric.label}” 的值为空")
     try:
@@ -64,10 +75,14 @@ def _number(metric: Metric, raw: object) -> Decimal:
     value = to_metric_value(q, metric.unit, metric.measure)
     if metric.unit == "count" and value != value.to_integral_value():
         raise QuantityError(f"指标 “{metric.label}” 是计数，应为整数（写的是 {q.text}）")
+    return _in_range(metric, value, q.text)
+
+
+def _in_range(metric: Metric, value: Decimal, text: str) -> Decimal:
     low, high = metric.minimum, metric.maximum
     if (low is not None and value < low) or (high is not None and value > high):
         raise QuantityError(
-            f"指标 “{metric.label}” 的值 {q.text} 超出取值范围 {_bound(low, metric)} 到 {_bound(high, metric)}"
+            f"指标 “{metric.label}” 的值 {text} 超出取值范围 {_bound(low, metric)} 到 {_bound(high, metric)}"
         )
     return value
 
