@@ -140,3 +140,129 @@ def test_python_dash_m() -> None:
     )
     assert proc.returncode == 0
     assert proc.stdout == f"{VALID}: 有效\n"
+
+
+EXAMPLE = ROOT / "examples" / "a-offices-2026.csv"
+
+
+def test_score_table_aligns_chinese() -> None:
+    """`kpirules score` prints a table whose columns line up in a terminal (CJK = 2 columns)."""
+    from kpirules.report import width
+
+    code, out, err = call("score", str(VALID), str(EXAMPLE))
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0].split() == [
+        "对象",
+        "资金管理",
+        "医保业务管理",
+        "医保服务质量",
+        "安全管理",
+        "总分",
+        "等级",
+        "排名",
+        "结果",
+    ]
+    assert lines[2].split()[:8] == [
+        "第一医院医保办",
+        "40.00",
+        "29.00",
+        "18.50",
+        "9.50",
+        "97.00",
+        "优秀",
+        "2/4",
+    ]
+    # the total column ends at the same display column on every row
+    ends = {
+        width(line[: line.index(total) + len(total)])
+        for line, total in zip(lines[2:], ["97.00", "93.20", "83.47", "97.12"], strict=True)
+    }
+    assert len(ends) == 1
+
+
+def test_score_json_and_csv() -> None:
+    """JSON is canonical and byte-stable; CSV has one row per entity with every item score."""
+    code, out, _ = call("score", str(VALID), str(EXAMPLE), "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert [d["total"] for d in data] == ["97.00", "93.20", "83.47", "97.12"]
+    assert call("score", str(VALID), str(EXAMPLE), "--format", "json")[1] == out
+    code, out, _ = call("score", str(VALID), str(EXAMPLE), "--format", "csv")
+    rows = out.splitlines()
+    assert rows[0].startswith("entity,total,grade,rank,payment_accuracy_score")
+    assert rows[2].startswith("第二医院医保办,93.20,优秀,3,19.700,")
+
+
+def test_score_output_is_atomic_and_safe(tmp_path: Path) -> None:
+    """--output writes the file whole; it refuses to overwrite inputs or existing files."""
+    target = tmp_path / "out.json"
+    code, out, err = call(
+        "score", str(VALID), str(EXAMPLE), "--format", "json", "--output", str(target)
+    )
+    assert (code, out) == (0, "")
+    assert "已写入" in err
+    assert json.loads(target.read_text("utf-8"))[0]["entity"] == "第一医院医保办"
+    code, _, err = call("score", str(VALID), str(EXAMPLE), "--output", str(target))
+    assert code == 2
+    assert "已存在" in err
+    assert call("score", str(VALID), str(EXAMPLE), "--output", str(target), "--force")[0] == 0
+    code, _, err = call("score", str(VALID), str(EXAMPLE), "--output", str(EXAMPLE), "--force")
+    assert code == 2
+    assert "就是输入文件" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]  # no temporary leftovers
+
+
+def test_score_bad_metrics_writes_nothing(tmp_path: Path) -> None:
+    """Bad metrics exit 1 with located problems, and no output file appears."""
+    target = tmp_path / "out.csv"
+    messy = ROOT / "examples" / "a-offices-2026-messy.csv"
+    code, _, err = call("score", str(VALID), str(messy), "--output", str(target))
+    assert code == 1
+    assert f"{messy}:2:9: error: satisfaction:" in err
+    assert not target.exists()
+
+
+def test_score_invalid_ruleset() -> None:
+    """An invalid ruleset is reported and nothing is scored."""
+    code, _, err = call("score", str(FAITHFUL_A), str(EXAMPLE))
+    assert code == 1
+    assert "规则集无效，未计分" in err
+
+
+def test_explain_one_entity() -> None:
+    """`kpirules explain --entity` gives the reasoning with ruleset lines and provenance."""
+    code, out, _ = call("explain", str(VALID), str(EXAMPLE), "--entity", "第二医院医保办")
+    assert code == 0
+    assert "对象：第二医院医保办" in out
+    assert (
+        "    - 参保人员满意度（满分 10.00分，第 107 行）［未达标］：参保人员满意度 92.00%，落在区间 90.00%–95.00%（6–10分），按区间线性计分，得 7.60分"
+        in out.splitlines()
+    )
+    assert "总分：93.20分（总分保留 2 位小数，四舍五入）" in out
+    assert "结果：综合评分排名靠前，予以表彰（honour；条件：等级为优秀；第 152 行）" in out
+    code, _, err = call("explain", str(VALID), str(EXAMPLE), "--entity", "不存在")
+    assert code == 1
+    assert "数据中没有对象 “不存在”" in err
+
+
+def test_test_command_passes_and_fails(tmp_path: Path) -> None:
+    """`kpirules test` runs the cases, exits 0 when all pass and 1 with the difference otherwise."""
+    code, out, _ = call("test", str(ROOT / "rulesets" / "a-office-annual.tests.yaml"))
+    assert code == 0
+    assert out.splitlines()[-1].endswith("a-office-annual.tests.yaml: 4/4 个用例通过")
+    bad = tmp_path / "bad.tests.yaml"
+    bad.write_text(
+        (ROOT / "rulesets" / "a-office-annual.tests.yaml")
+        .read_text("utf-8")
+        .replace(
+            "ruleset: a-office-annual.yaml",
+            f"ruleset: {ROOT / 'rulesets' / 'a-office-annual.yaml'}",
+        )
+        .replace("total: 94.3", "total: 94.4"),
+        "utf-8",
+    )
+    code, out, _ = call("test", str(bad))
+    assert code == 1
+    assert "    总分 total：预期 94.4，实际 94.30（相差 -0.10）" in out.splitlines()
+    assert out.splitlines()[-1].endswith("3/4 个用例通过")

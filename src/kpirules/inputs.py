@@ -129,6 +129,7 @@ def _read_csv(file: str, raw: bytes, ruleset: Ruleset, encoding: str | None) -> 
         raise InputError([Problem(file, 1, 1, "$", "error", f"CSV 格式错误：{exc}")]) from None
     problems: list[Problem] = []
     columns = _columns(ruleset)
+    derived = {key for m in ruleset.metrics if m.formula is not None for key in (m.id, m.label)}
     header = [h.strip() for h in header]
     entity_col = next((i for i, h in enumerate(header) if h in ENTITY_COLUMNS), None)
     if entity_col is None:
@@ -159,6 +160,18 @@ def _read_csv(file: str, raw: bytes, ruleset: Ruleset, encoding: str | None) -> 
             mapping[i] = mid
         elif not name:
             problems.append(Problem(file, 1, i + 1, f"第{i + 1}列", "error", "列名为空"))
+        elif name in derived:
+            problems.append(
+                Problem(
+                    file,
+                    1,
+                    i + 1,
+                    name,
+                    "error",
+                    f"“{name}” 是派生指标，由公式计算，不能直接给值",
+                    "删除这一列",
+                )
+            )
         else:
             hint = did_you_mean(name, columns)
             problems.append(

@@ -1,0 +1,149 @@
+"""Metrics files: CSV in UTF-8, UTF-8 with BOM or GBK; YAML and JSON; every problem located."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import kpirules
+from kpirules.inputs import InputError, read_metrics
+
+ROOT = Path(__file__).resolve().parent.parent
+RULESET = kpirules.load(ROOT / "rulesets" / "a-office-annual.yaml")
+EXAMPLES = ROOT / "examples"
+
+
+def problems(path: Path, **kwargs: str) -> list[str]:
+    with pytest.raises(InputError) as info:
+        read_metrics(path, RULESET, **kwargs)
+    return [str(p).replace(str(path), path.name) for p in info.value.problems]
+
+
+def test_utf8_csv_with_ratings() -> None:
+    """The shipped CSV reads into exact values; ratings as a tuple."""
+    rows = read_metrics(EXAMPLES / "a-offices-2026.csv", RULESET)
+    assert [name for name, _ in rows] == [
+        "第一医院医保办",
+        "第二医院医保办",
+        "第三医院医保办",
+        "中医院医保办",
+    ]
+    first = rows[0][1]
+    assert first["enrollee_data_accuracy"] == Decimal("1.00")
+    assert first["review_quality"] == (
+        Decimal(80),
+        Decimal(90),
+        Decimal(90),
+        Decimal(90),
+        Decimal(100),
+    )
+
+
+def test_gbk_excel_export_with_chinese_headers() -> None:
+    """A GBK CSV from Chinese Excel, headed by the metrics' labels, reads the same."""
+    assert read_metrics(EXAMPLES / "a-offices-2026-excel-gbk.csv", RULESET) == read_metrics(
+        EXAMPLES / "a-offices-2026.csv", RULESET
+    )
+
+
+def test_utf8_bom(tmp_path: Path) -> None:
+    """A UTF-8 CSV with a byte-order mark (Excel's 'CSV UTF-8') is accepted."""
+    f = tmp_path / "bom.csv"
+    f.write_bytes(
+        (EXAMPLES / "a-offices-2026.csv").read_bytes().replace(b"entity", b"\xef\xbb\xbfentity", 1)
+    )
+    assert len(read_metrics(f, RULESET)) == 4
+
+
+def test_messy_file_reports_every_problem_with_row_and_column() -> None:
+    """A typo in a column, a percent written as 96 and a duplicated entity: all at once."""
+    assert problems(EXAMPLES / "a-offices-2026-messy.csv") == [
+        "a-offices-2026-messy.csv:1:7: error: supervision_timelines: 规则集中没有指标 “supervision_timelines”（派生指标由公式计算，不需要列）（是不是要写 supervision_timeliness？）",
+        "a-offices-2026-messy.csv:2:9: error: satisfaction: 指标 “参保人员满意度（问卷）” 是百分比，96 会被当作 9600%：写成 96% 或 0.96",
+        "a-offices-2026-messy.csv:4:1: error: entity: 编号 “第二医院医保办” 重复（第 3 行已出现）",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "entity,payments\n甲,NaN\n",
+            "x.csv:2:2: error: payments: 指标 “基金收付总笔数” 的值无法读出数值 “NaN”：应写成数字加可选单位，如 95%、4次、5万元",
+        ),
+        (
+            "entity,payments\n甲,Infinity\n",
+            "x.csv:2:2: error: payments: 指标 “基金收付总笔数” 的值无法读出数值 “Infinity”：应写成数字加可选单位，如 95%、4次、5万元",
+        ),
+        (
+            "entity,payment_errors\n甲,-3\n",
+            "x.csv:2:2: error: payment_errors: 指标 “基金收付差错笔数” 的值 -3 超出取值范围 0 到 不限",
+        ),
+        (
+            "entity,satisfaction\n甲,120%\n",
+            "x.csv:2:2: error: satisfaction: 指标 “参保人员满意度（问卷）” 的值 120% 超出取值范围 0% 到 100%",
+        ),
+        (
+            "entity,payments\n甲,10.5\n",
+            "x.csv:2:2: error: payments: 指标 “基金收付总笔数” 是计数，应为整数（写的是 10.5）",
+        ),
+        (
+            "entity,payments\n甲,1,2\n",
+            "x.csv:2:1: error: $: 这一行有 3 列，表头有 2 列（检查是否多了或少了逗号）",
+        ),
+        (
+            "payments\n100\n",
+            "x.csv:1:1: error: $: 缺少编号列：第一行要有一列名为 entity（或 编号、对象）",
+        ),
+        (
+            "entity,payment_accuracy\n甲,99%\n",
+            "x.csv:1:2: error: payment_accuracy: “payment_accuracy” 是派生指标，由公式计算，不能直接给值（删除这一列）",
+        ),
+        ("", "x.csv:1:1: error: $: 文件为空"),
+        ("entity,payments\n", "x.csv:2:1: error: $: 文件中没有数据行"),
+    ],
+)
+def test_careless_csv_input(tmp_path: Path, body: str, expected: str) -> None:
+    """NaN, Infinity, negative counts, >100%, fractions of counts, ragged rows, missing columns."""
+    f = tmp_path / "x.csv"
+    f.write_text(body, "utf-8")
+    assert problems(f) == [expected]
+
+
+def test_binary_garbage(tmp_path: Path) -> None:
+    """Binary garbage is a clear error, not a traceback."""
+    f = tmp_path / "x.csv"
+    f.write_bytes(bytes(range(256)) * 4)
+    found = problems(f)
+    assert len(found) == 1
+    assert "x.csv:" in found[0]
+
+
+def test_yaml_and_json_layouts(tmp_path: Path) -> None:
+    """YAML rows, a YAML mapping and JSON give the same values, with located errors."""
+    rows = tmp_path / "rows.yaml"
+    rows.write_text("- entity: 甲\n  payments: 100\n  satisfaction: 95%\n", "utf-8")
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text("甲: {payments: 100, satisfaction: 0.95}\n", "utf-8")
+    js = tmp_path / "m.json"
+    js.write_text('[{"entity": "甲", "payments": 100, "satisfaction": "95%"}]', "utf-8")
+    expected = [("甲", {"payments": Decimal(100), "satisfaction": Decimal("0.95")})]
+    assert read_metrics(rows, RULESET) == expected
+    assert read_metrics(mapping, RULESET) == expected
+    assert read_metrics(js, RULESET) == expected
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- entity: 甲\n  paymnts: 100\n", "utf-8")
+    assert problems(bad) == [
+        "bad.yaml:2:3: error: $[0].paymnts: 规则集中没有指标 “paymnts”（派生指标由公式计算，不需要给值）（是不是要写 payments？）"
+    ]
+
+
+def test_unknown_extension(tmp_path: Path) -> None:
+    """Only .csv, .yaml, .yml and .json are read."""
+    f = tmp_path / "x.xlsx"
+    f.write_bytes(b"PK")
+    assert problems(f) == [
+        "x.xlsx:0:0: error: $: 无法识别的文件类型：请用 .csv、.yaml、.yml 或 .json"
+    ]
