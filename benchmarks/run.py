@@ -114,6 +114,9 @@ def main(argv: list[str]) -> int:
     def run_kpirules() -> tuple[kpirules.Result, ...]:
         return ruleset.evaluate_many(rows)
 
+    def run_kpirules_rendered() -> list[str]:
+        return [item.explanation for result in ruleset.evaluate_many(rows) for item in result.items]
+
     def run_kpirules_one_by_one() -> list[kpirules.Result]:
         return [ruleset.evaluate(row, entity=name) for name, row in rows]
 
@@ -137,6 +140,7 @@ def main(argv: list[str]) -> int:
 
     engines: list[tuple[str, Callable[[], object]]] = [
         ("kpirules evaluate_many (Decimal, explanations)", run_kpirules),
+        ("kpirules evaluate_many + render every sentence", run_kpirules_rendered),
         ("kpirules evaluate, one call per entity", run_kpirules_one_by_one),
         ("simpleeval, parsed once (Decimal)", run_simpleeval),
     ]
