@@ -44,6 +44,7 @@ from kpirules.validate import did_you_mean
 from kpirules.values import read_value
 
 ENGINE_VERSION = "kpirules 0.1.0"
+_ITEM = "{0} {1}，{2}"
 ZERO = Decimal(0)
 
 _ROUNDING = {
@@ -437,6 +438,29 @@ class Engine:
     ) -> ItemResult:
         ind = plan.ind
         v = known.get(ind.metric)
+        if plan.fast and v.__class__ is Decimal:
+            # The common case, kept short: one input, a method that needs only the value.
+            raw = values.get(plan.metric_id, v)
+            if raw.__class__ is not tuple:
+                try:
+                    score, reason = plan.score(plan, v)
+                except FormulaEvaluationError as exc:
+                    raise _EntityError(ind.id, f"{ind.label}：{exc}") from None
+                return ItemResult(
+                    plan.id,
+                    plan.label,
+                    plan.category,
+                    plan.metric_id,
+                    v,
+                    ((plan.metric_id, raw),),
+                    plan.target_or_none,
+                    plan.method,
+                    plan.points,
+                    score,
+                    plan.status(v),
+                    Reason(_ITEM, (plan.label, plan.show(v), reason)),
+                    plan.line,
+                )
         inputs = tuple([(mid, values.get(mid, known.get(mid))) for mid in plan.inputs])
         method = ind.scoring.method
         if v is None:
@@ -489,9 +513,7 @@ class Engine:
             status = "met" if score == ind.points else "not_met"
         else:
             status = "met" if methods.met(ind.target.op, v, ind.target_value) else "not_met"
-        return self._make(
-            plan, v, inputs, score, status, Reason("{0} {1}，{2}", (ind.label, shown, reason))
-        )
+        return self._make(plan, v, inputs, score, status, Reason(_ITEM, (ind.label, shown, reason)))
 
     def _make(
         self,

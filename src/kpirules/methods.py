@@ -20,6 +20,7 @@ from typing import NamedTuple
 from kpirules.compiler import CompiledFormula, FormulaEvaluationError
 from kpirules.model import Band, Indicator, Metric
 from kpirules.quantity import format_decimal
+from kpirules.result import Status
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -151,20 +152,29 @@ class Plan:
         "deduct_note",
         "deduct_text",
         "direction",
+        "fast",
         "floor",
         "formula",
         "full",
         "higher",
+        "id",
         "ind",
         "inputs",
+        "label",
+        "line",
+        "method",
         "metric",
+        "metric_id",
         "partial",
         "per",
         "per_text",
         "points",
         "quantum",
         "score",
+        "show",
+        "status",
         "target",
+        "target_or_none",
         "target_text",
     )
 
@@ -209,9 +219,41 @@ class Plan:
             "round_down": "，不足1个单位不扣",
         }.get(s.partial or "", "")
         self.score: Callable[..., Scored] = _METHODS[s.method]
+        self.id, self.label, self.line, self.method = ind.id, ind.label, ind.line, s.method
+        self.metric_id = ind.metric
+        self.target_or_none = ind.target.text if ind.target else None
+        self.fast = s.method in SIMPLE and inputs == (ind.metric,)
+        self.show: Callable[[Decimal], object] = _shower(metric)
+        self.status: Callable[[Decimal], Status] = _status_of(ind)
 
 
 Scored = tuple[Decimal, Reason]
+
+
+def _shower(metric: Metric) -> Callable[[Decimal], object]:
+    """How values of this metric are shown, chosen once."""
+    if metric.unit == "percent":
+        return Pct
+    probe = value_arg(metric, ONE)
+    word = probe.word if isinstance(probe, Num) else ""
+    return lambda v: Num(v, word)
+
+
+def _status_of(ind: Indicator) -> Callable[[Decimal], Status]:
+    """met / not_met for a value, with the comparison chosen once."""
+    target = ind.target_value
+    if ind.target is None or not isinstance(target, Decimal):
+        return lambda v: "no_target"
+    op = ind.target.op
+    if op == "<=":
+        return lambda v: "met" if v <= target else "not_met"
+    if op == "<":
+        return lambda v: "met" if v < target else "not_met"
+    if op == ">=":
+        return lambda v: "met" if v >= target else "not_met"
+    if op == ">":
+        return lambda v: "met" if v > target else "not_met"
+    return lambda v: "met" if v == target else "not_met"
 
 
 def _cap(score: Decimal, points: Decimal) -> Decimal:
