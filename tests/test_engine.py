@@ -499,3 +499,26 @@ def test_shipped_test_cases_pass() -> None:
         ruleset = kpirules.load(path)
         failures = [(c.name, c.differences) for c in run_tests(ruleset) if not c.passed]
         assert failures == [], f"{path.name}: {failures}"
+
+
+def test_vetoed_items_and_adjusted_total() -> None:
+    """Items a fired veto's condition uses are marked vetoed; adjusted_total sits before vetoes."""
+    text = TOTALS.replace(
+        "categories:\n",
+        "categories:\n",
+    ) + (
+        "vetoes:\n  - {id: v, label: 重大基金安全事件, when: incidents > 0, effect: cap_total, cap: 59}\n"
+        "adjustments:\n  rules:\n    - {id: pen, label: 违规扣分, kind: penalty, points: 2 * incidents, cap: 5}\n"
+    )
+    text = text.replace(
+        "      - {id: z, label: 完成, metric: done,",
+        "      - {id: w, label: 事件监测, metric: incidents, scoring: {method: monitor}}\n      - {id: z, label: 完成, metric: done,",
+    )
+    result = kpirules.load("t.yaml", text=text).evaluate({**BASE_METRICS, "incidents": 2})
+    assert (result.raw_total, result.adjusted_total, result.total) == (
+        Decimal(100),
+        Decimal(96),
+        Decimal("59.00"),
+    )
+    assert result.item("w").status == "vetoed"
+    assert result.item("x").status == "met"

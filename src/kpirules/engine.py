@@ -402,6 +402,7 @@ class Engine:
         vetoes: list[Fired] = []
         outcomes: list[Fired] = []
         total, grade_cap = raw_total, None
+        adjusted_total = raw_total
         names: dict[str, Any] = {}
         if self.needs_names:
             names = dict(known)
@@ -409,7 +410,10 @@ class Engine:
             names.update({c.id: c.subtotal for c in categories})
             names["raw_total"] = raw_total
             adjustments, total = self._adjust(names, raw_total)
+            adjusted_total = total
             vetoes, total, grade_cap = self._veto(names, total)
+            if vetoes:
+                items = self._mark_vetoed(items, vetoes)
         if self.ruleset.rounding.at == "total":
             total = total.quantize(self.quantum, self.rounding)
         grade = self._grade(total, grade_cap)
@@ -422,6 +426,7 @@ class Engine:
             categories=tuple(categories),
             raw_total=raw_total,
             adjustments=tuple(adjustments),
+            adjusted_total=adjusted_total,
             vetoes=tuple(vetoes),
             total=total,
             grade=grade,
@@ -514,6 +519,17 @@ class Engine:
         else:
             status = "met" if methods.met(ind.target.op, v, ind.target_value) else "not_met"
         return self._make(plan, v, inputs, score, status, Reason(_ITEM, (ind.label, shown, reason)))
+
+    def _mark_vetoed(self, items: list[ItemResult], fired: list[Fired]) -> list[ItemResult]:
+        """Items whose metric a fired veto's condition uses are marked ``vetoed``."""
+        used: set[str] = set()
+        for veto, when in self.vetoes:
+            if any(f.id == veto.id for f in fired):
+                used |= when.formula.names
+        return [
+            item._replace(status="vetoed") if item.metric in used or item.id in used else item
+            for item in items
+        ]
 
     def _make(
         self,

@@ -20,6 +20,7 @@ _STATUS = {
     "missing": "缺数据",
     "excluded": "不计分",
     "monitor": "监测",
+    "vetoed": "触发否决",
 }
 
 
@@ -131,6 +132,8 @@ def explain(ruleset: Ruleset, result: Result) -> str:
         lines.append(
             f"加减分：{adj.label} {sign}{pts(adj.points or Decimal(0))}（第 {adj.line} 行）"
         )
+    if result.adjustments:
+        lines.append(f"加减分后：{pts(result.adjusted_total)}")
     for veto in result.vetoes:
         effect = {
             "zero": "总分记为 0",

@@ -10,7 +10,7 @@ import attrs
 
 from kpirules.errors import KpirulesError
 
-Status = Literal["met", "not_met", "no_target", "missing", "excluded", "monitor"]
+Status = Literal["met", "not_met", "no_target", "missing", "excluded", "monitor", "vetoed"]
 Value = Decimal | bool | tuple[Decimal, ...]
 
 
@@ -91,6 +91,7 @@ class Result:
     categories: tuple[CategoryResult, ...]
     raw_total: Decimal
     adjustments: tuple[Fired, ...]
+    adjusted_total: Decimal
     vetoes: tuple[Fired, ...]
     total: Decimal
     grade: str | None
@@ -121,6 +122,7 @@ class Result:
             "categories": [c._asdict() for c in self.categories],
             "raw_total": self.raw_total,
             "adjustments": [a._asdict() for a in self.adjustments],
+            "adjusted_total": self.adjusted_total,
             "vetoes": [v._asdict() for v in self.vetoes],
             "total": self.total,
             "grade": self.grade,
