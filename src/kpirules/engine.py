@@ -226,7 +226,7 @@ class Engine:
                 ):
                     values[key] = raw  # a program's Decimal within range: nothing to read
                     continue
-            if raw is None or raw == "":
+            if raw is None or (isinstance(raw, str) and not raw.strip()):
                 continue
             if isinstance(raw, float):
                 problems.append(
@@ -374,6 +374,16 @@ class Engine:
             return self._score_or_fail(entity, values, cohorts)
         except _EntityError as exc:
             raise EvaluationError([EvaluationProblem(entity, exc.field, exc.message)]) from None
+        except decimal.DecimalException:
+            # A safety net: every formula and method reports its own decimal errors; what
+            # reaches here is a total too large to round to the ruleset's places.
+            raise EvaluationError(
+                [
+                    EvaluationProblem(
+                        entity, "", "计算结果超出可表示的范围（数值过大），请检查输入数据的数量级"
+                    )
+                ]
+            ) from None
 
     def _score_or_fail(
         self, entity: str, values: dict[str, Value], cohorts: Mapping[str, methods.Cohort]

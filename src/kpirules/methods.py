@@ -14,7 +14,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_HALF_EVEN, Context, Decimal, localcontext
 from typing import NamedTuple
 
 from kpirules.compiler import CompiledFormula, FormulaEvaluationError
@@ -26,6 +26,8 @@ ZERO = Decimal(0)
 ONE = Decimal(1)
 HUNDRED = Decimal(100)
 _CENT = Decimal("0.01")
+#: Display rounding: half-even like the scoring context, with room for any input's digits.
+_DISPLAY = Context(prec=MAX_PREC, rounding=ROUND_HALF_EVEN, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
 class Pts(NamedTuple):
@@ -59,13 +61,19 @@ class Reason(NamedTuple):
         return self.template.format(*[_text(a) for a in self.args])
 
 
+def _rounded(value: Decimal, quantum: Decimal) -> Decimal:
+    """``value`` rounded for display; exact whatever its size (no context limit applies)."""
+    with localcontext(_DISPLAY):
+        return value.quantize(quantum)
+
+
 def _text(arg: object) -> str:
     if isinstance(arg, Pts):
-        return format(arg.value.quantize(arg.quantum), "f") + "分"
+        return format(_rounded(arg.value, arg.quantum), "f") + "分"
     if isinstance(arg, Pct):
-        return format((arg.value * HUNDRED).quantize(_CENT), "f") + "%"
+        return format(_rounded(arg.value * HUNDRED, _CENT), "f") + "%"
     if isinstance(arg, Num):
-        shown = arg.value.quantize(_CENT)
+        shown = _rounded(arg.value, _CENT)
         if shown != arg.value:
             return "约" + format_decimal(shown) + arg.word
         return format_decimal(arg.value) + arg.word

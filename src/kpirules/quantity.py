@@ -131,6 +131,8 @@ def parse_quantity(value: object) -> Quantity:
     if isinstance(value, bool):
         raise QuantityError("这里要写数值，不能写 true/false")
     if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise QuantityError(f"“{value}” 不是一个有限的数值")
         return Quantity(value, "", format_decimal(value))
     if isinstance(value, int):
         return Quantity(Decimal(value), "", str(value))
@@ -242,10 +244,14 @@ def to_metric_value(quantity: Quantity, unit: str, measure: str | None) -> Decim
 
 
 def format_decimal(value: Decimal) -> str:
-    """Plain decimal text without exponent and without trailing zeros (``30``, ``0.5``)."""
-    if value == value.to_integral_value():
-        return str(value.quantize(Decimal(1)))
-    return format(value.normalize(), "f")
+    """Plain decimal text without exponent and without trailing zeros (``30``, ``0.5``).
+
+    Works on the digits alone, so no decimal context can round or reject a long number.
+    """
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
 
 
 def format_percent(fraction: Decimal) -> str:
