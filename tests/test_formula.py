@@ -27,7 +27,7 @@ from kpirules.formula import MAX_LENGTH, FormulaError, parse_formula
 )
 def test_allowed_formulas(text: str, names: set[str]) -> None:
     """Arithmetic, comparisons, logic, conditionals and the listed functions are accepted."""
-    formula = parse_formula(text)
+    formula = parse_formula(text, condition=True)
     assert formula.names == frozenset(names)
     assert formula.text == text
 
@@ -35,7 +35,7 @@ def test_allowed_formulas(text: str, names: set[str]) -> None:
 def test_percent_literal_normalised() -> None:
     """2% becomes an exact division by 100, not a float."""
     assert parse_formula("rate - 2%").source == "rate - (2/100)"
-    assert parse_formula("x > 12.5%").source == "x > (12.5/100)"
+    assert parse_formula("x > 12.5%", condition=True).source == "x > (12.5/100)"
 
 
 @pytest.mark.parametrize(
@@ -86,6 +86,23 @@ def test_refused_formulas(text: str, message: str) -> None:
     with pytest.raises(FormulaError) as info:
         parse_formula(text)
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("(a < b) / 2", "算术运算中不能使用条件（比较、and/or、not）的结果：请用 a if 条件 else b"),
+        ("min(a > 1, 2)", "函数的参数中不能使用条件"),
+        ("a > 1", "公式的结果应是数值，而这里是一个条件（比较或 and/or）"),
+        ("a if a > 1 else b > 2", "条件表达式 a if 条件 else b 的两个结果应同为数值或同为条件"),
+    ],
+)
+def test_conditions_are_not_numbers(text: str, message: str) -> None:
+    """Arithmetic on a comparison (True / True is a binary float) is refused; so is a condition where a number is due."""
+    with pytest.raises(FormulaError) as info:
+        parse_formula(text)
+    assert message in str(info.value)
+    assert parse_formula("10 if a > 1 else 0").names == {"a"}
 
 
 def test_deep_unary_minus_refused() -> None:

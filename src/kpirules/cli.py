@@ -32,7 +32,7 @@ _SUFFIXES = (".yaml", ".yml")
 
 
 class _UsageError(Exception):
-    pass
+    """The command line was used wrongly; the message says how (exit code 2)."""
 
 
 class _Parser(argparse.ArgumentParser):

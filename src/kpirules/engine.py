@@ -46,6 +46,7 @@ from kpirules.values import read_value
 ENGINE_VERSION = "kpirules 0.1.0"
 _ITEM = "{0} {1}，{2}"
 ZERO = Decimal(0)
+_ONE = Decimal(1)
 
 _ROUNDING = {
     "half_up": ROUND_HALF_UP,
@@ -103,6 +104,7 @@ class Engine:
                 self.category_of[ind.id],
                 self._inputs_of(ind),
                 self.quantum,
+                _ROUNDING[ruleset.rounding.mode],
                 CompiledFormula(ind.scoring.formula) if ind.scoring.formula is not None else None,
             )
             for ind in self.indicators
@@ -113,6 +115,7 @@ class Engine:
             )
             for cat in _walk(ruleset.categories)
         }
+        self.has_flags = any(m.unit == "yes_no" for m in ruleset.metrics)
         self.needs_names = bool(ruleset.vetoes or ruleset.adjustments.rules or ruleset.outcomes)
         self.must_have = tuple(
             ind
@@ -154,6 +157,11 @@ class Engine:
                 f"{ruleset.rounding.places} places, {ruleset.rounding.mode}, at {ruleset.rounding.at}"
             ),
         )
+
+    @staticmethod
+    def _numeric(known: Mapping[str, Decimal | bool | None]) -> dict[str, Any]:
+        """Names for formulas: yes/no values as 1 and 0, so arithmetic stays Decimal."""
+        return {k: (_ONE if v else ZERO) if v.__class__ is bool else v for k, v in known.items()}
 
     def _inputs_of(self, ind: Indicator) -> tuple[str, ...]:
         """The metrics an indicator's value comes from: itself, its baseline, their inputs."""
@@ -351,7 +359,7 @@ class Engine:
                 known[mid] = None
                 continue
             try:
-                result = compiled(known)
+                result = compiled(self._numeric(known) if self.has_flags else known)
             except FormulaEvaluationError as exc:
                 raise _EntityError(mid, f"派生指标 “{self.metrics[mid].label}”：{exc}") from None
             metric = self.metrics[mid]
@@ -415,7 +423,7 @@ class Engine:
         adjusted_total = raw_total
         names: dict[str, Any] = {}
         if self.needs_names:
-            names = dict(known)
+            names = self._numeric(known)
             names.update({item.id: item.score for item in items})
             names.update({c.id: c.subtotal for c in categories})
             names["raw_total"] = raw_total
@@ -516,7 +524,7 @@ class Engine:
                     )
                 score, reason = methods.change(plan, v, base)
             else:
-                names: dict[str, object] = dict(known)
+                names: dict[str, object] = self._numeric(known)
                 names.update(value=v, target=ind.target_value, points=ind.points)
                 score, reason = methods.formula(plan, v, names)
         except FormulaEvaluationError as exc:
@@ -591,8 +599,8 @@ class Engine:
                     "{0}；因同类别有指标缺少数据，按比例折算为 {1}（满分 {2}）",
                     (
                         item.reason,
-                        methods.Pts(score, self.quantum),
-                        methods.Pts(points, self.quantum),
+                        methods.Pts(score, self.quantum, self.rounding),
+                        methods.Pts(points, self.quantum, self.rounding),
                     ),
                 )
                 out[n] = item._replace(points=points, score=score, reason=note)

@@ -145,7 +145,53 @@ def parse_formula(text: object, *, condition: bool = False) -> Formula:
     except (RecursionError, MemoryError, ValueError):
         raise FormulaError("公式嵌套过深，无法解析") from None
     names = _check(tree)
+    kind = _kind(tree.body)
+    if not condition and kind == "bool":
+        raise FormulaError("公式的结果应是数值，而这里是一个条件（比较或 and/or）")
     return Formula(text=text, source=source, names=frozenset(names), is_condition=condition)
+
+
+def _kind(node: ast.AST) -> str:
+    """``num`` or ``bool``; arithmetic on a condition is refused (True / True is a float)."""
+    if isinstance(node, ast.Constant):
+        return "bool" if isinstance(node.value, bool) else "num"
+    if isinstance(node, ast.Name | ast.Call):
+        if isinstance(node, ast.Call):
+            for arg in node.args:
+                _need_num(arg, "函数的参数")
+        return "num"
+    if isinstance(node, ast.BinOp):
+        _need_num(node.left, "算术运算")
+        _need_num(node.right, "算术运算")
+        return "num"
+    if isinstance(node, ast.UnaryOp):
+        if isinstance(node.op, ast.Not):
+            _kind(node.operand)
+            return "bool"
+        _need_num(node.operand, "正负号")
+        return "num"
+    if isinstance(node, ast.Compare):
+        for part in (node.left, *node.comparators):
+            _need_num(part, "比较")
+        return "bool"
+    if isinstance(node, ast.BoolOp):
+        for value in node.values:
+            _kind(value)
+        return "bool"
+    if isinstance(node, ast.IfExp):
+        _kind(node.test)
+        body, orelse = _kind(node.body), _kind(node.orelse)
+        if body != orelse:
+            raise FormulaError("条件表达式 a if 条件 else b 的两个结果应同为数值或同为条件")
+        return body
+    return "num"
+
+
+def _need_num(node: ast.AST, where: str) -> None:
+    if _kind(node) == "bool":
+        raise FormulaError(
+            f"{where}中不能使用条件（比较、and/or、not）的结果：请用 a if 条件 else b"
+        )
 
 
 def _check(tree: ast.Expression) -> set[str]:

@@ -72,6 +72,20 @@ def _decode(file: str, raw: bytes, encoding: str | None) -> str:
             ) from None
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError(
+            [
+                Problem(
+                    file,
+                    0,
+                    0,
+                    "$",
+                    "error",
+                    "文件是 UTF-16 编码",
+                    "另存为 UTF-8，或用 --encoding utf-16",
+                )
+            ]
+        )
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:

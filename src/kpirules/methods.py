@@ -31,10 +31,14 @@ _DISPLAY = Context(prec=MAX_PREC, rounding=ROUND_HALF_EVEN, Emax=MAX_EMAX, Emin=
 
 
 class Pts(NamedTuple):
-    """Points, shown at the ruleset's number of places: ``7.60分``."""
+    """Points, shown at the ruleset's places with its rounding mode: ``7.60分``.
+
+    Shown with 约 when the display drops digits the exact score has (``约27.83分``).
+    """
 
     value: Decimal
     quantum: Decimal
+    mode: str
 
 
 class Pct(NamedTuple):
@@ -61,19 +65,21 @@ class Reason(NamedTuple):
         return self.template.format(*[_text(a) for a in self.args])
 
 
-def _rounded(value: Decimal, quantum: Decimal) -> Decimal:
-    """``value`` rounded for display; exact whatever its size (no context limit applies)."""
+def rounded(value: Decimal, quantum: Decimal, mode: str = ROUND_HALF_EVEN) -> Decimal:
+    """``value`` rounded for display with ``mode``, in its own context: whatever the
+    caller's decimal context and whatever the number's size."""
     with localcontext(_DISPLAY):
-        return value.quantize(quantum)
+        return value.quantize(quantum, rounding=mode)
 
 
 def _text(arg: object) -> str:
     if isinstance(arg, Pts):
-        return format(_rounded(arg.value, arg.quantum), "f") + "分"
+        shown = rounded(arg.value, arg.quantum, arg.mode)
+        return ("" if shown == arg.value else "约") + format(shown, "f") + "分"
     if isinstance(arg, Pct):
-        return format(_rounded(arg.value * HUNDRED, _CENT), "f") + "%"
+        return format(rounded(arg.value * HUNDRED, _CENT), "f") + "%"
     if isinstance(arg, Num):
-        shown = _rounded(arg.value, _CENT)
+        shown = rounded(arg.value, _CENT)
         if shown != arg.value:
             return "约" + format_decimal(shown) + arg.word
         return format_decimal(arg.value) + arg.word
@@ -173,6 +179,7 @@ class Plan:
         "method",
         "metric",
         "metric_id",
+        "mode",
         "partial",
         "per",
         "per_text",
@@ -193,6 +200,7 @@ class Plan:
         category: str,
         inputs: tuple[str, ...],
         quantum: Decimal,
+        mode: str,
         formula: CompiledFormula | None,
     ) -> None:
         self.ind = ind
@@ -206,7 +214,8 @@ class Plan:
         self.target_text = ind.target.text if ind.target else ""
         self.direction = ind.direction
         self.higher = ind.direction != "lower_better"
-        self.full = Pts(ind.points, quantum)
+        self.mode = mode
+        self.full = Pts(ind.points, quantum, mode)
         s = ind.scoring
         self.per = s.per
         self.deduct = s.deduct
@@ -274,7 +283,9 @@ def pass_fail(plan: Plan, v: Decimal | bool) -> Scored:
     if met(plan.ind.target.op, v, plan.target):
         return plan.points, Reason("达到目标 {0}，得满分 {1}", (plan.target_text, plan.full))
     other = plan.ind.scoring.otherwise or ZERO
-    return other, Reason("未达到目标 {0}，得 {1}", (plan.target_text, Pts(other, plan.quantum)))
+    return other, Reason(
+        "未达到目标 {0}，得 {1}", (plan.target_text, Pts(other, plan.quantum, plan.mode))
+    )
 
 
 def proportional(plan: Plan, v: Decimal) -> Scored:
@@ -304,7 +315,7 @@ def proportional(plan: Plan, v: Decimal) -> Scored:
             a,
             b,
             format_decimal(plan.points),
-            Pts(score, plan.quantum),
+            Pts(score, plan.quantum, plan.mode),
             capped,
         ),
     )
@@ -318,13 +329,15 @@ def linear(plan: Plan, v: Decimal) -> Scored:
     if v < first.start:
         score = plan.below if plan.below is not None else first.start_points
         return score, Reason(
-            "低于区间下限 {0}，得 {1}", (value_arg(metric, first.start), Pts(score, plan.quantum))
+            "低于区间下限 {0}，得 {1}",
+            (value_arg(metric, first.start), Pts(score, plan.quantum, plan.mode)),
         )
     if v > last.end:
         above = plan.ind.scoring.above
         score = above if above is not None else last.end_points
         return score, Reason(
-            "高于区间上限 {0}，得 {1}", (value_arg(metric, last.end), Pts(score, plan.quantum))
+            "高于区间上限 {0}，得 {1}",
+            (value_arg(metric, last.end), Pts(score, plan.quantum, plan.mode)),
         )
     seg = next(s for s in segs if s.start <= v <= s.end)
     score = seg.start_points + (v - seg.start) / (seg.end - seg.start) * (
@@ -337,7 +350,7 @@ def linear(plan: Plan, v: Decimal) -> Scored:
             value_arg(metric, seg.end),
             format_decimal(seg.start_points),
             format_decimal(seg.end_points),
-            Pts(score, plan.quantum),
+            Pts(score, plan.quantum, plan.mode),
         ),
     )
 
@@ -373,8 +386,8 @@ def deduct(plan: Plan, v: Decimal) -> Scored:
             plan.per_text,
             format_decimal(plan.deduct),
             plan.deduct_note,
-            Pts(taken, plan.quantum),
-            Pts(score, plan.quantum),
+            Pts(taken, plan.quantum, plan.mode),
+            Pts(score, plan.quantum, plan.mode),
         ),
     )
 
@@ -386,7 +399,11 @@ def per_occurrence(plan: Plan, v: Decimal) -> Scored:
     score = plan.points - taken
     return score, Reason(
         "每次扣{0}分，扣 {1}，得 {2}",
-        (plan.deduct_text, Pts(taken, plan.quantum), Pts(score, plan.quantum)),
+        (
+            plan.deduct_text,
+            Pts(taken, plan.quantum, plan.mode),
+            Pts(score, plan.quantum, plan.mode),
+        ),
     )
 
 
@@ -398,7 +415,12 @@ def bonus(plan: Plan, v: Decimal) -> Scored:
     score = min(cap, units * plan.add)
     return score, Reason(
         "每满{0}加{1}分，加 {2}（上限 {3}）",
-        (plan.per_text, format_decimal(plan.add), Pts(score, plan.quantum), Pts(cap, plan.quantum)),
+        (
+            plan.per_text,
+            format_decimal(plan.add),
+            Pts(score, plan.quantum, plan.mode),
+            Pts(cap, plan.quantum, plan.mode),
+        ),
     )
 
 
@@ -429,7 +451,8 @@ def table(plan: Plan, v: Decimal) -> Scored:
         if band.contains(v):
             score = band.points or ZERO
             return score, Reason(
-                "落在分档 {0}，得 {1}", (band_text(band, plan.metric), Pts(score, plan.quantum))
+                "落在分档 {0}，得 {1}",
+                (band_text(band, plan.metric), Pts(score, plan.quantum, plan.mode)),
             )
     raise FormulaEvaluationError(f"值 {_text(value_arg(plan.metric, v))} 不在分档表的任何一档中")
 
@@ -456,7 +479,7 @@ def change(plan: Plan, v: Decimal, base: Decimal) -> Scored:
         score = _cap(ratio * plan.points, plan.points)
         return score, Reason(
             "较基期 {0} 变化 {1}，未达到目标 {2}，按比例得 {3}",
-            (base_arg, delta_arg, plan.target_text, Pts(score, plan.quantum)),
+            (base_arg, delta_arg, plan.target_text, Pts(score, plan.quantum, plan.mode)),
         )
     score = plan.points if ok else ZERO
     return score, Reason(
@@ -466,7 +489,7 @@ def change(plan: Plan, v: Decimal, base: Decimal) -> Scored:
             delta_arg,
             "达到" if ok else "未达到",
             plan.target_text,
-            Pts(score, plan.quantum),
+            Pts(score, plan.quantum, plan.mode),
         ),
     )
 
@@ -478,7 +501,7 @@ def best_ratio(plan: Plan, v: Decimal, cohort: Cohort) -> Scored:
     score = _cap(ratio * plan.points, plan.points)
     return score, Reason(
         "同组最优 {0}，按与最优之比计分，得 {1}",
-        (value_arg(plan.metric, best), Pts(score, plan.quantum)),
+        (value_arg(plan.metric, best), Pts(score, plan.quantum, plan.mode)),
     )
 
 
@@ -488,7 +511,7 @@ def rank(plan: Plan, v: Decimal, cohort: Cohort) -> Scored:
     by_rank = plan.ind.scoring.points_by_rank
     score = by_rank[r - 1] if r <= len(by_rank) else (plan.ind.scoring.otherwise or ZERO)
     return score, Reason(
-        "在 {0} 个单位中排第 {1} 名，得 {2}", (cohort.size, r, Pts(score, plan.quantum))
+        "在 {0} 个单位中排第 {1} 名，得 {2}", (cohort.size, r, Pts(score, plan.quantum, plan.mode))
     )
 
 
@@ -498,7 +521,9 @@ def percentile(plan: Plan, v: Decimal, cohort: Cohort) -> Scored:
     for band in plan.ind.scoring.rows:
         if band.contains(p):
             score = band.points or ZERO
-            return score, Reason("优于同组 {0} 的单位，得 {1}", (Pct(p), Pts(score, plan.quantum)))
+            return score, Reason(
+                "优于同组 {0} 的单位，得 {1}", (Pct(p), Pts(score, plan.quantum, plan.mode))
+            )
     raise FormulaEvaluationError("百分位不在分档表的任何一档中")
 
 
@@ -513,7 +538,7 @@ def scale(plan: Plan, v: Decimal) -> Scored:
             format_decimal(lo),
             format_decimal(hi),
             format_decimal(plan.points),
-            Pts(score, plan.quantum),
+            Pts(score, plan.quantum, plan.mode),
         ),
     )
 
@@ -530,7 +555,9 @@ def formula(plan: Plan, v: Decimal | bool, names: dict[str, object]) -> Scored:
             f"计分公式 “{compiled.formula.text}” 的结果 {format_decimal(raw)} 超出 0 到 "
             f"{format_decimal(plan.points)} 分（可用 clamp(…, 0, points) 限定）"
         )
-    return raw, Reason("按公式 {0} 计算，得 {1}", (compiled.formula.text, Pts(raw, plan.quantum)))
+    return raw, Reason(
+        "按公式 {0} 计算，得 {1}", (compiled.formula.text, Pts(raw, plan.quantum, plan.mode))
+    )
 
 
 def _unsupported(plan: Plan, *args: object) -> Scored:

@@ -7,9 +7,11 @@ import io
 import json
 import unicodedata
 from collections.abc import Sequence
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
 
-from kpirules.model import Category, Ruleset
+from kpirules.methods import rounded
+from kpirules.model import Category, Rounding, Ruleset
+from kpirules.quantity import format_decimal
 from kpirules.result import Result, decimal_text
 from kpirules.testing import CaseReport
 
@@ -34,13 +36,22 @@ def _pad(text: str, size: int, right: bool = False) -> str:
     return gap + text if right else text + gap
 
 
-def _fixed(value: Decimal, places: int) -> str:
-    return format(value.quantize(Decimal(1).scaleb(-places)), "f")
+_MODES = {
+    "half_up": ROUND_HALF_UP,
+    "half_even": ROUND_HALF_EVEN,
+    "down": ROUND_DOWN,
+    "up": ROUND_UP,
+    "half_down": ROUND_HALF_DOWN,
+}
+
+
+def _fixed(value: Decimal, rounding: Rounding) -> str:
+    """A number for display at the ruleset's places and mode (the data stays exact)."""
+    return format(rounded(value, Decimal(1).scaleb(-rounding.places), _MODES[rounding.mode]), "f")
 
 
 def table(ruleset: Ruleset, results: Sequence[Result]) -> str:
     """A terminal table: one row per entity, category subtotals, total, grade, rank, outcomes."""
-    places = ruleset.rounding.places
     tops = list(ruleset.categories)
     head = ["对象", *[c.label for c in tops], "总分", "等级", "排名", "结果"]
     rows = []
@@ -48,8 +59,8 @@ def table(ruleset: Ruleset, results: Sequence[Result]) -> str:
         rows.append(
             [
                 r.entity,
-                *[_fixed(r.subtotal(c.id), places) for c in tops],
-                _fixed(r.total, places),
+                *[_fixed(r.subtotal(c.id), ruleset.rounding) for c in tops],
+                _fixed(r.total, ruleset.rounding),
                 r.grade or "",
                 f"{r.rank}/{r.cohort_size}" if r.rank is not None else "",
                 "、".join(o.label for o in r.outcomes) or "—",
@@ -101,10 +112,9 @@ def to_json(results: Sequence[Result]) -> str:
 
 def explain(ruleset: Ruleset, result: Result) -> str:
     """The full reasoning for one entity, in the ruleset's language."""
-    places = ruleset.rounding.places
 
     def pts(value: Decimal) -> str:
-        return _fixed(value, places) + "分"
+        return _fixed(value, ruleset.rounding) + "分"
 
     lines = [
         f"{ruleset.title}（版本 {ruleset.version}，{ruleset.file}）",
@@ -158,7 +168,7 @@ def explain(ruleset: Ruleset, result: Result) -> str:
         lines.append(f"排名：第 {result.rank} 名（共 {result.cohort_size} 个）")
     if result.outcomes:
         for o in result.outcomes:
-            amount = f"，金额 {decimal_text(o.points)}" if o.points is not None else ""
+            amount = f"，金额 {format_decimal(o.points)}" if o.points is not None else ""
             lines.append(
                 f"结果：{o.label}（{o.kind}；条件：{o.condition}；第 {o.line} 行{amount}）"
             )

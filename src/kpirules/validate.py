@@ -1052,8 +1052,11 @@ class _Builder:
                         f"名次越靠后得分应越低：第 {i + 2} 名 {format_decimal(b)} 分高于第 {i + 1} 名 {format_decimal(a)} 分",
                     )
             for i, v in enumerate(ranks):
-                points_ok(v, "points_by_rank") if v > points else None
-                del i
+                if v < 0 or v > points:
+                    self.err(
+                        (*path, "points_by_rank", i),
+                        f"得分 {format_decimal(v)} 超出该指标的分值范围 0 到 {format_decimal(points)}",
+                    )
             s["points_by_rank"] = tuple(ranks)
         if method == "change" and isinstance(raw.get("baseline"), str):
             base = raw["baseline"]
@@ -1090,8 +1093,6 @@ class _Builder:
             s["formula"] = self._formula(
                 raw["formula"], (*path, "formula"), names, context="计分公式"
             )
-        if method in ("pass_fail",) and target is None:
-            return model.Scoring(**s)
         return model.Scoring(**s)
 
     def _segments(
