@@ -27,7 +27,10 @@ from kpirules.formula import MAX_LENGTH, FormulaError, parse_formula
 )
 def test_allowed_formulas(text: str, names: set[str]) -> None:
     """Arithmetic, comparisons, logic, conditionals and the listed functions are accepted."""
-    formula = parse_formula(text, condition=True)
+    try:
+        formula = parse_formula(text)
+    except FormulaError:
+        formula = parse_formula(text, condition=True)
     assert formula.names == frozenset(names)
     assert formula.text == text
 
@@ -103,6 +106,21 @@ def test_conditions_are_not_numbers(text: str, message: str) -> None:
         parse_formula(text)
     assert message in str(info.value)
     assert parse_formula("10 if a > 1 else 0").names == {"a"}
+
+
+def test_conditions_must_be_conditions() -> None:
+    """A `when:` that is arithmetic is refused; a comparison or a bare (yes/no) name is a condition."""
+    with pytest.raises(FormulaError, match="条件应是比较或判断"):
+        parse_formula("r + 1", condition=True)
+    assert parse_formula("done", condition=True).names == {"done"}
+    assert parse_formula("not done and x > 1", condition=True).names == {"done", "x"}
+
+
+@pytest.mark.parametrize("literal", ["0x1F", "0o7", "0b1", "1_000", "1e999"])
+def test_only_decimal_literals(literal: str) -> None:
+    """Hex, octal, binary, underscored and huge-exponent literals are refused."""
+    with pytest.raises(FormulaError, match="只能写十进制数"):
+        parse_formula(f"x + {literal}")
 
 
 def test_deep_unary_minus_refused() -> None:

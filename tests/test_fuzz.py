@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import kpirules
-from kpirules.loader import load_yaml, walk
+from kpirules.loader import load_yaml, scalar_value, walk
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = [
@@ -77,11 +77,38 @@ ODD_VALUES = st.one_of(
 
 
 class _Dumper(yaml.SafeDumper):
-    """Dumps Decimal as a plain number, as a person would write it."""
+    """Writes data as a person would: plain numbers, text quoted only where needed, no tags."""
 
 
+_Dumper.yaml_implicit_resolvers = {}  # plain scalars carry no tag, as kpirules reads them
+
+
+def _decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.ScalarNode:
+    text = format(value, "f") if value.is_finite() else str(value)
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=None)
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    plain = scalar_value(yaml.ScalarNode("tag:yaml.org,2002:str", value)) == value
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=None if plain else '"')
+
+
+def _flag(dumper: yaml.SafeDumper, value: bool) -> yaml.ScalarNode:
+    return dumper.represent_scalar(
+        "tag:yaml.org,2002:str", "true" if value else "false", style=None
+    )
+
+
+def _null(dumper: yaml.SafeDumper, value: None) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", "null", style=None)
+
+
+_Dumper.add_representer(Decimal, _decimal)
+_Dumper.add_representer(str, _text)
+_Dumper.add_representer(bool, _flag)
+_Dumper.add_representer(type(None), _null)
 _Dumper.add_representer(
-    Decimal, lambda d, v: d.represent_scalar("tag:yaml.org,2002:float", format(v, "f"))
+    int, lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", str(v), style=None)
 )
 
 
@@ -136,6 +163,20 @@ def test_value_mutations(seed: str, data: st.DataObject) -> None:
             tree = _delete(tree, path)
     text = yaml.dump(tree, Dumper=_Dumper, allow_unicode=True, sort_keys=False)
     _assert_our_own_answer(text)
+
+
+def test_dumper_round_trips_the_seeds() -> None:
+    """The fuzz writer reproduces each seed exactly, so value mutations reach validation."""
+    for seed in SEEDS:
+        doc, _ = load_yaml("seed.yaml", text=seed)
+        assert doc is not None
+        text = yaml.dump(doc.data, Dumper=_Dumper, allow_unicode=True, sort_keys=False)
+        again, problems = load_yaml("again.yaml", text=text)
+        assert problems == []
+        assert again is not None and again.data == doc.data
+        before = kpirules.check("seed.yaml", text=seed)[1]
+        after = kpirules.check("seed.yaml", text=text)[1]
+        assert [p.message for p in after] == [p.message for p in before]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -65,7 +65,11 @@ def _check_tests_file(path: Path, doc: Document) -> tuple[Ruleset | None, tuple[
     if not isinstance(target, str) or not target.strip():
         return None, (doc.problem((), "测试文件要用 ruleset 写明被测试的规则集文件"),)
     ruleset_path = path.parent / target
-    if not ruleset_path.is_file():
+    try:
+        exists = ruleset_path.is_file()
+    except OSError:
+        exists = False
+    if not exists:
         return None, (
             doc.problem(("ruleset",), f"找不到规则集文件 {target}（相对测试文件所在目录）"),
         )
@@ -74,7 +78,20 @@ def _check_tests_file(path: Path, doc: Document) -> tuple[Ruleset | None, tuple[
         return None, sorted_problems(problems)
     ruleset, more = validate_tests_document(ruleset_doc, _read_text(ruleset_path), doc)
     if ruleset is None:
-        return None, sorted_problems(more)
+        own = [p for p in more if p.file == doc.file]
+        if len(own) == len(more):
+            return None, sorted_problems(more)
+        # The ruleset's own problems are reported when it is checked itself; here, say once
+        # that the tests cannot be checked against it.
+        return None, sorted_problems(
+            [
+                *own,
+                doc.problem(
+                    ("ruleset",),
+                    f"规则集 {target} 无效，无法检查这些测试用例（先运行 kpirules validate {target}）",
+                ),
+            ]
+        )
     return _compile(ruleset, ruleset_doc), sorted_problems(more)
 
 

@@ -50,6 +50,7 @@ _TRANSLATE = str.maketrans(
     }
 )
 _MULTI = (("≤", "<="), ("≦", "<="), ("≥", ">="), ("≧", ">="), ("≠", "!="), ("万元", "*10000"))
+_DECIMAL_LITERAL = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d{1,2})?")
 _PERCENT = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?|\.\d+)\s*[%％]")
 
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
@@ -145,9 +146,19 @@ def parse_formula(text: object, *, condition: bool = False) -> Formula:
     except (RecursionError, MemoryError, ValueError):
         raise FormulaError("公式嵌套过深，无法解析") from None
     names = _check(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and not isinstance(node.value, bool):
+            written = ast.get_source_segment(source, node) or ""
+            if not _DECIMAL_LITERAL.fullmatch(written):
+                raise FormulaError(f"数值 “{written}” 的写法不对：只能写十进制数，如 12、0.5、2%")
     kind = _kind(tree.body)
     if not condition and kind == "bool":
         raise FormulaError("公式的结果应是数值，而这里是一个条件（比较或 and/or）")
+    if condition and kind == "num" and not isinstance(tree.body, ast.Name):
+        raise FormulaError(
+            "条件应是比较或判断（如 total >= 90、基金损失 > 5万元），而这里是一个数值"
+        )
+
     return Formula(text=text, source=source, names=frozenset(names), is_condition=condition)
 
 

@@ -32,6 +32,8 @@ from kpirules.errors import Problem
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 40
+#: Numbers in a ruleset: at most this many digits before and after the decimal point.
+MAX_DIGITS = 30
 
 PathKey = tuple[str | int, ...]
 
@@ -245,7 +247,15 @@ def load_yaml(
         if decoded is None:
             return None, problems
         text = decoded
-    elif len(text.encode("utf-8")) > MAX_FILE_BYTES:
+    else:
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError as exc:
+            line = text.count("\n", 0, exc.start) + 1
+            return None, [
+                Problem(file, line, 0, "$", "error", "文本含有无法编码的字符（孤立的代理项）")
+            ]
+    if size > MAX_FILE_BYTES:
         return None, [Problem(file, 0, 0, "$", "error", f"文件过大（上限 {MAX_FILE_BYTES} 字节）")]
     if text.startswith("\ufeff"):
         text = text[1:]
@@ -340,6 +350,17 @@ def _explain_syntax(exc: yaml.MarkedYAMLError) -> tuple[str, str]:
     return problem or "无法解析", "检查这一行及上一行的缩进、冒号后的空格和引号是否成对"
 
 
+def _reasonable(value: Decimal) -> bool:
+    """Whether a number is of a size a ruleset can mean (no 1E+1000000)."""
+    if not value.is_finite():
+        return False
+    if value.is_zero():
+        return -MAX_DIGITS <= value.as_tuple().exponent <= MAX_DIGITS  # type: ignore[operator]
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)
+    return value.adjusted() < MAX_DIGITS and exponent >= -MAX_DIGITS
+
+
 def scalar_value(node: ScalarNode) -> Any:
     """The value of a scalar node under kpirules' resolution rules."""
     text = node.value
@@ -373,7 +394,16 @@ class _Builder:
         if isinstance(node, SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         assert isinstance(node, ScalarNode)
-        return scalar_value(node)
+        value = scalar_value(node)
+        if isinstance(value, Decimal) and not _reasonable(value):
+            self._add(
+                node.start_mark.line + 1,
+                node.start_mark.column + 1,
+                path,
+                f"数值 {node.value} 超出可用范围（整数部分最多 {MAX_DIGITS} 位，小数最多 {MAX_DIGITS} 位）",
+            )
+            return node.value
+        return value
 
     def _mapping(self, node: MappingNode, path: PathKey) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -156,7 +156,11 @@ def parse_target(value: object) -> Target:
     """Read a target such as ``≤ 2%``, ``>= 95%``, ``不少于 4 次``, ``= 100%`` or ``是``."""
     if isinstance(value, bool):
         return Target("=", None, value, "是" if value else "否")
+    if value is None:
+        raise QuantityError("目标为空：写比较符号和数值，如 “≤ 2%”、“≥ 95%”，或删除 target")
     if not isinstance(value, str):
+        if not isinstance(value, Decimal | int):
+            raise QuantityError("目标要写成文字，如 “≤ 2%”、“≥ 95%”")
         shown = format_decimal(value) if isinstance(value, Decimal) else str(value)
         raise QuantityError(
             f"目标 “{shown}” 缺少比较符号：只写数值时无法知道是下限还是上限"

@@ -16,9 +16,9 @@ import datetime as dt
 import difflib
 import itertools
 import keyword
-from collections.abc import Iterable, Sequence
-from decimal import Decimal, Inexact, localcontext
-from typing import Any, cast
+from collections.abc import Callable, Iterable, Sequence
+from decimal import ROUND_HALF_EVEN, Context, Decimal, Inexact, localcontext
+from typing import Any, TypeVar, cast
 
 import attrs
 
@@ -75,6 +75,8 @@ _DEFAULT_DIRECTION = {
     "scale": "higher_better",
     "linear": "higher_better",
 }
+_DIRECTIONS = ("higher_better", "lower_better", "equal", "monitor")
+_WEIGHTINGS = ("points", "percent_of_total", "percent_of_parent", "share")
 #: Methods that only make sense when more (or less) is better.
 _NO_EQUAL = frozenset({"proportional", "change", "best_ratio", "rank", "percentile"})
 _NEEDS_TARGET = frozenset({"pass_fail", "proportional", "deduct", "change"})
@@ -82,6 +84,9 @@ _NEEDS_DIRECTION = frozenset(
     {"proportional", "deduct", "change", "best_ratio", "rank", "percentile"}
 )
 _INPUT_SUM_UNITS = frozenset({"count", "money", "duration"})
+#: Validation's own arithmetic context: never the caller's, and no trap can escape.
+_CONTEXT = Context(prec=28, rounding=ROUND_HALF_EVEN, Emin=-999999, Emax=999999, traps=[])
+T = TypeVar("T")
 _ZERO = Decimal(0)
 _HUNDRED = Decimal(100)
 _TOLERANCE = Decimal("1e-12")
@@ -92,8 +97,9 @@ def validate_document(doc: Document, text: str) -> tuple[model.Ruleset | None, l
     problems = schema_problems(doc)
     if not isinstance(doc.data, dict):
         return None, problems or [doc.problem((), "规则集文件的顶层应是映射（键: 值）")]
-    builder = _Builder(doc, text)
-    ruleset = builder.build()
+    builder = _Builder(doc, text, schema_failed=bool(problems))
+    with localcontext(_CONTEXT):
+        ruleset = builder.build()
     # Where the semantic check has something to say about a value, its message is the more
     # specific one: drop the schema's message for the same value.
     said = {p.path for p in builder.problems}
@@ -114,15 +120,27 @@ def validate_tests_document(
     """
     problems = schema_problems(tests_doc, tests_file=True)
     ruleset_problems = schema_problems(ruleset_doc)
-    builder = _Builder(ruleset_doc, ruleset_text)
-    ruleset = builder.build()
+    if not isinstance(ruleset_doc.data, dict):
+        return None, [*problems, *ruleset_problems]
+    builder = _Builder(ruleset_doc, ruleset_text, schema_failed=bool(ruleset_problems))
+    with localcontext(_CONTEXT):
+        ruleset = builder.build()
     said = {p.path for p in builder.problems}
     ruleset_problems = [p for p in ruleset_problems if p.path not in said]
     ruleset_problems.extend(builder.problems)
     if any(p.severity == "error" for p in ruleset_problems) or ruleset is None:
         return None, [*problems, *ruleset_problems]
     start = len(builder.problems)
-    tests = builder.tests_from(tests_doc)
+    builder.schema_failed = bool(problems)
+    with localcontext(_CONTEXT):
+        tests = builder.tests_from(tests_doc)
+    own_names = {t.name: t.line for t in ruleset.tests}
+    for case in tests:
+        if case.name in own_names:
+            builder.err(
+                ("tests",),
+                f"测试用例名 “{case.name}” 与规则集中第 {own_names[case.name]} 行的用例重名（第 {case.line} 行）",
+            )
     tests_problems = builder.problems[start:]
     said = {p.path for p in tests_problems}
     problems = [p for p in problems if p.path not in said]
@@ -156,8 +174,9 @@ def _pct(value: Decimal) -> str:
 
 
 class _Builder:
-    def __init__(self, doc: Document, text: str) -> None:
+    def __init__(self, doc: Document, text: str, *, schema_failed: bool = False) -> None:
         self.doc = doc
+        self.schema_failed = schema_failed
         self.data: dict[str, Any] = doc.data
         self.text = text
         self.problems: list[Problem] = []
@@ -203,35 +222,48 @@ class _Builder:
         tp = _dec(d.get("total_points", Decimal(100)))
         if tp is not None and tp > 0:
             self.total_points = tp
-        self._collect_ids()
-        in_force = self._in_force()
-        rounding = self._rounding()
-        self._metrics()
-        weighting = cast(model.Weighting, d.get("weighting", "points"))
-        categories = self._categories(
-            d.get("categories"), ("categories",), weighting, self.total_points, None
+        guard = self._guard
+        guard("ids", self._collect_ids, None)
+        in_force = guard("in_force", self._in_force, model.InForce("", None))
+        rounding = guard("rounding", self._rounding, model.Rounding())
+        guard("metrics", self._metrics, None)
+        weighting_raw = d.get("weighting", "points")
+        # An unknown weighting (reported by the schema) turns weight checks off, not on.
+        weighting = cast(
+            model.Weighting, weighting_raw if weighting_raw in _WEIGHTINGS else "unknown"
         )
-        self._check_weight_sum(
-            d.get("categories"),
-            ("categories",),
-            weighting,
-            self.total_points,
+        categories = guard(
+            "categories",
+            lambda: self._categories(
+                d.get("categories"), ("categories",), weighting, self.total_points, None
+            ),
+            list[model.Category](),
+        )
+        guard(
+            "categories",
+            lambda: self._check_weight_sum(
+                d.get("categories"),
+                ("categories",),
+                weighting,
+                self.total_points,
+                None,
+                "总分",
+                ("categories",),
+            ),
             None,
-            "总分",
-            ("categories",),
         )
-        grades = self._grades()
-        vetoes = self._vetoes()
-        adjustments = self._adjustments()
-        self._check_grade_coverage(grades, adjustments)
+        grades = guard("grades", self._grades, list[tuple[int, model.Band]]())
+        vetoes = guard("vetoes", self._vetoes, list[model.Veto]())
+        adjustments = guard("adjustments", self._adjustments, model.Adjustments())
+        guard("grades", lambda: self._check_grade_coverage(grades, adjustments), None)
         grade_bands = [band for _, band in grades]
-        outcomes = self._outcomes()
+        outcomes = guard("outcomes", self._outcomes, list[model.Outcome]())
         self.condition_formulas = [
             *(v.when for v in vetoes),
             *(f for r in adjustments.rules for f in (r.points, r.when) if f is not None),
             *(f for o in outcomes for f in (o.when, o.amount) if f is not None),
         ]
-        tests = self._tests(d.get("tests"))
+        tests = guard("tests", lambda: self._tests(d.get("tests")), list[model.TestCase]())
         try:
             return model.Ruleset(
                 id=str(d.get("id", "")),
@@ -258,6 +290,24 @@ class _Builder:
         except (TypeError, ValueError, KeyError):
             # Only reachable when earlier problems were reported; the caller discards it.
             return None
+
+    def _guard(self, section: str, check: Callable[[], T], default: T) -> T:
+        """Run one section's checks; a value of an unexpected shape never escapes as an exception.
+
+        The schema reports a value of the wrong shape; when it already has, what the semantic
+        check tripped over is that same value, so nothing more is said. Otherwise the check
+        itself has a gap, reported as such (and covered by the fuzz tests).
+        """
+        try:
+            return check()
+        except (TypeError, AttributeError, ValueError, KeyError, IndexError, ArithmeticError):
+            if not self.schema_failed:
+                self.err(
+                    (section,),
+                    f"无法完成对 {section} 的检查：其中有无法识别的写法",
+                    "请对照 docs/ruleset-format.md 检查这一节",
+                )
+            return default
 
     def _collect_ids(self) -> None:
         """Every id lives in one namespace, because formulas refer to all of them by name."""
@@ -301,10 +351,10 @@ class _Builder:
             self.err(path, f"“{name}” 是保留名字，不能用作 id", "换一个名字", at_key=at_key)
             return
         if name in self.ids:
-            first = self.line(self.ids[name])
+            first = self.doc.key_position(self.ids[name]).line
             self.err(
                 path,
-                f"id “{name}” 重复（第 {first} 行已使用）：指标、类别、否决项和结果规则的 id 必须各不相同",
+                f"id “{name}” 重复（第 {first} 行已使用）：指标、类别、否决项、加减分和结果规则的 id 必须各不相同",
                 at_key=at_key,
             )
             return
@@ -441,7 +491,13 @@ class _Builder:
         )
 
     def _check_measure(self, unit: str, measure: str, path: PathKey) -> None:
-        probe = parse_quantity("1" + measure)
+        try:
+            probe = parse_quantity("1" + measure)
+        except QuantityError:
+            self.err(
+                path, f"单位 “{measure}” 无法识别：写一个词，如 次、件、元、万元、小时、工作日"
+            )
+            return
         problem = word_problem(probe, unit, measure)
         if unit in ("percent", "ratio", "yes_no", "rating"):
             self.err(path, f"{unit} 指标不需要 in（单位）")
@@ -513,7 +569,8 @@ class _Builder:
         try:
             formula = parse_formula(raw, condition=condition)
         except FormulaError as exc:
-            self.err(path, f"{exc}（{context}：{raw}）")
+            shown = raw if isinstance(raw, str | Decimal) else "…"
+            self.err(path, f"{exc}（{context}：{shown}）")
             return None
         for name in sorted(formula.names):
             if name not in names:
@@ -542,6 +599,8 @@ class _Builder:
         except QuantityError as exc:
             self.err(path, f"权重{exc}")
             return None
+        if weighting not in _WEIGHTINGS:
+            return q.number
         percent_mode = weighting in ("percent_of_total", "percent_of_parent")
         if percent_mode and not q.is_percent:
             self.err(
@@ -641,7 +700,10 @@ class _Builder:
             if "weight" not in raw:
                 self.err(cpath, f"类别 “{self.label_of(cpath, raw)}” 缺少权重 weight")
             points = self._child_points(weight, weighting, parent_points, share_total)
-            child_weighting = cast(model.Weighting, raw.get("weighting", weighting))
+            declared = raw.get("weighting", weighting)
+            child_weighting = cast(
+                model.Weighting, declared if declared in _WEIGHTINGS else "unknown"
+            )
             subcats = self._categories(
                 raw.get("categories"), (*cpath, "categories"), child_weighting, points, raw
             )
@@ -686,7 +748,7 @@ class _Builder:
         parent_weighting: str | None = None,
     ) -> None:
         """Children's weights must add up to what their parent declares."""
-        if weighting == "share" or at in self.bad_weights:
+        if weighting not in _WEIGHTINGS or weighting == "share" or at in self.bad_weights:
             return
         children = self._children(raw, path) if isinstance(raw, dict) else self._children(None, ())
         counted = [(cpath, item) for cpath, item in children if self._counts(item)]
@@ -811,7 +873,9 @@ class _Builder:
             )
 
         declared = raw.get("direction")
-        direction = declared if isinstance(declared, str) else None
+        direction = declared if declared in _DIRECTIONS else None
+        if declared is not None and direction is None:
+            return None  # the schema reported the unknown direction; checks would echo it
         target: Target | None = None
         target_value: Decimal | bool | None = None
         target_broken = False
@@ -981,6 +1045,8 @@ class _Builder:
 
         for key in ("otherwise", "below", "above"):
             points_ok(s.get(key), key)
+        if s.get("floor") is not None and s["floor"] < 0:
+            self.err((*path, "floor"), "最低得分 floor 不能为负数")
         if s.get("floor") is not None and s["floor"] > points:
             self.err(
                 (*path, "floor"),
@@ -989,7 +1055,7 @@ class _Builder:
 
         if unit == "yes_no" and method not in ("pass_fail", "monitor", "formula"):
             self.err(path, f"是/否指标 “{label}” 只能用 pass_fail、monitor 或 formula 计分")
-        if method in ("proportional", "best_ratio", "change") and direction not in (
+        if method in _NO_EQUAL and direction not in (
             "higher_better",
             "lower_better",
         ):
@@ -1426,7 +1492,10 @@ class _Builder:
                 if "amount" in o
                 else None
             )
-            grades = tuple(str(g) for g in o.get("grades") or [] if isinstance(g, str))
+            listed = o.get("grades")
+            grades = (
+                tuple(g for g in listed if isinstance(g, str)) if isinstance(listed, list) else ()
+            )
             for j, g in enumerate(grades):
                 if g not in self.grade_names:
                     self.err(
