@@ -18,7 +18,8 @@ from typing import TextIO
 from kpirules import __version__, report
 from kpirules.api import check
 from kpirules.errors import Problem
-from kpirules.inputs import InputError, read_metrics
+from kpirules.inputs import InputError, Row, read_metrics
+from kpirules.ledger import Ledger, LedgerError, replay
 from kpirules.model import Ruleset
 from kpirules.result import EvaluationError, Result
 from kpirules.schema import schema, tests_schema
@@ -78,6 +79,30 @@ def _parser() -> _Parser:
     score.add_argument("--output", metavar="FILE", help="写入文件（原子写入；不会覆盖输入文件）")
     score.add_argument("--force", action="store_true", help="允许覆盖已存在的输出文件")
     score.add_argument("--encoding", help="指标文件的编码（默认自动识别 UTF-8 / GBK）")
+    score.add_argument(
+        "--record", metavar="LEDGER", help="把本次计分追加到审计记录文件（SQLite，不存在则新建）"
+    )
+    score.add_argument("--period", default="", help="记录中注明的考核期间，如 2026Q1")
+    score.add_argument("--user", help="记录中注明的操作人（默认为当前系统用户）")
+    replay = sub.add_parser(
+        "replay",
+        help="按记录的规则集原文和输入重算，逐字节比较结果",
+        description="重算审计记录中的计分（全部或指定一条），与记录的结果逐字节比较。全部一致退出码 0，有差异为 1。",
+    )
+    replay.add_argument("ledger", metavar="LEDGER", help="审计记录文件")
+    replay.add_argument("entry", metavar="ENTRY", nargs="?", type=int, help="只重算这一条（序号）")
+    verify = sub.add_parser(
+        "verify",
+        help="检查审计记录的哈希链是否完整",
+        description="检查审计记录：每条记录的哈希、前后相连的哈希链、记录的规则集原文。被改动时退出码 1。",
+    )
+    verify.add_argument("ledger", metavar="LEDGER", help="审计记录文件")
+    history = sub.add_parser(
+        "history",
+        help="列出审计记录",
+        description="逐条列出审计记录：序号、时间、期间、对象、规则集版本、总分、等级。",
+    )
+    history.add_argument("ledger", metavar="LEDGER", help="审计记录文件")
     explain = sub.add_parser(
         "explain",
         help="逐项解释计分过程（每个分数的来源）",
@@ -159,7 +184,7 @@ def _validate(args: argparse.Namespace, stdout: TextIO) -> int:
 
 def _load_scored(
     args: argparse.Namespace, stderr: TextIO
-) -> tuple[Ruleset, tuple[Result, ...]] | None:
+) -> tuple[Ruleset, list[Row], tuple[Result, ...]] | None:
     """Load the ruleset and metrics and score them; print problems and return None on failure."""
     for name in (args.ruleset, args.metrics):
         if not Path(name).is_file():
@@ -183,7 +208,7 @@ def _load_scored(
             stderr.write(f"{args.metrics}: {problem}\n")
         stderr.write(f"{args.metrics}: 无法计分\n")
         return None
-    return ruleset, results
+    return ruleset, rows, results
 
 
 def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
@@ -192,7 +217,15 @@ def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     loaded = _load_scored(args, stderr)
     if loaded is None:
         return EXIT_INVALID
-    ruleset, results = loaded
+    ruleset, rows, results = loaded
+    if args.record:
+        try:
+            with Ledger(args.record, create=True) as ledger:
+                entries = ledger.append(ruleset, rows, results, period=args.period, user=args.user)
+        except LedgerError as exc:
+            stderr.write(f"kpirules: {exc}\n")
+            return EXIT_INVALID
+        stderr.write(f"已记入 {args.record}：第 {entries[0].seq}–{entries[-1].seq} 条\n")
     if args.format == "json":
         text = report.to_json(results)
     elif args.format == "csv":
@@ -211,7 +244,7 @@ def _explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     loaded = _load_scored(args, stderr)
     if loaded is None:
         return EXIT_INVALID
-    ruleset, results = loaded
+    ruleset, _, results = loaded
     chosen = [r for r in results if args.entity is None or r.entity == args.entity]
     if not chosen:
         known = "、".join(r.entity for r in results[:20])
@@ -243,6 +276,37 @@ def _test(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         stderr.write("kpirules: 没有找到测试用例\n")
         return EXIT_INVALID
     return EXIT_INVALID if failed else EXIT_OK
+
+
+def _audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    try:
+        with Ledger(args.ledger) as ledger:
+            if args.command == "verify":
+                problems = ledger.verify()
+                count = sum(1 for _ in ledger.entries())
+                for problem in problems:
+                    stdout.write(f"{args.ledger}: {problem}\n")
+                if problems:
+                    return EXIT_INVALID
+                stdout.write(f"{args.ledger}: {count} 条记录，哈希链完整\n")
+                return EXIT_OK
+            if args.command == "history":
+                for e in ledger.entries():
+                    stdout.write(
+                        f"{e.seq}\t{e.recorded_at}\t{e.period or '—'}\t{e.entity}\t"
+                        f"{e.ruleset_id} {e.ruleset_version}\t{e.total}\t{e.grade or '—'}\t{e.user}\n"
+                    )
+                return EXIT_OK
+            replayed = replay(ledger, args.entry)
+    except LedgerError as exc:
+        stderr.write(f"kpirules: {exc}\n")
+        return EXIT_INVALID
+    for r in replayed:
+        verdict = "一致" if r.same else f"不一致：{r.difference}"
+        stdout.write(f"{args.ledger}: 第 {r.seq} 条（{r.entity}）：{verdict}\n")
+    same = sum(r.same for r in replayed)
+    stdout.write(f"{args.ledger}: {same}/{len(replayed)} 条重算结果与记录逐字节一致\n")
+    return EXIT_OK if same == len(replayed) else EXIT_INVALID
 
 
 def _check_output(output: str, inputs: Sequence[str], *, force: bool) -> None:
@@ -291,6 +355,8 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
             return _explain(args, stdout, stderr)
         if args.command == "test":
             return _test(args, stdout, stderr)
+        if args.command in ("replay", "verify", "history"):
+            return _audit(args, stdout, stderr)
         return _validate(args, stdout)
     except _UsageError as exc:
         stderr.write(f"{exc}\n")
