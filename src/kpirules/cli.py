@@ -17,6 +17,7 @@ from typing import TextIO
 
 from kpirules import __version__, report
 from kpirules.api import check
+from kpirules.diff import compare, effect
 from kpirules.errors import Problem
 from kpirules.inputs import InputError, Row, read_metrics
 from kpirules.ledger import Ledger, LedgerError, replay
@@ -97,6 +98,15 @@ def _parser() -> _Parser:
         description="检查审计记录：每条记录的哈希、前后相连的哈希链、记录的规则集原文。被改动时退出码 1。",
     )
     verify.add_argument("ledger", metavar="LEDGER", help="审计记录文件")
+    diff = sub.add_parser(
+        "diff",
+        help="比较两个版本的规则集，用政策语言说明改了什么",
+        description="逐项说明两个规则集版本的差异（指标增删、分值、目标、计分方法、等级、否决和结果规则）；加 --metrics 时说明每个对象的得分如何变化。",
+    )
+    diff.add_argument("old", metavar="OLD", help="原版本规则集")
+    diff.add_argument("new", metavar="NEW", help="新版本规则集")
+    diff.add_argument("--metrics", metavar="FILE", help="用这份指标数据按两个版本分别计分并比较")
+    diff.add_argument("--encoding", help="指标文件的编码（默认自动识别 UTF-8 / GBK）")
     history = sub.add_parser(
         "history",
         help="列出审计记录",
@@ -278,6 +288,41 @@ def _test(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     return EXIT_INVALID if failed else EXIT_OK
 
 
+def _diff(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    loaded: list[Ruleset] = []
+    for name in (args.old, args.new):
+        if not Path(name).is_file():
+            raise _UsageError(f"kpirules: 找不到文件 {name}")
+        ruleset, problems = check(name)
+        if ruleset is None:
+            for p in problems:
+                stderr.write(f"{p}\n")
+            stderr.write(f"{name}: 规则集无效，无法比较\n")
+            return EXIT_INVALID
+        loaded.append(ruleset)
+    old, new = loaded
+    changes = compare(old, new)
+    for change in changes:
+        where = f"（{args.old}:{change.old_line}" if change.old_line else "（"
+        where += (" → " if change.old_line and change.new_line else "") + (
+            f"{args.new}:{change.new_line}" if change.new_line else ""
+        )
+        stdout.write(f"- {change.text}{where}）\n" if where != "（" else f"- {change.text}\n")
+    if not changes:
+        stdout.write("两个版本计分规则相同\n")
+    if args.metrics:
+        try:
+            before = old.evaluate_many(read_metrics(args.metrics, old, encoding=args.encoding))
+            after = new.evaluate_many(read_metrics(args.metrics, new, encoding=args.encoding))
+        except (InputError, EvaluationError) as exc:
+            stderr.write(f"{exc}\n")
+            return EXIT_INVALID
+        stdout.write("\n按 " + args.metrics + " 计分的变化：\n")
+        for line in effect(before, after):
+            stdout.write(f"  {line}\n")
+    return EXIT_OK
+
+
 def _audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     try:
         with Ledger(args.ledger) as ledger:
@@ -355,6 +400,8 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
             return _explain(args, stdout, stderr)
         if args.command == "test":
             return _test(args, stdout, stderr)
+        if args.command == "diff":
+            return _diff(args, stdout, stderr)
         if args.command in ("replay", "verify", "history"):
             return _audit(args, stdout, stderr)
         return _validate(args, stdout)

@@ -1,0 +1,283 @@
+"""What changed between two versions of a ruleset, in policy terms, and what it does to scores."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
+from typing import TypeVar
+
+import attrs
+
+from kpirules.model import Band, Category, Indicator, Outcome, Ruleset, Veto
+from kpirules.quantity import format_decimal, format_percent
+from kpirules.result import Result
+
+
+@attrs.frozen
+class Change:
+    """One change, in words, with where it is in each file (0 when absent)."""
+
+    kind: str
+    text: str
+    old_line: int
+    new_line: int
+
+
+def _pts(value: Decimal) -> str:
+    return format_decimal(value) + "分"
+
+
+def _band(band: Band) -> str:
+    lo = (
+        ""
+        if band.lower is None
+        else ("≥" if band.lower_closed else ">") + format_decimal(band.lower)
+    )
+    hi = (
+        ""
+        if band.upper is None
+        else ("≤" if band.upper_closed else "<") + format_decimal(band.upper)
+    )
+    return " 且 ".join(x for x in (lo, hi) if x) or "全部"
+
+
+def _q(value: Decimal, unit: str) -> str:
+    return format_percent(value) if unit == "percent" else format_decimal(value)
+
+
+def _method(ind: Indicator, unit: str) -> str:
+    s = ind.scoring
+    parts = [s.method]
+    for name in (
+        "per",
+        "deduct",
+        "add",
+        "cap",
+        "floor",
+        "otherwise",
+        "below",
+        "above",
+        "partial",
+        "baseline",
+        "compare",
+        "change_scoring",
+    ):
+        value = getattr(s, name)
+        if value is not None:
+            parts.append(f"{name}={format_decimal(value) if isinstance(value, Decimal) else value}")
+    if s.segments:
+        parts.append(
+            "segments="
+            + "; ".join(
+                f"{_q(g.start, unit)}–{_q(g.end, unit)}→{format_decimal(g.start_points)}–{format_decimal(g.end_points)}"
+                for g in s.segments
+            )
+        )
+    if s.rows:
+        parts.append(
+            "rows="
+            + "; ".join(f"{_band(b)}→{format_decimal(b.points or Decimal(0))}" for b in s.rows)
+        )
+    if s.points_by_rank:
+        parts.append("points_by_rank=" + "/".join(format_decimal(p) for p in s.points_by_rank))
+    if s.formula is not None:
+        parts.append(f"formula={s.formula.text}")
+    return " ".join(parts)
+
+
+def compare(old: Ruleset, new: Ruleset) -> list[Change]:
+    """Every difference between two rulesets that changes what is scored or how."""
+    out: list[Change] = []
+
+    def add(kind: str, text: str, o: int = 0, n: int = 0) -> None:
+        out.append(Change(kind, text, o, n))
+
+    for name in ("id", "title", "version", "source", "cycle"):
+        a, b = getattr(old, name), getattr(new, name)
+        if a != b:
+            add("header", f"{name}：{a} → {b}")
+    if old.in_force != new.in_force:
+        add(
+            "header",
+            f"施行期间：{old.in_force.start}–{old.in_force.end or '长期'} → {new.in_force.start}–{new.in_force.end or '长期'}",
+        )
+    if old.total_points != new.total_points:
+        add("header", f"总分：{_pts(old.total_points)} → {_pts(new.total_points)}")
+    if old.rounding != new.rounding:
+        r1, r2 = old.rounding, new.rounding
+        add(
+            "header",
+            f"取整：{r1.places} 位 {r1.mode}（{r1.at}）→ {r2.places} 位 {r2.mode}（{r2.at}）",
+        )
+
+    old_metrics, new_metrics = {m.id: m for m in old.metrics}, {m.id: m for m in new.metrics}
+    for mid in old_metrics.keys() - new_metrics.keys():
+        add("metric", f"删除指标数据 {old_metrics[mid].label}（{mid}）", old_metrics[mid].line)
+    for mid in new_metrics.keys() - old_metrics.keys():
+        add("metric", f"新增指标数据 {new_metrics[mid].label}（{mid}）", 0, new_metrics[mid].line)
+    for mid in old_metrics.keys() & new_metrics.keys():
+        a, b = old_metrics[mid], new_metrics[mid]
+        fa, fb = (a.formula.text if a.formula else None), (b.formula.text if b.formula else None)
+        if fa != fb:
+            add(
+                "metric",
+                f"{b.label}（{mid}）的计算公式：{fa or '（输入）'} → {fb or '（输入）'}",
+                a.line,
+                b.line,
+            )
+        if (a.unit, a.measure, a.minimum, a.maximum) != (b.unit, b.measure, b.minimum, b.maximum):
+            add("metric", f"{b.label}（{mid}）的单位或取值范围改变", a.line, b.line)
+
+    old_ind, new_ind = {i.id: i for i in old.indicators()}, {i.id: i for i in new.indicators()}
+    for iid in [i for i in old_ind if i not in new_ind]:
+        add(
+            "indicator",
+            f"删除指标 {old_ind[iid].label}（{_pts(old_ind[iid].points)}）",
+            old_ind[iid].line,
+        )
+    for iid in [i for i in new_ind if i not in old_ind]:
+        ind = new_ind[iid]
+        target = f"，目标 {ind.target.text}" if ind.target else ""
+        add("indicator", f"新增指标 {ind.label}（{_pts(ind.points)}{target}）", 0, ind.line)
+    for iid in [i for i in new_ind if i in old_ind]:
+        a, b = old_ind[iid], new_ind[iid]
+        if a.points != b.points:
+            add("weight", f"{b.label} 分值 {_pts(a.points)} → {_pts(b.points)}", a.line, b.line)
+        ta, tb = (a.target.text if a.target else None), (b.target.text if b.target else None)
+        if a.target_value != b.target_value or (ta is None) != (tb is None):
+            add("target", f"{b.label} 目标 {ta or '（无）'} → {tb or '（无）'}", a.line, b.line)
+        if a.scoring != b.scoring:
+            unit_a = old_metrics[a.metric].unit if a.metric in old_metrics else ""
+            unit_b = new_metrics[b.metric].unit if b.metric in new_metrics else ""
+            add(
+                "method",
+                f"{b.label} 计分方法 {_method(a, unit_a)} → {_method(b, unit_b)}",
+                a.line,
+                b.line,
+            )
+        if a.direction != b.direction:
+            add("method", f"{b.label} 方向 {a.direction} → {b.direction}", a.line, b.line)
+        if a.missing != b.missing:
+            add("method", f"{b.label} 缺数据时 {a.missing} → {b.missing}", a.line, b.line)
+        if a.metric != b.metric:
+            add("indicator", f"{b.label} 改用指标数据 {a.metric} → {b.metric}", a.line, b.line)
+
+    old_cats = {c.id: c for c in _walk(old.categories)}
+    new_cats = {c.id: c for c in _walk(new.categories)}
+    for cid in old_cats.keys() & new_cats.keys():
+        if old_cats[cid].points != new_cats[cid].points:
+            add(
+                "weight",
+                f"类别 {new_cats[cid].label} 分值 {_pts(old_cats[cid].points)} → {_pts(new_cats[cid].points)}",
+                old_cats[cid].line,
+                new_cats[cid].line,
+            )
+    for cid in old_cats.keys() - new_cats.keys():
+        add("indicator", f"删除类别 {old_cats[cid].label}", old_cats[cid].line)
+    for cid in new_cats.keys() - old_cats.keys():
+        add("indicator", f"新增类别 {new_cats[cid].label}", 0, new_cats[cid].line)
+
+    old_grades = {b.value: b for b in old.grades}
+    new_grades = {b.value: b for b in new.grades}
+    for g in old_grades.keys() | new_grades.keys():
+        a, b = old_grades.get(g), new_grades.get(g)
+        if a is None and b is not None:
+            add("grade", f"新增等级 {g}（{_band(b)}）", 0, b.line)
+        elif b is None and a is not None:
+            add("grade", f"删除等级 {g}", a.line)
+        elif (
+            a is not None
+            and b is not None
+            and (a.lower, a.lower_closed, a.upper, a.upper_closed)
+            != (b.lower, b.lower_closed, b.upper, b.upper_closed)
+        ):
+            add("grade", f"等级 {g}：{_band(a)} → {_band(b)}", a.line, b.line)
+
+    _rules(out, "否决项", list(old.vetoes), list(new.vetoes), _veto_text)
+    _rules(out, "结果规则", list(old.outcomes), list(new.outcomes), _outcome_text)
+    old_adj = [
+        f"{r.label}：{r.kind} {r.points.text}（上限 {r.cap}）" for r in old.adjustments.rules
+    ]
+    new_adj = [
+        f"{r.label}：{r.kind} {r.points.text}（上限 {r.cap}）" for r in new.adjustments.rules
+    ]
+    if old_adj != new_adj or (old.adjustments.max_bonus, old.adjustments.max_penalty) != (
+        new.adjustments.max_bonus,
+        new.adjustments.max_penalty,
+    ):
+        add(
+            "adjustment",
+            f"加减分规则：{'；'.join(old_adj) or '（无）'} → {'；'.join(new_adj) or '（无）'}",
+        )
+    return sorted(out, key=lambda c: (c.new_line or c.old_line, c.text))
+
+
+def _veto_text(v: Veto) -> str:
+    effect = {
+        "zero": "总分记 0",
+        "cap_total": f"总分封顶 {v.cap}",
+        "cap_grade": f"等级封顶 {v.grade}",
+    }[v.effect]
+    return f"当 {v.when.text} 时{effect}"
+
+
+def _outcome_text(o: Outcome) -> str:
+    parts = []
+    if o.grades:
+        parts.append("等级为" + "或".join(o.grades))
+    if o.when is not None:
+        parts.append(o.when.text)
+    amount = f"，金额 {o.amount.text}" if o.amount is not None else ""
+    return f"{o.kind}：{'，且'.join(parts)}{amount}"
+
+
+R = TypeVar("R", Veto, Outcome)
+
+
+def _rules(
+    out: list[Change], what: str, old: Sequence[R], new: Sequence[R], describe: Callable[[R], str]
+) -> None:
+    a = {r.id: r for r in old}
+    b = {r.id: r for r in new}
+    for rid in a.keys() - b.keys():
+        out.append(Change("rule", f"删除{what} {a[rid].label}", a[rid].line, 0))
+    for rid in b.keys() - a.keys():
+        out.append(Change("rule", f"新增{what} {b[rid].label}：{describe(b[rid])}", 0, b[rid].line))
+    for rid in a.keys() & b.keys():
+        before, after = describe(a[rid]), describe(b[rid])
+        if before != after:
+            out.append(
+                Change(
+                    "rule", f"{what} {b[rid].label}：{before} → {after}", a[rid].line, b[rid].line
+                )
+            )
+
+
+def _walk(categories: Iterable[Category]) -> list[Category]:
+    found: list[Category] = []
+    for cat in categories:
+        found.append(cat)
+        found.extend(_walk(cat.categories))
+    return found
+
+
+def effect(old: Sequence[Result], new: Sequence[Result]) -> list[str]:
+    """How each entity's total, grade and outcomes change between two scorings."""
+    lines = []
+    for a, b in zip(old, new, strict=True):
+        delta = b.total - a.total
+        sign = "+" if delta > 0 else ""
+        grade = f"，等级 {a.grade} → {b.grade}" if a.grade != b.grade else f"，等级仍为 {b.grade}"
+        fired_a = {o.id for o in a.outcomes}
+        fired_b = {o.id for o in b.outcomes}
+        more = [o.label for o in b.outcomes if o.id not in fired_a]
+        less = [o.label for o in a.outcomes if o.id not in fired_b]
+        outcome = ""
+        if more:
+            outcome += "；新触发：" + "、".join(more)
+        if less:
+            outcome += "；不再触发：" + "、".join(less)
+        lines.append(
+            f"{a.entity}：总分 {a.total} → {b.total}（{sign}{b.total - a.total}）{grade}{outcome}"
+        )
+    return lines
