@@ -236,11 +236,11 @@ def test_explain_one_entity() -> None:
     assert code == 0
     assert "对象：第二医院医保办" in out
     assert (
-        "    - 参保人员满意度（满分 10.00分，第 107 行）［未达标］：参保人员满意度 92.00%，落在区间 90.00%–95.00%（6–10分），按区间线性计分，得 7.60分"
+        "    - 参保人员满意度（满分 10.00分，第 109 行）［未达标］：参保人员满意度 92.00%，落在区间 90.00%–95.00%（6–10分），按区间线性计分，得 7.60分"
         in out.splitlines()
     )
     assert "总分：93.20分（总分保留 2 位小数，四舍五入）" in out
-    assert "结果：综合评分排名靠前，予以表彰（honour；条件：等级为优秀；第 152 行）" in out
+    assert "结果：综合评分排名靠前，予以表彰（honour；条件：等级为优秀；第 154 行）" in out
     code, _, err = call("explain", str(VALID), str(EXAMPLE), "--entity", "不存在")
     assert code == 1
     assert "数据中没有对象 “不存在”" in err

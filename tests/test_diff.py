@@ -42,7 +42,7 @@ def test_changes_in_policy_terms(tmp_path: Path) -> None:
         "等级 合格：≥60 且 <80 → ≥60 且 <85",
         "结果规则 不合格，限期整改：rectification：total < 60 → rectification：total < 65",
     ]
-    assert (changes[1].old_line, changes[1].new_line) == (107, 107)
+    assert (changes[1].old_line, changes[1].new_line) == (109, 109)
 
 
 def test_added_and_removed_indicator(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import json
 import os
 import sys
@@ -18,11 +19,12 @@ from typing import TextIO
 from kpirules import __version__, report
 from kpirules.api import check
 from kpirules.diff import compare, effect
-from kpirules.errors import Problem
-from kpirules.inputs import InputError, Row, read_metrics
+from kpirules.errors import Problem, RulesetError
+from kpirules.inputs import InputError, Row, read_metrics, read_records
 from kpirules.ledger import Ledger, LedgerError, replay
 from kpirules.model import Ruleset
-from kpirules.result import EvaluationError, Result
+from kpirules.periods import Period, PeriodError, choose, family, parse_period, rollup
+from kpirules.result import EvaluationError, Result, Value
 from kpirules.schema import schema, tests_schema
 from kpirules.testing import run_tests
 
@@ -72,7 +74,9 @@ def _parser() -> _Parser:
             "退出码：0 成功，1 规则集或数据有误，2 用法错误。"
         ),
     )
-    score.add_argument("ruleset", metavar="RULESET", help="规则集文件")
+    score.add_argument(
+        "ruleset", metavar="RULESET", help="规则集文件，或同一规则集各版本所在的目录"
+    )
     score.add_argument("metrics", metavar="METRICS", help="指标数据文件（.csv/.yaml/.json）")
     score.add_argument(
         "--format", choices=("table", "json", "csv"), default="table", help="输出格式（默认 table）"
@@ -83,7 +87,14 @@ def _parser() -> _Parser:
     score.add_argument(
         "--record", metavar="LEDGER", help="把本次计分追加到审计记录文件（SQLite，不存在则新建）"
     )
-    score.add_argument("--period", default="", help="记录中注明的考核期间，如 2026Q1")
+    score.add_argument(
+        "--period",
+        default="",
+        help="考核期间（2026、2026H1、2026Q3、2026-07 或 起..止）：据此选择施行的规则集版本，并把按月/季分行的数据汇总",
+    )
+    score.add_argument(
+        "--as-of", metavar="DATE", help="按这一天施行的规则集版本计分（期间内规则有变化时）"
+    )
     score.add_argument("--user", help="记录中注明的操作人（默认为当前系统用户）")
     replay = sub.add_parser(
         "replay",
@@ -122,6 +133,8 @@ def _parser() -> _Parser:
     explain.add_argument("metrics", metavar="METRICS", help="指标数据文件（.csv/.yaml/.json）")
     explain.add_argument("--entity", metavar="ID", help="只解释这个对象")
     explain.add_argument("--encoding", help="指标文件的编码（默认自动识别 UTF-8 / GBK）")
+    explain.add_argument("--period", default="", help="考核期间，同 score")
+    explain.add_argument("--as-of", metavar="DATE", help="按这一天施行的规则集版本，同 score")
     test = sub.add_parser(
         "test",
         help="运行规则集自带的测试用例",
@@ -196,18 +209,21 @@ def _load_scored(
     args: argparse.Namespace, stderr: TextIO
 ) -> tuple[Ruleset, list[Row], tuple[Result, ...]] | None:
     """Load the ruleset and metrics and score them; print problems and return None on failure."""
-    for name in (args.ruleset, args.metrics):
-        if not Path(name).is_file():
-            raise _UsageError(f"kpirules: 找不到文件 {name}")
-    ruleset, problems = check(args.ruleset)
-    if ruleset is None:
-        for p in problems:
-            stderr.write(f"{p}\n")
-        stderr.write(f"{args.ruleset}: 规则集无效，未计分\n")
-        return None
+    if not Path(args.ruleset).exists():
+        raise _UsageError(f"kpirules: 找不到文件 {args.ruleset}")
+    if not Path(args.metrics).is_file():
+        raise _UsageError(f"kpirules: 找不到文件 {args.metrics}")
+    period = parse_period(args.period) if args.period else None
+    as_of = _date(args.as_of) if args.as_of else None
     try:
-        rows = read_metrics(args.metrics, ruleset, encoding=args.encoding)
+        ruleset = _ruleset_for(args.ruleset, period, as_of, stderr)
+        if ruleset is None:
+            return None
+        rows = _rows_for(args, ruleset, period, stderr)
         results = ruleset.evaluate_many(rows)
+    except PeriodError as exc:
+        stderr.write(f"kpirules: {exc}\n")
+        return None
     except InputError as exc:
         for p in exc.problems:
             stderr.write(f"{p}\n")
@@ -219,6 +235,81 @@ def _load_scored(
         stderr.write(f"{args.metrics}: 无法计分\n")
         return None
     return ruleset, rows, results
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise _UsageError(f"kpirules: 日期 “{text}” 应写成 YYYY-MM-DD") from None
+
+
+def _span(period: Period | None, as_of: dt.date | None) -> Period:
+    if period is not None:
+        return period
+    assert as_of is not None
+    return Period(as_of, as_of, str(as_of))
+
+
+def _ruleset_for(
+    name: str, period: Period | None, as_of: dt.date | None, stderr: TextIO
+) -> Ruleset | None:
+    """One ruleset file, or the version of a family (a folder) in force for the period."""
+    path = Path(name)
+    if path.is_dir():
+        if period is None and as_of is None:
+            raise _UsageError(
+                f"kpirules: {name} 是规则集目录：用 --period 或 --as-of 指定期间以选择版本"
+            )
+        try:
+            versions = family(sorted(path.glob("*.yaml")))
+        except RulesetError as exc:
+            for p in exc.problems:
+                stderr.write(f"{p}\n")
+            stderr.write(f"{name}: 目录中有无效的规则集，未计分\n")
+            return None
+        chosen = choose(versions, _span(period, as_of), as_of=as_of)
+        stderr.write(f"按 {chosen.file}（版本 {chosen.version}）计分\n")
+        return chosen
+    ruleset, problems = check(name)
+    if ruleset is None:
+        for p in problems:
+            stderr.write(f"{p}\n")
+        stderr.write(f"{name}: 规则集无效，未计分\n")
+        return None
+    if period is not None or as_of is not None:
+        choose([ruleset], _span(period, as_of), as_of=as_of)
+    return ruleset
+
+
+def _rows_for(
+    args: argparse.Namespace, ruleset: Ruleset, period: Period | None, stderr: TextIO
+) -> list[Row]:
+    """Rows to score; with --period and a period column, the sub-periods rolled up."""
+    if period is None:
+        return read_metrics(args.metrics, ruleset, encoding=args.encoding)
+    records = read_records(args.metrics, ruleset, encoding=args.encoding)
+    if not any(part for _, part, _ in records):
+        return [(entity, values) for entity, _, values in records]
+    by_entity: dict[str, list[tuple[Period, dict[str, Value]]]] = {}
+    outside = 0
+    for entity, text, values in records:
+        part = parse_period(text)
+        if period.contains(part):
+            by_entity.setdefault(entity, []).append((part, values))
+        else:
+            outside += 1
+    if outside:
+        stderr.write(f"{args.metrics}: {outside} 行数据不在期间 {period} 内，未使用\n")
+    rows: list[Row] = []
+    for entity, parts in by_entity.items():
+        parts.sort(key=lambda p: p[0])
+        rows.append(
+            (entity, rollup(ruleset.metrics, [(p.text, v) for p, v in parts], entity=entity))
+        )
+    if not rows:
+        raise PeriodError(f"{args.metrics} 中没有期间 {period} 内的数据")
+    return rows
 
 
 def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:

@@ -27,7 +27,7 @@ import attrs
 from kpirules import methods
 from kpirules.compiler import CompiledFormula, FormulaEvaluationError
 from kpirules.methods import Reason
-from kpirules.model import Band, Category, Indicator, Metric, Ruleset
+from kpirules.model import Band, Category, Indicator, Ruleset
 from kpirules.quantity import QuantityError
 from kpirules.result import (
     CategoryResult,
@@ -41,7 +41,7 @@ from kpirules.result import (
     Value,
 )
 from kpirules.validate import did_you_mean
-from kpirules.values import read_value
+from kpirules.values import combine_ratings, read_value
 
 ENGINE_VERSION = "kpirules 0.1.0"
 _ITEM = "{0} {1}，{2}"
@@ -74,16 +74,6 @@ class _EntityError(Exception):
         super().__init__(message)
         self.field = field
         self.message = message
-
-
-def _combine(metric: Metric, value: Value) -> Decimal | bool:
-    """Ratings of several assessors combined as the metric declares; other values as is."""
-    if not isinstance(value, tuple):
-        return value
-    ratings = sorted(value)
-    if metric.ratings is not None and metric.ratings.combine == "trimmed_mean":
-        ratings = ratings[1:-1]
-    return sum(ratings, ZERO) / Decimal(len(ratings))
 
 
 class Engine:
@@ -351,7 +341,7 @@ class Engine:
 
     def _metric_values(self, values: Mapping[str, Value]) -> dict[str, Decimal | bool | None]:
         known: dict[str, Decimal | bool | None] = {
-            mid: _combine(self.metrics[mid], v) for mid, v in values.items()
+            mid: combine_ratings(self.metrics[mid], v) for mid, v in values.items()
         }
         for mid, compiled in self.derived:
             needed = [n for n in compiled.formula.names if n in self.metrics]

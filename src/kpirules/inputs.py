@@ -30,6 +30,8 @@ ENTITY_COLUMNS = ("entity", "编号", "对象", "单位", "姓名", "id")
 RATING_SEPARATORS = (";", "；", "|", "、")
 
 Row = tuple[str, dict[str, Value]]
+Record = tuple[str, str, dict[str, Value]]
+PERIOD_COLUMNS = ("period", "期间")
 
 
 class InputError(KpirulesError):
@@ -42,6 +44,32 @@ class InputError(KpirulesError):
 
 def read_metrics(path: str | Path, ruleset: Ruleset, *, encoding: str | None = None) -> list[Row]:
     """Read and check a metrics file; raise :class:`InputError` with every problem."""
+    records = _read(path, ruleset, encoding)
+    if any(period for _, period, _ in records):
+        raise InputError(
+            [
+                Problem(
+                    str(path),
+                    1,
+                    1,
+                    "period",
+                    "error",
+                    "数据按期间分行（有 period 列）：要指定计分的期间",
+                    "加 --period，如 --period 2026",
+                )
+            ]
+        )
+    return [(entity, values) for entity, _, values in records]
+
+
+def read_records(
+    path: str | Path, ruleset: Ruleset, *, encoding: str | None = None
+) -> list[Record]:
+    """Read a metrics file as (entity, period, values); period is "" without a period column."""
+    return _read(path, ruleset, encoding)
+
+
+def _read(path: str | Path, ruleset: Ruleset, encoding: str | None) -> list[Record]:
     file = str(path)
     p = Path(path)
     try:
@@ -128,7 +156,7 @@ def _value(ruleset: Ruleset, metric_id: str, text: str) -> Value:
     return read_value(metric, text)
 
 
-def _read_csv(file: str, raw: bytes, ruleset: Ruleset, encoding: str | None) -> list[Row]:
+def _read_csv(file: str, raw: bytes, ruleset: Ruleset, encoding: str | None) -> list[Record]:
     text = _decode(file, raw, encoding)
     if "\x00" in text:
         raise InputError(
@@ -146,6 +174,7 @@ def _read_csv(file: str, raw: bytes, ruleset: Ruleset, encoding: str | None) -> 
     derived = {key for m in ruleset.metrics if m.formula is not None for key in (m.id, m.label)}
     header = [h.strip() for h in header]
     entity_col = next((i for i, h in enumerate(header) if h in ENTITY_COLUMNS), None)
+    period_col = next((i for i, h in enumerate(header) if h in PERIOD_COLUMNS), None)
     if entity_col is None:
         problems.append(
             Problem(
@@ -155,7 +184,7 @@ def _read_csv(file: str, raw: bytes, ruleset: Ruleset, encoding: str | None) -> 
     mapping: dict[int, str] = {}
     seen_metric: dict[str, int] = {}
     for i, name in enumerate(header):
-        if i == entity_col:
+        if i in (entity_col, period_col):
             continue
         if name in columns:
             mid = columns[name]
@@ -199,8 +228,8 @@ def _read_csv(file: str, raw: bytes, ruleset: Ruleset, encoding: str | None) -> 
                     hint,
                 )
             )
-    rows: list[Row] = []
-    seen: dict[str, int] = {}
+    rows: list[Record] = []
+    seen: dict[tuple[str, str], int] = {}
     try:
         for record in reader:
             line = reader.line_num
@@ -227,7 +256,10 @@ def _read_csv(file: str, raw: bytes, ruleset: Ruleset, encoding: str | None) -> 
                     Problem(file, line, entity_col + 1, header[entity_col], "error", "编号为空")
                 )
                 continue
-            if entity in seen:
+            period = record[period_col].strip() if period_col is not None else ""
+            key = (entity, period)
+            if key in seen:
+                what = f"编号 “{entity}”" + (f" 在期间 {period}" if period else "")
                 problems.append(
                     Problem(
                         file,
@@ -235,11 +267,11 @@ def _read_csv(file: str, raw: bytes, ruleset: Ruleset, encoding: str | None) -> 
                         entity_col + 1,
                         header[entity_col],
                         "error",
-                        f"编号 “{entity}” 重复（第 {seen[entity]} 行已出现）",
+                        f"{what} 重复（第 {seen[key]} 行已出现）",
                     )
                 )
                 continue
-            seen[entity] = line
+            seen[key] = line
             values: dict[str, Value] = {}
             for i, mid in mapping.items():
                 cell = record[i].strip()
@@ -249,7 +281,7 @@ def _read_csv(file: str, raw: bytes, ruleset: Ruleset, encoding: str | None) -> 
                     values[mid] = _value(ruleset, mid, cell)
                 except QuantityError as exc:
                     problems.append(Problem(file, line, i + 1, header[i], "error", str(exc)))
-            rows.append((entity, values))
+            rows.append((entity, period, values))
     except csv.Error as exc:
         problems.append(Problem(file, reader.line_num, 1, "$", "error", f"CSV 格式错误：{exc}"))
     if problems:
@@ -259,37 +291,39 @@ def _read_csv(file: str, raw: bytes, ruleset: Ruleset, encoding: str | None) -> 
     return rows
 
 
-def _read_tree(file: str, raw: bytes, ruleset: Ruleset, encoding: str | None) -> list[Row]:
+def _read_tree(file: str, raw: bytes, ruleset: Ruleset, encoding: str | None) -> list[Record]:
     text = _decode(file, raw, encoding)
     doc, problems = load_yaml(file, text=text)
     if doc is None or problems:
         raise InputError(problems)
     data = doc.data
-    entries: list[tuple[tuple[Any, ...], str | None, Any]] = []
+    entries: list[tuple[tuple[Any, ...], str | None, str, Any]] = []
     if isinstance(data, list):
         for i, row in enumerate(data):
             if not isinstance(row, dict):
                 problems.append(doc.problem((i,), "每一行应是映射：entity: 编号，以及各指标的值"))
                 continue
             entity = next((row[k] for k in ENTITY_COLUMNS if k in row), None)
-            metrics = {k: v for k, v in row.items() if k not in ENTITY_COLUMNS}
-            entries.append(((i,), None if entity is None else str(entity), metrics))
+            period = next((str(row[k]) for k in PERIOD_COLUMNS if k in row), "")
+            skip = (*ENTITY_COLUMNS, *PERIOD_COLUMNS)
+            metrics = {k: v for k, v in row.items() if k not in skip}
+            entries.append(((i,), None if entity is None else str(entity), period, metrics))
     elif isinstance(data, dict):
         for key, metrics in data.items():
-            entries.append(((key,), str(key), metrics))
+            entries.append(((key,), str(key), "", metrics))
     else:
         raise InputError([doc.problem((), "文件应是各对象的列表，或 编号: {指标: 值} 的映射")])
     columns = _columns(ruleset)
-    rows: list[Row] = []
-    seen: set[str] = set()
-    for path, entity, metrics in entries:
+    rows: list[Record] = []
+    seen: set[tuple[str, str]] = set()
+    for path, entity, period, metrics in entries:
         if entity is None or not entity.strip():
             problems.append(doc.problem(path, "缺少编号：每一行要写 entity"))
             continue
-        if entity in seen:
+        if (entity, period) in seen:
             problems.append(doc.problem(path, f"编号 “{entity}” 重复"))
             continue
-        seen.add(entity)
+        seen.add((entity, period))
         if not isinstance(metrics, dict):
             problems.append(doc.problem(path, "指标应写成映射：指标: 值"))
             continue
@@ -312,7 +346,7 @@ def _read_tree(file: str, raw: bytes, ruleset: Ruleset, encoding: str | None) ->
                 values[mid] = read_value(ruleset.metric(mid), value)
             except QuantityError as exc:
                 problems.append(doc.problem((*path, key), str(exc)))
-        rows.append((entity, values))
+        rows.append((entity, period, values))
     if problems:
         raise InputError(problems)
     return rows

@@ -97,3 +97,13 @@ def _show(raw: object) -> str:
     if isinstance(raw, bool):
         return "true" if raw else "false"
     return str(raw)
+
+
+def combine_ratings(metric: Metric, value: Value) -> Decimal | bool:
+    """Several assessors' ratings combined as the metric declares; other values as they are."""
+    if not isinstance(value, tuple):
+        return value
+    ratings = sorted(value)
+    if metric.ratings is not None and metric.ratings.combine == "trimmed_mean":
+        ratings = ratings[1:-1]
+    return sum(ratings, Decimal(0)) / Decimal(len(ratings))

@@ -1,0 +1,184 @@
+"""Periods, rulesets in force by date, and metrics rolled up from shorter periods.
+
+A period is written ``2026`` (a year), ``2026H1``/``2026H2``, ``2026Q1``…``2026Q4``,
+``2026-07`` (a month) or ``2026-01-01..2026-03-31`` (any range, both ends inclusive).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from pathlib import Path
+
+import attrs
+
+from kpirules.api import load
+from kpirules.errors import KpirulesError
+from kpirules.model import Metric, Ruleset
+from kpirules.result import Value
+from kpirules.values import combine_ratings
+
+_YEAR = re.compile(r"(\d{4})")
+_HALF = re.compile(r"(\d{4})\s*[Hh]([12])")
+_QUARTER = re.compile(r"(\d{4})\s*[Qq]([1-4])")
+_MONTH = re.compile(r"(\d{4})-(\d{1,2})")
+_RANGE = re.compile(r"(\d{4}-\d{2}-\d{2})\s*(?:\.\.|至|~)\s*(\d{4}-\d{2}-\d{2})")
+
+
+class PeriodError(KpirulesError):
+    """A period cannot be read, or no single ruleset version is in force for it."""
+
+
+@attrs.frozen(order=True)
+class Period:
+    """A span of days, both ends inclusive, with the text it was written as."""
+
+    start: dt.date
+    end: dt.date
+    text: str
+
+    def contains(self, other: Period) -> bool:
+        """Whether ``other`` lies entirely within this period."""
+        return self.start <= other.start and other.end <= self.end
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _month_end(year: int, month: int) -> dt.date:
+    return dt.date(year, month, calendar.monthrange(year, month)[1])
+
+
+def parse_period(text: str) -> Period:
+    """Read ``2026``, ``2026H1``, ``2026Q3``, ``2026-07`` or ``2026-01-01..2026-03-31``."""
+    t = text.strip()
+    try:
+        if m := _RANGE.fullmatch(t):
+            start, end = dt.date.fromisoformat(m.group(1)), dt.date.fromisoformat(m.group(2))
+            if end < start:
+                raise PeriodError(f"期间 “{text}” 的结束日早于开始日")
+            return Period(start, end, t)
+        if m := _QUARTER.fullmatch(t):
+            year, q = int(m.group(1)), int(m.group(2))
+            return Period(dt.date(year, 3 * q - 2, 1), _month_end(year, 3 * q), t)
+        if m := _HALF.fullmatch(t):
+            year, h = int(m.group(1)), int(m.group(2))
+            return Period(dt.date(year, 6 * h - 5, 1), _month_end(year, 6 * h), t)
+        if m := _MONTH.fullmatch(t):
+            year, month = int(m.group(1)), int(m.group(2))
+            return Period(dt.date(year, month, 1), _month_end(year, month), t)
+        if m := _YEAR.fullmatch(t):
+            year = int(m.group(1))
+            return Period(dt.date(year, 1, 1), dt.date(year, 12, 31), t)
+    except ValueError:
+        pass
+    raise PeriodError(
+        f"无法读出期间 “{text}”：写成 2026、2026H1、2026Q3、2026-07 或 2026-01-01..2026-03-31"
+    )
+
+
+def in_force(ruleset: Ruleset) -> Period:
+    """The dates a ruleset is in force (open-ended: to the end of 9999)."""
+    start = dt.date.fromisoformat(ruleset.in_force.start)
+    end = (
+        dt.date.fromisoformat(ruleset.in_force.end)
+        if ruleset.in_force.end
+        else dt.date(9999, 12, 31)
+    )
+    return Period(start, end, f"{start}..{ruleset.in_force.end or '长期'}")
+
+
+def choose(versions: Sequence[Ruleset], period: Period, *, as_of: dt.date | None = None) -> Ruleset:
+    """The one version in force for ``period`` (or on ``as_of``); strict, with reasons.
+
+    Raises :class:`PeriodError` when no version covers the period, when two claim it, or
+    when the rules change inside it (naming the versions and how to proceed).
+    """
+
+    def name(r: Ruleset) -> str:
+        return f"{r.file}（版本 {r.version}，施行 {in_force(r)}）"
+
+    if as_of is not None:
+        hits = [r for r in versions if in_force(r).start <= as_of <= in_force(r).end]
+        when = f"{as_of}"
+    else:
+        hits = [r for r in versions if in_force(r).contains(period)]
+        when = f"期间 {period}（{period.start}..{period.end}）"
+    if len(hits) == 1:
+        return hits[0]
+    if len(hits) > 1:
+        raise PeriodError(f"{when} 同时适用多个版本：" + "；".join(name(r) for r in hits))
+    overlapping = [
+        r for r in versions if in_force(r).start <= period.end and period.start <= in_force(r).end
+    ]
+    if as_of is None and len(overlapping) > 1:
+        parts = "；".join(
+            f"{max(period.start, in_force(r).start)}..{min(period.end, in_force(r).end)} 适用 {name(r)}"
+            for r in sorted(overlapping, key=lambda r: in_force(r).start)
+        )
+        raise PeriodError(
+            f"{when} 期间规则发生变化：{parts}。请把期间拆开分别计分（--period 起..止），"
+            "或用 --as-of 日期 指定按哪一天施行的版本计分"
+        )
+    listed = "；".join(name(r) for r in versions) or "（没有）"
+    raise PeriodError(f"{when} 没有施行中的规则集版本。已有版本：{listed}")
+
+
+def family(paths: Iterable[Path]) -> list[Ruleset]:
+    """Every ruleset version in ``paths`` (tests files are skipped); RulesetError if any is invalid."""
+    out: list[Ruleset] = []
+    for path in paths:
+        if path.name.endswith(".tests.yaml"):
+            continue
+        out.append(load(path))
+    ids = {r.id for r in out}
+    if len(ids) > 1:
+        raise PeriodError(
+            "目录中的规则集 id 不一致，不是同一规则集的各个版本：" + "、".join(sorted(ids))
+        )
+    return out
+
+
+def rollup(
+    metrics: Sequence[Metric], parts: Sequence[tuple[str, dict[str, Value]]], *, entity: str
+) -> dict[str, Value]:
+    """Combine one entity's metrics of several periods (in time order) into one period's.
+
+    Each input metric aggregates as it declares: ``sum``, ``mean``, ``last``, ``max``,
+    ``min``, ``any``/``all``. Derived metrics are not given: they are recomputed from the
+    combined inputs (a yearly rate is the sum of numerators over the sum of denominators).
+    """
+    out: dict[str, Value] = {}
+    for metric in metrics:
+        if metric.formula is not None:
+            continue
+        seen = [(label, values[metric.id]) for label, values in parts if metric.id in values]
+        if not seen:
+            continue
+        how = metric.aggregate
+        if not how:
+            raise PeriodError(
+                f"{entity}：指标 “{metric.label}”（{metric.id}）没有声明 aggregate，无法把 "
+                f"{len(seen)} 个期间的数据合并（在规则集中写 aggregate: mean / last / max …）"
+            )
+        # Ratings are combined within each period first, as the metric declares.
+        values = [combine_ratings(metric, v) for _, v in seen]
+        if how == "last":
+            out[metric.id] = values[-1]
+        elif how in ("any", "all"):
+            flags = [bool(v) for v in values]
+            out[metric.id] = any(flags) if how == "any" else all(flags)
+        else:
+            numbers = [v for v in values if isinstance(v, Decimal)]
+            if how == "sum":
+                out[metric.id] = sum(numbers, Decimal(0))
+            elif how == "mean":
+                out[metric.id] = sum(numbers, Decimal(0)) / Decimal(len(numbers))
+            elif how == "max":
+                out[metric.id] = max(numbers)
+            elif how == "min":
+                out[metric.id] = min(numbers)
+    return out
