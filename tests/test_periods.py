@@ -165,3 +165,51 @@ def test_cli_period_outside_the_ruleset() -> None:
     err = io.StringIO()
     assert run(["score", str(RULESET), str(QUARTERLY), "--period", "2030"], io.StringIO(), err) == 1
     assert "没有施行中的规则集版本" in err.getvalue()
+
+
+YOY = """\
+kpirules: 1
+id: yoy
+title: 基金使用效率较上年度提升
+version: "1"
+source: 医保办年度绩效目标责任书
+in_force: {from: 2025-01-01}
+weighting: points
+metrics:
+  eff: {label: 基金使用效率, unit: ratio, aggregate: last}
+  eff_last: {label: 上年度基金使用效率, unit: ratio, previous_of: eff}
+categories:
+  - id: c
+    label: 基金
+    weight: 100
+    indicators:
+      - {id: up, label: 较上年度提升, metric: eff, weight: 100, target: ≥ 5%, scoring: {method: change, baseline: eff_last, compare: relative, scoring: proportional}}
+"""
+
+
+def test_baseline_from_the_previous_period(tmp_path: Path) -> None:
+    """基金使用效率较上年度提升5%: last year's value comes from last year's rows, and the run says so."""
+    ruleset = tmp_path / "yoy.yaml"
+    ruleset.write_text(YOY, "utf-8")
+    data = tmp_path / "eff.csv"
+    data.write_text(
+        "entity,period,eff\n甲,2025Q3,0.98\n甲,2025Q4,1.00\n甲,2026Q2,1.02\n甲,2026Q4,1.03\n"
+        "乙,2025Q4,1.00\n乙,2026Q4,1.06\n",
+        "utf-8",
+    )
+    out, err = io.StringIO(), io.StringIO()
+    assert (
+        run(["score", str(ruleset), str(data), "--period", "2026", "--format", "csv"], out, err)
+        == 0
+    ), err.getvalue()
+    # 甲: last of 2026 = 1.03 against last of 2025 = 1.00 → +3%, 3/5 of 100 = 60; 乙: +6% → 100
+    assert out.getvalue().splitlines()[1:] == ["甲,60.00,,2,60.0,,", "乙,100.00,,1,100,,"]
+    assert "甲 的 上年度基金使用效率 取自上一期 2025 的数据（2025Q3、2025Q4）" in err.getvalue()
+
+
+def test_previous_of_must_name_an_input() -> None:
+    """previous_of names an existing input metric of the same unit."""
+    _, problems = kpirules.check(
+        "y.yaml", text=YOY.replace("previous_of: eff}", "previous_of: ef}")
+    )
+    assert [p.message for p in problems] == ["previous_of 引用的指标 “ef” 没有在 metrics 中声明"]

@@ -23,7 +23,7 @@ from kpirules.errors import Problem, RulesetError
 from kpirules.inputs import InputError, Row, read_metrics, read_records
 from kpirules.ledger import Ledger, LedgerError, replay
 from kpirules.model import Ruleset
-from kpirules.periods import Period, PeriodError, choose, family, parse_period, rollup
+from kpirules.periods import Period, PeriodError, choose, family, parse_period, previous, rollup
 from kpirules.result import EvaluationError, Result, Value
 from kpirules.schema import schema, tests_schema
 from kpirules.testing import run_tests
@@ -309,7 +309,48 @@ def _rows_for(
         )
     if not rows:
         raise PeriodError(f"{args.metrics} 中没有期间 {period} 内的数据")
-    return rows
+    return _with_previous(args.metrics, ruleset, period, records, rows, stderr)
+
+
+def _with_previous(
+    file: str,
+    ruleset: Ruleset,
+    period: Period,
+    records: list[tuple[str, str, dict[str, Value]]],
+    rows: list[Row],
+    stderr: TextIO,
+) -> list[Row]:
+    """Fill metrics declared ``previous_of`` from the previous period's rows, saying so."""
+    linked = [m for m in ruleset.metrics if m.previous_of]
+    if not linked:
+        return rows
+    before = previous(period)
+    parts: dict[str, list[tuple[Period, dict[str, Value]]]] = {}
+    for entity, text, values in records:
+        part = parse_period(text)
+        if before.contains(part):
+            parts.setdefault(entity, []).append((part, values))
+    out: list[Row] = []
+    for entity, values in rows:
+        filled = dict(values)
+        earlier = sorted(parts.get(entity, []), key=lambda p: p[0])
+        rolled = (
+            rollup(ruleset.metrics, [(p.text, v) for p, v in earlier], entity=entity)
+            if earlier
+            else {}
+        )
+        for metric in linked:
+            assert metric.previous_of is not None
+            if metric.id in filled:
+                stderr.write(f"{file}: {entity} 的 {metric.label} 用数据中直接给出的值\n")
+            elif metric.previous_of in rolled:
+                filled[metric.id] = rolled[metric.previous_of]
+                stderr.write(
+                    f"{file}: {entity} 的 {metric.label} 取自上一期 {before} 的数据"
+                    f"（{'、'.join(p.text for p, _ in earlier)}）\n"
+                )
+        out.append((entity, filled))
+    return out
 
 
 def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:

@@ -63,6 +63,7 @@ class Metric:
     ratings: Ratings | None
     source: str | None
     line: int
+    previous_of: str | None = None
 
 
 @attrs.frozen

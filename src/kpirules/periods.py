@@ -80,6 +80,26 @@ def parse_period(text: str) -> Period:
     )
 
 
+def previous(period: Period) -> Period:
+    """The period of the same kind just before: 2025 for 2026, 2026Q2 for 2026Q3, …"""
+    t = period.text
+    if m := _QUARTER.fullmatch(t):
+        year, q = int(m.group(1)), int(m.group(2))
+        return parse_period(f"{year - 1}Q4" if q == 1 else f"{year}Q{q - 1}")
+    if m := _HALF.fullmatch(t):
+        year, h = int(m.group(1)), int(m.group(2))
+        return parse_period(f"{year - 1}H2" if h == 1 else f"{year}H1")
+    if m := _MONTH.fullmatch(t):
+        year, month = int(m.group(1)), int(m.group(2))
+        return parse_period(f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}")
+    if _YEAR.fullmatch(t):
+        return parse_period(str(int(t) - 1))
+    length = period.end - period.start
+    end = period.start - dt.timedelta(days=1)
+    start = end - length
+    return Period(start, end, f"{start}..{end}")
+
+
 def in_force(ruleset: Ruleset) -> Period:
     """The dates a ruleset is in force (open-ended: to the end of 9999)."""
     start = dt.date.fromisoformat(ruleset.in_force.start)

@@ -488,7 +488,35 @@ class _Builder:
             ratings=ratings,
             source=_text(spec.get("source")),
             line=self.line(path),
+            previous_of=self._previous_of(mid, spec, path, unit, formula),
         )
+
+    def _previous_of(
+        self, mid: str, spec: dict[str, Any], path: PathKey, unit: str, formula: Formula | None
+    ) -> str | None:
+        source = spec.get("previous_of")
+        if not isinstance(source, str):
+            return None
+        if formula is not None:
+            self.err((*path, "previous_of"), "上一期的值由数据汇总得到，不能同时写 formula")
+            return None
+        other = self.metric_data.get(source)
+        if other is None or source == mid:
+            self.err(
+                (*path, "previous_of"),
+                f"previous_of 引用的指标 “{source}” 没有在 metrics 中声明",
+                did_you_mean(source, set(self.metric_data) - {mid}),
+            )
+            return None
+        if "formula" in other:
+            self.err((*path, "previous_of"), f"“{source}” 是派生指标：previous_of 只能引用输入指标")
+            return None
+        if other.get("unit") != unit:
+            self.err(
+                (*path, "previous_of"), f"“{mid}” 与 “{source}” 的单位不同，无法作为上一期的值"
+            )
+            return None
+        return source
 
     def _check_measure(self, unit: str, measure: str, path: PathKey) -> None:
         try:
