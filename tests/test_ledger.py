@@ -194,3 +194,80 @@ def test_killed_writer_leaves_a_valid_chain(tmp_path: Path) -> None:
         rows = read_metrics(EXAMPLE, ruleset)
         ledger.append(ruleset, rows, ruleset.evaluate_many(rows))
         assert ledger.verify() == []
+
+
+def test_audit_walkthrough_in_the_docs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The walk-through in docs/audit.md, run as written, gives the figures it states."""
+    monkeypatch.chdir(ROOT)
+    db = str(tmp_path / "audit.db")
+    quiet = io.StringIO
+    assert (
+        run(
+            [
+                "score",
+                "examples/family/",
+                "examples/a-offices-2026-quarterly.csv",
+                "--period",
+                "2026",
+                "--record",
+                db,
+            ],
+            quiet(),
+            quiet(),
+        )
+        == 0
+    )
+    assert (
+        run(
+            [
+                "score",
+                "examples/family/",
+                "examples/a-offices-2027.csv",
+                "--period",
+                "2027",
+                "--record",
+                db,
+            ],
+            quiet(),
+            quiet(),
+        )
+        == 0
+    )
+    out = quiet()
+    assert run(["history", db], out, quiet()) == 0
+    listed = [
+        (line.split("\t")[3], line.split("\t")[4], line.split("\t")[5])
+        for line in out.getvalue().splitlines()
+    ]
+    assert listed == [
+        ("甲医院医保办", "a-office 2026.1", "96.23"),
+        ("乙医院医保办", "a-office 2026.1", "95.23"),
+        ("第一医院医保办", "a-office 2027.1", "97.00"),
+        ("第二医院医保办", "a-office 2027.1", "94.46"),
+        ("第三医院医保办", "a-office 2027.1", "85.27"),
+        ("中医院医保办", "a-office 2027.1", "96.95"),
+    ]
+    out = quiet()
+    assert run(["verify", db], out, quiet()) == 0
+    assert out.getvalue() == f"{db}: 6 条记录，哈希链完整\n"
+    out = quiet()
+    assert run(["replay", db], out, quiet()) == 0
+    assert out.getvalue().splitlines()[-1] == f"{db}: 6/6 条重算结果与记录逐字节一致"
+    out = quiet()
+    assert (
+        run(
+            [
+                "diff",
+                "examples/family/a-office-2026.yaml",
+                "examples/family/a-office-2027.yaml",
+                "--metrics",
+                "examples/a-offices-2027.csv",
+            ],
+            out,
+            quiet(),
+        )
+        == 0
+    )
+    text = out.getvalue()
+    assert "  第二医院医保办：总分 95.60 → 94.46（-1.14），等级仍为 优秀" in text
+    assert "  中医院医保办：总分 97.52 → 96.95（-0.57），等级仍为 优秀" in text
