@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import TypeVar
 
 import attrs
 
-from kpirules.model import Band, Category, Indicator, Outcome, Ruleset, Veto
+from kpirules.model import Band, Indicator, Outcome, Ruleset, Veto
 from kpirules.quantity import format_decimal, format_percent
 from kpirules.result import Result
 
@@ -162,8 +162,8 @@ def compare(old: Ruleset, new: Ruleset) -> list[Change]:
         if a.metric != b.metric:
             add("indicator", f"{b.label} 改用指标数据 {a.metric} → {b.metric}", a.line, b.line)
 
-    old_cats = {c.id: c for c in _walk(old.categories)}
-    new_cats = {c.id: c for c in _walk(new.categories)}
+    old_cats = {c.id: c for c in old.all_categories()}
+    new_cats = {c.id: c for c in new.all_categories()}
     for cid in old_cats.keys() & new_cats.keys():
         if old_cats[cid].points != new_cats[cid].points:
             add(
@@ -251,14 +251,6 @@ def _rules(
                     "rule", f"{what} {b[rid].label}：{before} → {after}", a[rid].line, b[rid].line
                 )
             )
-
-
-def _walk(categories: Iterable[Category]) -> list[Category]:
-    found: list[Category] = []
-    for cat in categories:
-        found.append(cat)
-        found.extend(_walk(cat.categories))
-    return found
 
 
 def effect(old: Sequence[Result], new: Sequence[Result]) -> list[str]:

@@ -85,7 +85,7 @@ class Engine:
         self.inputs = tuple(m.id for m in ruleset.metrics if m.formula is None)
         self.derived = tuple((mid, CompiledFormula(f)) for mid, f in self._derived_order())
         self.indicators = ruleset.indicators()
-        self.category_of = _category_of(ruleset.categories)
+        self.category_of = _category_of(ruleset.all_categories())
         self.quantum = Decimal(1).scaleb(-ruleset.rounding.places)
         self.plans = tuple(
             methods.Plan(
@@ -103,7 +103,7 @@ class Engine:
             cat.id: tuple(
                 n for n, ind in enumerate(self.indicators) if self.category_of[ind.id] == cat.id
             )
-            for cat in _walk(ruleset.categories)
+            for cat in ruleset.all_categories()
         }
         self.has_flags = any(m.unit == "yes_no" for m in ruleset.metrics)
         self.needs_names = bool(ruleset.vetoes or ruleset.adjustments.rules or ruleset.outcomes)
@@ -136,7 +136,7 @@ class Engine:
         }
         self.grade_rank = _grade_rank(ruleset.grades)
         self.top_ids = frozenset(c.id for c in ruleset.categories)
-        self.all_categories = tuple(_walk(ruleset.categories))
+        self.all_categories = ruleset.all_categories()
         self.provenance = Provenance(
             ruleset=ruleset.id,
             version=ruleset.version,
@@ -717,17 +717,9 @@ class Engine:
         return fired
 
 
-def _walk(categories: Iterable[Category]) -> list[Category]:
-    out: list[Category] = []
-    for cat in categories:
-        out.append(cat)
-        out.extend(_walk(cat.categories))
-    return out
-
-
 def _category_of(categories: Iterable[Category]) -> dict[str, str]:
     out: dict[str, str] = {}
-    for cat in _walk(categories):
+    for cat in categories:
         for ind in cat.indicators:
             out[ind.id] = cat.id
     return out

@@ -287,6 +287,18 @@ class Ruleset:
                 return m
         raise KeyError(metric_id)
 
+    def all_categories(self) -> tuple[Category, ...]:
+        """Every category, depth first in file order (a category before its sub-categories)."""
+        out: list[Category] = []
+
+        def visit(cats: tuple[Category, ...]) -> None:
+            for cat in cats:
+                out.append(cat)
+                visit(cat.categories)
+
+        visit(self.categories)
+        return tuple(out)
+
     def indicators(self) -> tuple[Indicator, ...]:
         """Every indicator, depth first in file order."""
         out: list[Indicator] = []
