@@ -49,7 +49,7 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> _Parser:
     parser = _Parser(
         prog="kpirules",
-        description="绩效考核规则引擎：检查规则集、计分、解释每个分数、运行测试用例。",
+        description="绩效考核规则引擎：检查规则集、计分、解释每个分数、运行测试用例、比较版本、记录与重算。",
     )
     parser.add_argument("--version", action="version", version=f"kpirules {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -96,6 +96,23 @@ def _parser() -> _Parser:
         "--as-of", metavar="DATE", help="按这一天施行的规则集版本计分（期间内规则有变化时）"
     )
     score.add_argument("--user", help="记录中注明的操作人（默认为当前系统用户）")
+    explain = sub.add_parser(
+        "explain",
+        help="逐项解释计分过程（每个分数的来源）",
+        description="逐项说明一个或全部对象的计分过程：取值、目标、方法、得分、小计、总分、等级和结果。",
+    )
+    explain.add_argument("ruleset", metavar="RULESET", help="规则集文件")
+    explain.add_argument("metrics", metavar="METRICS", help="指标数据文件（.csv/.yaml/.json）")
+    explain.add_argument("--entity", metavar="ID", help="只解释这个对象")
+    explain.add_argument("--encoding", help="指标文件的编码（默认自动识别 UTF-8 / GBK）")
+    explain.add_argument("--period", default="", help="考核期间，同 score")
+    explain.add_argument("--as-of", metavar="DATE", help="按这一天施行的规则集版本，同 score")
+    test = sub.add_parser(
+        "test",
+        help="运行规则集自带的测试用例",
+        description="运行规则集（或测试文件）中的测试用例，逐条显示通过或失败及差异。有失败时退出码为 1。",
+    )
+    test.add_argument("paths", nargs="+", metavar="RULESET", help="规则集、测试文件或目录")
     replay = sub.add_parser(
         "replay",
         help="按记录的规则集原文和输入重算，逐字节比较结果",
@@ -124,23 +141,6 @@ def _parser() -> _Parser:
         description="逐条列出审计记录：序号、时间、期间、对象、规则集版本、总分、等级。",
     )
     history.add_argument("ledger", metavar="LEDGER", help="审计记录文件")
-    explain = sub.add_parser(
-        "explain",
-        help="逐项解释计分过程（每个分数的来源）",
-        description="逐项说明一个或全部对象的计分过程：取值、目标、方法、得分、小计、总分、等级和结果。",
-    )
-    explain.add_argument("ruleset", metavar="RULESET", help="规则集文件")
-    explain.add_argument("metrics", metavar="METRICS", help="指标数据文件（.csv/.yaml/.json）")
-    explain.add_argument("--entity", metavar="ID", help="只解释这个对象")
-    explain.add_argument("--encoding", help="指标文件的编码（默认自动识别 UTF-8 / GBK）")
-    explain.add_argument("--period", default="", help="考核期间，同 score")
-    explain.add_argument("--as-of", metavar="DATE", help="按这一天施行的规则集版本，同 score")
-    test = sub.add_parser(
-        "test",
-        help="运行规则集自带的测试用例",
-        description="运行规则集（或测试文件）中的测试用例，逐条显示通过或失败及差异。有失败时退出码为 1。",
-    )
-    test.add_argument("paths", nargs="+", metavar="RULESET", help="规则集、测试文件或目录")
     schema_cmd = sub.add_parser(
         "schema",
         help="输出规则集的 JSON Schema（供编辑器自动补全和检查）",
