@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterable
 
 import attrs
 
@@ -253,8 +252,3 @@ def _check_call(node: ast.Call) -> None:
     if n < low or (high is not None and n > high):
         want = str(low) if low == high else f"至少 {low}"
         raise FormulaError(f"函数 {name}() 需要 {want} 个参数（写了 {n} 个）")
-
-
-def function_names() -> Iterable[str]:
-    """Names reserved for functions."""
-    return FUNCTIONS.keys()

@@ -28,7 +28,6 @@ from kpirules.formula import FUNCTIONS, Formula, FormulaError, parse_formula
 from kpirules.loader import Document, PathKey
 from kpirules.quantity import (
     OP_TEXT,
-    PERCENT_WORDS,
     UNITS,
     QuantityError,
     Target,
@@ -1760,4 +1759,4 @@ def _show_value(value: Decimal | None, metric: model.Metric) -> str:
     return _show_q(value, metric.unit)
 
 
-__all__ = ["PERCENT_WORDS", "RESERVED", "did_you_mean", "validate_document"]
+__all__ = ["RESERVED", "did_you_mean", "validate_document", "validate_tests_document"]
