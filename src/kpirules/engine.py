@@ -471,7 +471,7 @@ class Engine:
                     plan.points,
                     score,
                     plan.status(v),
-                    Reason(_ITEM, (plan.label, plan.show(v), reason)),
+                    reason if plan.prefixed else Reason(plan.t_item, (v, reason), plan.f_item),
                     plan.line,
                 )
         inputs = tuple([(mid, values.get(mid, known.get(mid))) for mid in plan.inputs])
@@ -497,9 +497,11 @@ class Engine:
             return self._make(plan, v, inputs, ZERO, "monitor", why)
         try:
             if method == "pass_fail":
-                score, reason = methods.pass_fail(plan, v)
+                score, reason = methods.pass_fail(plan, v, shown)
             elif isinstance(v, bool):
                 raise FormulaEvaluationError("是/否指标只能用 pass_fail 计分")
+            elif method in methods.PREFIXED:
+                score, reason = plan.score(plan, v, shown)
             elif method in methods.SIMPLE:
                 score, reason = plan.score(plan, v)
             elif method in methods.COHORT:
@@ -526,7 +528,9 @@ class Engine:
             status = "met" if score == ind.points else "not_met"
         else:
             status = "met" if methods.met(ind.target.op, v, ind.target_value) else "not_met"
-        return self._make(plan, v, inputs, score, status, Reason(_ITEM, (ind.label, shown, reason)))
+        if method not in methods.PREFIXED:
+            reason = Reason(_ITEM, (ind.label, shown, reason))
+        return self._make(plan, v, inputs, score, status, reason)
 
     def _mark_vetoed(self, items: list[ItemResult], fired: list[Fired]) -> list[ItemResult]:
         """Items whose metric a fired veto's condition uses are marked ``vetoed``."""

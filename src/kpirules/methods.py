@@ -17,6 +17,8 @@ from collections.abc import Callable
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_HALF_EVEN, Context, Decimal, localcontext
 from typing import NamedTuple
 
+import attrs
+
 from kpirules.compiler import CompiledFormula, FormulaEvaluationError
 from kpirules.model import Band, Indicator, Metric
 from kpirules.quantity import format_decimal
@@ -55,14 +57,52 @@ class Num(NamedTuple):
 
 
 class Reason(NamedTuple):
-    """A sentence template and what fills it; ``render()`` gives the text."""
+    """A sentence template and what fills it; ``render()`` gives the text.
+
+    ``formats``, when given, holds one formatter per argument (None: the default), so that
+    a prepared sentence can carry bare numbers instead of wrapped ones.
+    """
 
     template: str
     args: tuple[object, ...]
+    formats: tuple[Callable[[object], str] | None, ...] = ()
 
     def render(self) -> str:
         """The sentence, with every number formatted for reading."""
+        if self.formats:
+            return self.template.format(
+                *[(f or _text)(a) for f, a in zip(self.formats, self.args, strict=True)]
+            )
         return self.template.format(*[_text(a) for a in self.args])
+
+
+@attrs.frozen
+class PointsFormat:
+    """Formats bare points like :class:`Pts`."""
+
+    quantum: Decimal
+    mode: str
+
+    def __call__(self, value: object) -> str:
+        assert isinstance(value, Decimal)
+        return _text(Pts(value, self.quantum, self.mode))
+
+
+@attrs.frozen
+class ValueFormat:
+    """Formats a bare metric value like :func:`value_arg`; other objects as themselves."""
+
+    unit: str
+    word: str
+
+    def __call__(self, value: object) -> str:
+        if isinstance(value, bool):
+            return "是" if value else "否"
+        if not isinstance(value, Decimal):
+            return _text(value)
+        if self.unit == "percent":
+            return _text(Pct(value))
+        return _text(Num(value, self.word))
 
 
 def rounded(value: Decimal, quantum: Decimal, mode: str = ROUND_HALF_EVEN) -> Decimal:
@@ -166,10 +206,15 @@ class Plan:
         "deduct_note",
         "deduct_text",
         "direction",
+        "f_item",
+        "f_vp",
+        "f_vpp",
         "fast",
         "floor",
         "formula",
+        "fp",
         "full",
+        "fv",
         "higher",
         "id",
         "ind",
@@ -184,10 +229,16 @@ class Plan:
         "per",
         "per_text",
         "points",
+        "prefixed",
         "quantum",
         "score",
         "show",
         "status",
+        "t_deduct",
+        "t_fail",
+        "t_item",
+        "t_met",
+        "t_pass",
         "target",
         "target_or_none",
         "target_text",
@@ -241,6 +292,26 @@ class Plan:
         self.target_or_none = ind.target.text if ind.target else None
         self.fast = s.method in SIMPLE and inputs == (ind.metric,)
         self.show: Callable[[Decimal], object] = _shower(metric)
+        self.prefixed = s.method in PREFIXED
+        probe = value_arg(metric, ONE)
+        self.fv = ValueFormat(metric.unit, probe.word if isinstance(probe, Num) else "")
+        self.fp = PointsFormat(quantum, mode)
+        label = _escape(ind.label)
+        target = _escape(self.target_text)
+        self.t_item = label + " {0}，{1}"
+        self.f_item: tuple[Callable[[object], str] | None, ...] = (self.fv, None)
+        self.t_met = f"{label} {{0}}，达到目标 {target}，不扣分，得 {{1}}"
+        self.t_pass = f"{label} {{0}}，达到目标 {target}，得满分 {{1}}"
+        self.t_fail = f"{label} {{0}}，未达到目标 {target}，得 {{1}}"
+        self.f_vp: tuple[Callable[[object], str] | None, ...] = (self.fv, self.fp)
+        relation, word = {"lower_better": ("高于", "超"), "equal": ("偏离", "偏离")}.get(
+            ind.direction, ("低于", "低")
+        )
+        self.t_deduct = (
+            f"{label} {{0}}，{relation}目标 {target}，每{word}{_escape(self.per_text)}"
+            f"扣{self.deduct_text}分{self.deduct_note}，扣 {{1}}，得 {{2}}"
+        )
+        self.f_vpp: tuple[Callable[[object], str] | None, ...] = (self.fv, self.fp, self.fp)
         self.status: Callable[[Decimal], Status] = _status_of(ind)
 
 
@@ -273,19 +344,27 @@ def _status_of(ind: Indicator) -> Callable[[Decimal], Status]:
     return lambda v: "met" if v == target else "not_met"
 
 
+#: Methods whose reasons already name the indicator and its value.
+PREFIXED = frozenset({"deduct", "pass_fail"})
+
+
+def _escape(text: str) -> str:
+    """Text for a str.format template: braces doubled."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
 def _cap(score: Decimal, points: Decimal) -> Decimal:
     return ZERO if score < ZERO else points if score > points else score
 
 
-def pass_fail(plan: Plan, v: Decimal | bool) -> Scored:
+def pass_fail(plan: Plan, v: Decimal | bool, shown: object = None) -> Scored:
     """达标得满分, otherwise ``otherwise`` points."""
     assert plan.target is not None and plan.ind.target is not None
+    first = v if shown is None else shown
     if met(plan.ind.target.op, v, plan.target):
-        return plan.points, Reason("达到目标 {0}，得满分 {1}", (plan.target_text, plan.full))
+        return plan.points, Reason(plan.t_pass, (first, plan.points), plan.f_vp)
     other = plan.ind.scoring.otherwise or ZERO
-    return other, Reason(
-        "未达到目标 {0}，得 {1}", (plan.target_text, Pts(other, plan.quantum, plan.mode))
-    )
+    return other, Reason(plan.t_fail, (first, other), plan.f_vp)
 
 
 def proportional(plan: Plan, v: Decimal) -> Scored:
@@ -355,18 +434,19 @@ def linear(plan: Plan, v: Decimal) -> Scored:
     )
 
 
-def deduct(plan: Plan, v: Decimal) -> Scored:
+def deduct(plan: Plan, v: Decimal, shown: object = None) -> Scored:
     """每差1个单位扣X分，扣完为止 (with the declared rule for partial units)."""
     t = plan.target
     assert isinstance(t, Decimal) and plan.per is not None and plan.deduct is not None
     if plan.direction == "lower_better":
-        gap, word, relation = (v - t if v > t else ZERO), "超", "高于"
+        gap = v - t if v > t else ZERO
     elif plan.direction == "equal":
-        gap, word, relation = abs(v - t), "偏离", "偏离"
+        gap = abs(v - t)
     else:
-        gap, word, relation = (t - v if v < t else ZERO), "低", "低于"
+        gap = t - v if v < t else ZERO
+    first = v if shown is None else shown
     if not gap:
-        return plan.points, Reason("达到目标 {0}，不扣分，得 {1}", (plan.target_text, plan.full))
+        return plan.points, Reason(plan.t_met, (first, plan.points), plan.f_vp)
     units = gap / plan.per
     if plan.partial == "round_up":
         units = Decimal(math.ceil(units))
@@ -377,19 +457,7 @@ def deduct(plan: Plan, v: Decimal) -> Scored:
     if taken > limit:
         taken = limit
     score = plan.points - taken
-    return score, Reason(
-        "{0}目标 {1}，每{2}{3}扣{4}分{5}，扣 {6}，得 {7}",
-        (
-            relation,
-            plan.target_text,
-            word,
-            plan.per_text,
-            format_decimal(plan.deduct),
-            plan.deduct_note,
-            Pts(taken, plan.quantum, plan.mode),
-            Pts(score, plan.quantum, plan.mode),
-        ),
-    )
+    return score, Reason(plan.t_deduct, (first, taken, score), plan.f_vpp)
 
 
 def per_occurrence(plan: Plan, v: Decimal) -> Scored:
