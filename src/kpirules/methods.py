@@ -207,6 +207,7 @@ class Plan:
         "deduct_text",
         "direction",
         "f_item",
+        "f_prop",
         "f_vp",
         "f_vpp",
         "fast",
@@ -235,10 +236,14 @@ class Plan:
         "show",
         "status",
         "t_deduct",
+        "t_each",
         "t_fail",
         "t_item",
         "t_met",
         "t_pass",
+        "t_prop",
+        "t_scale",
+        "t_zero",
         "target",
         "target_or_none",
         "target_text",
@@ -312,6 +317,25 @@ class Plan:
             f"扣{self.deduct_text}分{self.deduct_note}，扣 {{1}}，得 {{2}}"
         )
         self.f_vpp: tuple[Callable[[object], str] | None, ...] = (self.fv, self.fp, self.fp)
+        how = "实际/目标" if self.higher else "目标/实际"
+        self.t_prop = (
+            f"{label} {{0}}，目标 {target}，按 {how} 计分：{{1}} ÷ {{2}} × "
+            f"{format_decimal(ind.points)}，得 {{3}}{{4}}"
+        )
+        self.f_prop: tuple[Callable[[object], str] | None, ...] = (
+            self.fv,
+            self.fv,
+            self.fv,
+            self.fp,
+            None,
+        )
+        self.t_zero = f"{label} {{0}}，目标 {target}，实际为 0，得满分 {{1}}"
+        self.t_each = f"{label} {{0}}，每次扣{self.deduct_text}分，扣 {{1}}，得 {{2}}"
+        lo, hi = metric.minimum, metric.maximum
+        self.t_scale = (
+            f"{label} {{0}}，按 {format_decimal(lo or ZERO)}–{format_decimal(hi or ZERO)} 分制"
+            f"折算为 {format_decimal(ind.points)} 分，得 {{1}}"
+        )
         self.status: Callable[[Decimal], Status] = _status_of(ind)
 
 
@@ -345,7 +369,7 @@ def _status_of(ind: Indicator) -> Callable[[Decimal], Status]:
 
 
 #: Methods whose reasons already name the indicator and its value.
-PREFIXED = frozenset({"deduct", "pass_fail"})
+PREFIXED = frozenset({"deduct", "pass_fail", "proportional", "per_occurrence", "scale"})
 
 
 def _escape(text: str) -> str:
@@ -367,37 +391,22 @@ def pass_fail(plan: Plan, v: Decimal | bool, shown: object = None) -> Scored:
     return other, Reason(plan.t_fail, (first, other), plan.f_vp)
 
 
-def proportional(plan: Plan, v: Decimal) -> Scored:
+def proportional(plan: Plan, v: Decimal, shown: object = None) -> Scored:
     """实际/目标×分值 (higher is better) or 目标/实际×分值 (lower is better), capped."""
     t = plan.target
     assert isinstance(t, Decimal)
-    metric = plan.metric
+    first = v if shown is None else shown
     if not plan.higher:
         if v <= 0:
-            return plan.points, Reason(
-                "目标 {0}，实际为 0，得满分 {1}", (plan.target_text, plan.full)
-            )
+            return plan.points, Reason(plan.t_zero, (first, plan.points), plan.f_vp)
         raw = t / v * plan.points
-        how = "目标/实际"
-        a, b = value_arg(metric, t), value_arg(metric, v)
+        a, b = t, v
     else:
         raw = v / t * plan.points
-        how = "实际/目标"
-        a, b = value_arg(metric, v), value_arg(metric, t)
+        a, b = v, t
     score = _cap(raw, plan.points)
     capped = "（封顶）" if raw > plan.points else ""
-    return score, Reason(
-        "目标 {0}，按 {1} 计分：{2} ÷ {3} × {4}，得 {5}{6}",
-        (
-            plan.target_text,
-            how,
-            a,
-            b,
-            format_decimal(plan.points),
-            Pts(score, plan.quantum, plan.mode),
-            capped,
-        ),
-    )
+    return score, Reason(plan.t_prop, (first, a, b, score, capped), plan.f_prop)
 
 
 def linear(plan: Plan, v: Decimal) -> Scored:
@@ -460,19 +469,12 @@ def deduct(plan: Plan, v: Decimal, shown: object = None) -> Scored:
     return score, Reason(plan.t_deduct, (first, taken, score), plan.f_vpp)
 
 
-def per_occurrence(plan: Plan, v: Decimal) -> Scored:
+def per_occurrence(plan: Plan, v: Decimal, shown: object = None) -> Scored:
     """每发现一次扣X分, not below the floor."""
     assert plan.deduct is not None
     taken = min(v * plan.deduct, plan.points - plan.floor)
     score = plan.points - taken
-    return score, Reason(
-        "每次扣{0}分，扣 {1}，得 {2}",
-        (
-            plan.deduct_text,
-            Pts(taken, plan.quantum, plan.mode),
-            Pts(score, plan.quantum, plan.mode),
-        ),
-    )
+    return score, Reason(plan.t_each, (v if shown is None else shown, taken, score), plan.f_vpp)
 
 
 def bonus(plan: Plan, v: Decimal) -> Scored:
@@ -595,20 +597,12 @@ def percentile(plan: Plan, v: Decimal, cohort: Cohort) -> Scored:
     raise FormulaEvaluationError("百分位不在分档表的任何一档中")
 
 
-def scale(plan: Plan, v: Decimal) -> Scored:
+def scale(plan: Plan, v: Decimal, shown: object = None) -> Scored:
     """评分折算: (value − min)/(max − min) × points on the metric's scale."""
     lo, hi = plan.metric.minimum, plan.metric.maximum
     assert lo is not None and hi is not None
     score = _cap((v - lo) / (hi - lo) * plan.points, plan.points)
-    return score, Reason(
-        "按 {0}–{1} 分制折算为 {2} 分，得 {3}",
-        (
-            format_decimal(lo),
-            format_decimal(hi),
-            format_decimal(plan.points),
-            Pts(score, plan.quantum, plan.mode),
-        ),
-    )
+    return score, Reason(plan.t_scale, (v if shown is None else shown, score), plan.f_vp)
 
 
 def formula(plan: Plan, v: Decimal | bool, names: dict[str, object]) -> Scored:
