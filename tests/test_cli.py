@@ -266,3 +266,82 @@ def test_test_command_passes_and_fails(tmp_path: Path) -> None:
     assert code == 1
     assert "    总分 total：预期 94.4，实际 94.30（相差 -0.10）" in out.splitlines()
     assert out.splitlines()[-1].endswith("3/4 个用例通过")
+
+
+def test_careless_command_lines() -> None:
+    """Swapped arguments, a bad period, a directory as data, an unknown encoding, an abbreviated flag: usage errors in Chinese."""
+    code, _, err = call("score", str(EXAMPLE), str(VALID))
+    assert code == 2
+    assert "是数据文件，不是规则集：参数的顺序是 规则集 在前，指标数据 在后" in err
+    code, _, err = call("score", str(VALID), str(EXAMPLE), "--period", "2026Q5")
+    assert code == 2
+    assert "无法读出期间 “2026Q5”" in err
+    code, _, err = call("score", str(VALID), str(ROOT / "examples"))
+    assert code == 2
+    assert "是目录" in err
+    code, _, err = call("score", str(VALID), str(EXAMPLE), "--encoding", "gbkk")
+    assert code == 2
+    assert "不认识的编码 gbkk" in err
+    code, _, err = call("score", str(VALID), str(EXAMPLE), "--form", "json")
+    assert code == 2
+    assert "不认识的参数" in err
+
+
+def test_output_mode_format_and_ledger_guard(tmp_path: Path) -> None:
+    """Output files get ordinary permissions, the format follows the extension, and the ledger is never overwritten."""
+    import os
+
+    target = tmp_path / "out.csv"
+    assert call("score", str(VALID), str(EXAMPLE), "--output", str(target))[0] == 0
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+    raw = target.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfentity,total,grade,rank,")
+    ledger = tmp_path / "sub" / "r.db"
+    assert call("score", str(VALID), str(EXAMPLE), "--record", str(ledger))[0] == 0
+    code, _, err = call(
+        "score",
+        str(VALID),
+        str(EXAMPLE),
+        "--record",
+        str(ledger),
+        "--output",
+        str(ledger),
+        "--force",
+    )
+    assert code == 2
+    assert "就是输入文件或审计记录" in err
+
+
+def test_test_finds_cases_beside_the_ruleset() -> None:
+    """`kpirules test RULESET` also runs RULESET.tests.yaml beside it."""
+    code, out, _ = call("test", str(VALID))
+    assert code == 0
+    assert out.splitlines()[-1].endswith("a-office-annual.tests.yaml: 4/4 个用例通过")
+
+
+def test_missing_derived_input_names_what_to_supply(tmp_path: Path) -> None:
+    """A missing numerator is named as the input to supply, not as the derived rate."""
+    rows = EXAMPLE.read_text("utf-8").splitlines()
+    cells = rows[2].split(",")
+    cells[3] = ""
+    rows[2] = ",".join(cells)
+    data = tmp_path / "m.csv"
+    data.write_text("\n".join(rows) + "\n", "utf-8")
+    code, _, err = call("score", str(VALID), str(data))
+    assert code == 1
+    assert (
+        "第二医院医保办: settlements_on_time: 缺少数据：按时结算笔数（settlements_on_time）" in err
+    )
+
+
+def test_excel_habits(tmp_path: Path) -> None:
+    """Thousands separators, a trailing empty column and ratings as text are read as meant."""
+    rows = EXAMPLE.read_text("utf-8").splitlines()
+    quoted = [rows[0] + ","] + [r.replace(",10000,", ',"10,000",') + "," for r in rows[1:]]
+    data = tmp_path / "excel.csv"
+    data.write_text("\n".join(quoted) + "\n", "utf-8")
+    code, out, err = call("score", str(VALID), str(data), "--format", "csv")
+    assert code == 0, err
+    assert out == call("score", str(VALID), str(EXAMPLE), "--format", "csv")[1]

@@ -60,7 +60,7 @@ def test_utf8_bom(tmp_path: Path) -> None:
 def test_messy_file_reports_every_problem_with_row_and_column() -> None:
     """A typo in a column, a percent written as 96 and a duplicated entity: all at once."""
     assert problems(EXAMPLES / "a-offices-2026-messy.csv") == [
-        "a-offices-2026-messy.csv:1:7: error: supervision_timelines: 规则集中没有指标 “supervision_timelines”（派生指标由公式计算，不需要列）（是不是要写 supervision_timeliness？）",
+        "a-offices-2026-messy.csv:1:7: error: supervision_timelines: 规则集中没有指标 “supervision_timelines”（是不是要写 supervision_timeliness？）",
         "a-offices-2026-messy.csv:2:9: error: satisfaction: 指标 “参保人员满意度（问卷）” 是百分比，96 会被当作 9600%：写成 96% 或 0.96",
         "a-offices-2026-messy.csv:4:1: error: entity: 编号 “第二医院医保办” 重复（第 3 行已出现）",
     ]

@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 invalid input (or warnings under ``--strict``), 2 usage
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import datetime as dt
 import json
@@ -14,7 +15,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from kpirules import __version__, report
 from kpirules.api import check
@@ -39,16 +40,34 @@ class _UsageError(Exception):
     """The command line was used wrongly; the message says how (exit code 2)."""
 
 
+_ARGPARSE_WORDS = (
+    ("unrecognized arguments", "不认识的参数"),
+    ("the following arguments are required", "缺少参数"),
+    ("invalid choice", "不是可用的选项"),
+    ("choose from", "可选"),
+    ("expected one argument", "需要一个值"),
+    ("argument ", "参数 "),
+    ("invalid int value", "应为整数"),
+)
+
+
 class _Parser(argparse.ArgumentParser):
     """An argument parser that raises instead of exiting, so ``run`` stays testable."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)  # --form must not silently mean --format
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise _UsageError(f"{self.prog}: 用法错误：{message}")
+        for english, chinese in _ARGPARSE_WORDS:
+            message = message.replace(english, chinese)
+        raise _UsageError(f"{self.prog}: 用法错误：{message}（见 {self.prog} --help）")
 
 
 def _parser() -> _Parser:
     parser = _Parser(
         prog="kpirules",
+        allow_abbrev=False,
         description="绩效考核规则引擎：检查规则集、计分、解释每个分数、运行测试用例、比较版本、记录与重算。",
     )
     parser.add_argument("--version", action="version", version=f"kpirules {__version__}")
@@ -79,7 +98,9 @@ def _parser() -> _Parser:
     )
     score.add_argument("metrics", metavar="METRICS", help="指标数据文件（.csv/.yaml/.json）")
     score.add_argument(
-        "--format", choices=("table", "json", "csv"), default="table", help="输出格式（默认 table）"
+        "--format",
+        choices=("table", "json", "csv"),
+        help="输出格式（默认 table；--output 的扩展名为 .json 或 .csv 时按扩展名）",
     )
     score.add_argument("--output", metavar="FILE", help="写入文件（原子写入；不会覆盖输入文件）")
     score.add_argument("--force", action="store_true", help="允许覆盖已存在的输出文件")
@@ -211,9 +232,24 @@ def _load_scored(
     """Load the ruleset and metrics and score them; print problems and return None on failure."""
     if not Path(args.ruleset).exists():
         raise _UsageError(f"kpirules: 找不到文件 {args.ruleset}")
+    if Path(args.metrics).is_dir():
+        raise _UsageError(
+            f"kpirules: {args.metrics} 是目录：请给出一个指标数据文件（.csv/.yaml/.json）"
+        )
     if not Path(args.metrics).is_file():
         raise _UsageError(f"kpirules: 找不到文件 {args.metrics}")
-    period = parse_period(args.period) if args.period else None
+    _not_data(args.ruleset)
+    if args.encoding:
+        try:
+            codecs.lookup(args.encoding)
+        except LookupError:
+            raise _UsageError(
+                f"kpirules: 不认识的编码 {args.encoding}（可用 utf-8、gbk、gb18030、utf-16）"
+            ) from None
+    try:
+        period = parse_period(args.period) if args.period else None
+    except PeriodError as exc:
+        raise _UsageError(f"kpirules: {exc}") from None
     as_of = _date(args.as_of) if args.as_of else None
     try:
         ruleset = _ruleset_for(args.ruleset, period, as_of, stderr)
@@ -235,6 +271,14 @@ def _load_scored(
         stderr.write(f"{args.metrics}: 无法计分\n")
         return None
     return ruleset, rows, results
+
+
+def _not_data(name: str) -> None:
+    """A data file given where a ruleset belongs is a usage error, not a pile of YAML errors."""
+    if Path(name).suffix.lower() in (".csv", ".json", ".xlsx", ".xls"):
+        raise _UsageError(
+            f"kpirules: {name} 是数据文件，不是规则集：参数的顺序是 规则集 在前，指标数据 在后"
+        )
 
 
 def _date(text: str) -> dt.date:
@@ -355,31 +399,40 @@ def _with_previous(
 
 def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if args.output:
-        _check_output(args.output, [args.ruleset, args.metrics], force=args.force)
+        inputs = [args.ruleset, args.metrics, *([args.record] if args.record else [])]
+        _check_output(args.output, inputs, force=args.force)
     loaded = _load_scored(args, stderr)
     if loaded is None:
         return EXIT_INVALID
     ruleset, rows, results = loaded
     if args.record:
         try:
+            Path(args.record).parent.mkdir(parents=True, exist_ok=True)
             with Ledger(args.record, create=True) as ledger:
                 entries = ledger.append(ruleset, rows, results, period=args.period, user=args.user)
         except LedgerError as exc:
             stderr.write(f"kpirules: {exc}\n")
             return EXIT_INVALID
         stderr.write(f"已记入 {args.record}：第 {entries[0].seq}–{entries[-1].seq} 条\n")
-    if args.format == "json":
+    fmt = args.format or _format_of(args.output)
+    if fmt == "json":
         text = report.to_json(results)
-    elif args.format == "csv":
+    elif fmt == "csv":
         text = report.to_csv(ruleset, results)
     else:
         text = report.table(ruleset, results)
     if args.output:
-        write_atomic(Path(args.output), text)
+        # A CSV file gets a byte-order mark: Excel on Chinese Windows then reads it as UTF-8.
+        write_atomic(Path(args.output), text, encoding="utf-8-sig" if fmt == "csv" else "utf-8")
         stderr.write(f"已写入 {args.output}（{len(results)} 个对象）\n")
     else:
         stdout.write(text)
     return EXIT_OK
+
+
+def _format_of(output: str | None) -> str:
+    suffix = Path(output).suffix.lower() if output else ""
+    return {".json": "json", ".csv": "csv"}.get(suffix, "table")
 
 
 def _explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
@@ -398,6 +451,11 @@ def _explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 
 def _test(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     files = _expand(args.paths)
+    for path in list(files):
+        # A ruleset's cases may live beside it, in NAME.tests.yaml: run those too.
+        beside = path.with_name(path.stem + ".tests.yaml")
+        if not path.name.endswith(".tests.yaml") and beside.is_file() and beside not in files:
+            files.append(beside)
     failed = False
     ran = 0
     for path in files:
@@ -415,7 +473,10 @@ def _test(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         failed = failed or not all(r.passed for r in reports)
         stdout.write(report.format_test_report(str(path), reports))
     if ran == 0 and not failed:
-        stderr.write("kpirules: 没有找到测试用例\n")
+        names = "、".join(str(p) for p in files)
+        stderr.write(
+            f"kpirules: {names} 中没有测试用例（规则集的 tests:，或旁边的 名称.tests.yaml）\n"
+        )
         return EXIT_INVALID
     return EXIT_INVALID if failed else EXIT_OK
 
@@ -425,6 +486,7 @@ def _diff(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     for name in (args.old, args.new):
         if not Path(name).is_file():
             raise _UsageError(f"kpirules: 找不到文件 {name}")
+        _not_data(name)
         ruleset, problems = check(name)
         if ruleset is None:
             for p in problems:
@@ -490,18 +552,27 @@ def _check_output(output: str, inputs: Sequence[str], *, force: bool) -> None:
     target = Path(output).resolve()
     for name in inputs:
         if Path(name).resolve() == target:
-            raise _UsageError(f"kpirules: 输出文件 {output} 就是输入文件，拒绝覆盖")
+            raise _UsageError(f"kpirules: 输出文件 {output} 就是输入文件或审计记录，拒绝覆盖")
     if target.exists() and not force:
         raise _UsageError(f"kpirules: 输出文件 {output} 已存在；要覆盖请加 --force")
     if not target.parent.is_dir():
         raise _UsageError(f"kpirules: 输出目录 {target.parent} 不存在")
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str, *, encoding: str = "utf-8") -> None:
     """Write ``text`` to ``path`` via a temporary file and a rename: never half-written."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        # mkstemp makes the file private (0600); give it the mode a plain write would have,
+        # or keep the mode of the file it replaces.
+        try:
+            mode = path.stat().st_mode & 0o777
+        except OSError:
+            mask = os.umask(0)
+            os.umask(mask)
+            mode = 0o666 & ~mask
+        Path(tmp).chmod(mode)
+        with os.fdopen(fd, "w", encoding=encoding, newline="") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())

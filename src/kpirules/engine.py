@@ -106,6 +106,10 @@ class Engine:
             for cat in ruleset.all_categories()
         }
         self.has_flags = any(m.unit == "yes_no" for m in ruleset.metrics)
+        self.inputs_of_metric = {
+            m.id: tuple(x for x in self._inputs_of_id(m.id) if self.metrics[x].formula is None)
+            for m in ruleset.metrics
+        }
         self.needs_names = bool(ruleset.vetoes or ruleset.adjustments.rules or ruleset.outcomes)
         self.must_have = tuple(
             ind
@@ -155,8 +159,11 @@ class Engine:
 
     def _inputs_of(self, ind: Indicator) -> tuple[str, ...]:
         """The metrics an indicator's value comes from: itself, its baseline, their inputs."""
+        return self._inputs_of_id(ind.metric, ind.scoring.baseline)
+
+    def _inputs_of_id(self, metric: str, baseline: str | None = None) -> tuple[str, ...]:
         out: list[str] = []
-        stack = [ind.metric] + ([ind.scoring.baseline] if ind.scoring.baseline else [])
+        stack = [metric] + ([baseline] if baseline else [])
         while stack:
             mid = stack.pop(0)
             if mid in out:
@@ -389,9 +396,16 @@ class Engine:
         known = self._metric_values(values)
         missing = [ind for ind in self.must_have if known.get(ind.metric) is None]
         if missing:
-            labels = "、".join(f"{self.metrics[i.metric].label}（{i.metric}）" for i in missing)
+            # Name the inputs the user can supply, not the derived metrics computed from them.
+            absent: dict[str, None] = {}
+            for ind in missing:
+                for mid in self.inputs_of_metric[ind.metric]:
+                    if mid not in values:
+                        absent[mid] = None
+            labels = "、".join(f"{self.metrics[m].label}（{m}）" for m in absent)
             raise _EntityError(
-                missing[0].metric, f"缺少数据：{labels}；这些指标规定缺失时报错（missing: error）"
+                next(iter(absent), missing[0].metric),
+                f"缺少数据：{labels}；这些指标规定缺失时报错（missing: error）",
             )
         items = [self._item(plan, known, values, cohorts) for plan in self.plans]
         if any(item.status == "excluded" for item in items):

@@ -27,7 +27,6 @@ from kpirules.validate import did_you_mean
 from kpirules.values import Value, read_value
 
 ENTITY_COLUMNS = ("entity", "编号", "对象", "单位", "姓名", "id")
-RATING_SEPARATORS = (";", "；", "|", "、")
 
 Row = tuple[str, dict[str, Value]]
 Record = tuple[str, str, dict[str, Value]]
@@ -147,13 +146,7 @@ def _columns(ruleset: Ruleset) -> dict[str, str]:
 
 
 def _value(ruleset: Ruleset, metric_id: str, text: str) -> Value:
-    metric = ruleset.metric(metric_id)
-    if metric.unit == "rating" and any(sep in text for sep in RATING_SEPARATORS):
-        parts = text
-        for sep in RATING_SEPARATORS[1:]:
-            parts = parts.replace(sep, RATING_SEPARATORS[0])
-        return read_value(metric, [part.strip() for part in parts.split(";") if part.strip()])
-    return read_value(metric, text)
+    return read_value(ruleset.metric(metric_id), text)
 
 
 def _read_csv(file: str, raw: bytes, ruleset: Ruleset, encoding: str | None) -> list[Record]:
@@ -183,6 +176,8 @@ def _read_csv(file: str, raw: bytes, ruleset: Ruleset, encoding: str | None) -> 
         )
     mapping: dict[int, str] = {}
     seen_metric: dict[str, int] = {}
+    unknown: list[str] = []
+    blank: list[int] = []
     for i, name in enumerate(header):
         if i in (entity_col, period_col):
             continue
@@ -202,7 +197,7 @@ def _read_csv(file: str, raw: bytes, ruleset: Ruleset, encoding: str | None) -> 
             seen_metric[mid] = i
             mapping[i] = mid
         elif not name:
-            problems.append(Problem(file, 1, i + 1, f"第{i + 1}列", "error", "列名为空"))
+            blank.append(i)
         elif name in derived:
             problems.append(
                 Problem(
@@ -216,18 +211,22 @@ def _read_csv(file: str, raw: bytes, ruleset: Ruleset, encoding: str | None) -> 
                 )
             )
         else:
+            unknown.append(name)
             hint = did_you_mean(name, columns)
             problems.append(
-                Problem(
-                    file,
-                    1,
-                    i + 1,
-                    name,
-                    "error",
-                    f"规则集中没有指标 “{name}”（派生指标由公式计算，不需要列）",
-                    hint,
-                )
+                Problem(file, 1, i + 1, name, "error", f"规则集中没有指标 “{name}”", hint)
             )
+    if unknown and len(unknown) * 2 >= len(header):
+        problems.append(
+            Problem(
+                file,
+                1,
+                1,
+                "$",
+                "error",
+                f"大部分列（{len(unknown)}/{len(header)}）不是规则集 {ruleset.id} 的指标：这份数据可能属于别的规则集",
+            )
+        )
     rows: list[Record] = []
     seen: dict[tuple[str, str], int] = {}
     try:
@@ -235,6 +234,19 @@ def _read_csv(file: str, raw: bytes, ruleset: Ruleset, encoding: str | None) -> 
             line = reader.line_num
             if not any(cell.strip() for cell in record):
                 continue
+            for i in blank:
+                if i < len(record) and record[i].strip():
+                    problems.append(
+                        Problem(
+                            file,
+                            line,
+                            i + 1,
+                            f"第{i + 1}列",
+                            "error",
+                            "这一列没有列名，却有数据",
+                            "给这一列写上列名，或删除它",
+                        )
+                    )
             if len(record) != len(header):
                 problems.append(
                     Problem(

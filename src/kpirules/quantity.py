@@ -85,6 +85,7 @@ _OPS: tuple[tuple[str, Op], ...] = (
 )
 _QUANTITY = re.compile(r"\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(\S*?)\s*")
 _LEADING_ZERO = re.compile(r"[-+]?0\d")
+_THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d)")
 _ENGLISH_YES_NO = frozenset(
     {"yes", "no", "Yes", "No", "YES", "NO", "on", "off", "y", "n", "Y", "N"}
 )
@@ -138,6 +139,8 @@ def parse_quantity(value: object) -> Quantity:
         return Quantity(Decimal(value), "", str(value))
     if not isinstance(value, str):
         raise QuantityError("这里要写数值，如 95%、4、5万元")
+    if _THOUSANDS.match(value.strip()):
+        value = value.replace(",", "")  # 10,000 as Excel writes it
     m = _QUANTITY.fullmatch(value)
     if m is None:
         raise QuantityError(f"无法读出数值 “{value}”：应写成数字加可选单位，如 95%、4次、5万元")

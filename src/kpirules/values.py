@@ -21,6 +21,9 @@ from kpirules.quantity import (
 
 Value = Decimal | bool | tuple[Decimal, ...]
 
+#: Several ratings in one cell or text: ``88;90;92`` (also ；, | and 、).
+RATING_SEPARATORS = (";", "；", "|", "、")
+
 _YES = frozenset({"是", "true", "True", True})
 _NO = frozenset({"否", "false", "False", False})
 
@@ -33,6 +36,14 @@ def read_value(metric: Metric, raw: object) -> Value:
         if isinstance(raw, bool | str) and raw in _NO:
             return False
         raise QuantityError(f"是/否指标 “{metric.label}” 的值应写 是 或 否，而不是 “{_show(raw)}”")
+    if (
+        metric.unit == "rating"
+        and isinstance(raw, str)
+        and any(sep in raw for sep in RATING_SEPARATORS)
+    ):
+        for sep in RATING_SEPARATORS[1:]:
+            raw = raw.replace(sep, RATING_SEPARATORS[0])
+        raw = [part.strip() for part in raw.split(RATING_SEPARATORS[0]) if part.strip()]
     if isinstance(raw, list | tuple):
         if metric.unit != "rating":
             raise QuantityError(f"只有评分指标才能写多个评分，“{metric.label}” 只能有一个值")
