@@ -37,10 +37,10 @@ def test_changes_in_policy_terms(tmp_path: Path) -> None:
     assert [c.text for c in changes] == [
         "version：2026.1 → 2027.1",
         "参保人员满意度 目标 ≥ 95% → ≥ 97%",
-        "参保人员满意度 计分方法 linear below=0 above=10 segments=80%–90%→0–6; 90%–95%→6–10 → linear below=0 above=10 segments=80%–90%→0–6; 90%–97%→6–10",
+        "参保人员满意度 计分方法 区间法（低于区间得 0；高于区间得 10；80%–90% 得 0–6分；90%–95% 得 6–10分） → 区间法（低于区间得 0；高于区间得 10；80%–90% 得 0–6分；90%–97% 得 6–10分）",
         "等级 良好：≥80 且 <90 → ≥85 且 <90",
         "等级 合格：≥60 且 <80 → ≥60 且 <85",
-        "结果规则 不合格，限期整改：rectification：total < 60 → rectification：total < 65",
+        "结果规则 不合格，限期整改：整改：total < 60 → 整改：total < 65",
     ]
     assert (changes[1].old_line, changes[1].new_line) == (109, 109)
 
@@ -76,6 +76,16 @@ def test_cli_diff_with_metrics(tmp_path: Path) -> None:
     lines = out.getvalue().splitlines()
     assert "  第三医院医保办：总分 83.47 → 83.47（0.00），等级 良好 → 合格" in lines
     assert "  第一医院医保办：总分 97.00 → 96.43（-0.57），等级仍为 优秀" in lines
+
+
+def test_unrelated_rulesets_are_flagged() -> None:
+    """Comparing two different rulesets says their ids differ, first."""
+    other = ROOT / "rulesets" / "c-staff-halfyear.yaml"
+    changes = compare(kpirules.load(OLD), kpirules.load(other))
+    assert (
+        changes[0].text
+        == "注意：两个规则集的 id 不同（a-office-annual 与 c-staff-halfyear），可能不是同一规则集的两个版本"
+    )
 
 
 def test_identical_versions() -> None:

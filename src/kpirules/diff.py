@@ -27,17 +27,9 @@ def _pts(value: Decimal) -> str:
     return format_decimal(value) + "分"
 
 
-def _band(band: Band) -> str:
-    lo = (
-        ""
-        if band.lower is None
-        else ("≥" if band.lower_closed else ">") + format_decimal(band.lower)
-    )
-    hi = (
-        ""
-        if band.upper is None
-        else ("≤" if band.upper_closed else "<") + format_decimal(band.upper)
-    )
+def _band(band: Band, unit: str = "") -> str:
+    lo = "" if band.lower is None else ("≥" if band.lower_closed else ">") + _q(band.lower, unit)
+    hi = "" if band.upper is None else ("≤" if band.upper_closed else "<") + _q(band.upper, unit)
     return " 且 ".join(x for x in (lo, hi) if x) or "全部"
 
 
@@ -45,54 +37,99 @@ def _q(value: Decimal, unit: str) -> str:
     return format_percent(value) if unit == "percent" else format_decimal(value)
 
 
+_METHOD_WORDS = {
+    "pass_fail": "达标得满分",
+    "proportional": "按比例计分",
+    "linear": "区间法",
+    "deduct": "差额扣分",
+    "per_occurrence": "按次扣分",
+    "bonus": "加分",
+    "table": "分档计分",
+    "change": "较基期变化",
+    "best_ratio": "与同组最优比",
+    "rank": "排名计分",
+    "percentile": "百分位计分",
+    "scale": "评分折算",
+    "monitor": "仅监测",
+    "formula": "自定义公式",
+}
+_PARAM_WORDS = (
+    ("per", "每"),
+    ("deduct", "扣"),
+    ("add", "加"),
+    ("cap", "上限"),
+    ("floor", "最低"),
+    ("otherwise", "未达标得"),
+    ("below", "低于区间得"),
+    ("above", "高于区间得"),
+    ("partial", "不足一个单位"),
+    ("baseline", "基期"),
+    ("compare", "比较"),
+    ("change_scoring", "未达标时"),
+)
+_KINDS = {
+    "reward": "奖励",
+    "honour": "表彰",
+    "penalty": "处罚",
+    "warning": "警告",
+    "rectification": "整改",
+    "accountability": "问责",
+    "notice": "通报",
+}
+_WORDS = {
+    "pro_rata": "按比例扣",
+    "round_up": "按一个计",
+    "round_down": "不扣",
+    "relative": "相对变化",
+    "absolute": "绝对变化",
+    "pass_fail": "不得分",
+    "proportional": "按比例得分",
+}
+
+
 def _method(ind: Indicator, unit: str) -> str:
+    """A scoring method and its parameters in words."""
     s = ind.scoring
-    parts = [s.method]
-    for name in (
-        "per",
-        "deduct",
-        "add",
-        "cap",
-        "floor",
-        "otherwise",
-        "below",
-        "above",
-        "partial",
-        "baseline",
-        "compare",
-        "change_scoring",
-    ):
+    parts: list[str] = []
+    for name, word in _PARAM_WORDS:
         value = getattr(s, name)
-        if value is not None:
-            parts.append(f"{name}={format_decimal(value) if isinstance(value, Decimal) else value}")
-    if s.segments:
-        parts.append(
-            "segments="
-            + "; ".join(
-                f"{_q(g.start, unit)}–{_q(g.end, unit)}→{format_decimal(g.start_points)}–{format_decimal(g.end_points)}"
-                for g in s.segments
-            )
-        )
-    if s.rows:
-        parts.append(
-            "rows="
-            + "; ".join(f"{_band(b)}→{format_decimal(b.points or Decimal(0))}" for b in s.rows)
-        )
+        if value is None:
+            continue
+        if isinstance(value, Decimal):
+            shown = _q(value, unit) if name == "per" else format_decimal(value)
+        else:
+            shown = _WORDS.get(str(value), str(value))
+        parts.append(f"{word} {shown}")
+    parts.extend(
+        f"{_q(g.start, unit)}–{_q(g.end, unit)} 得 {format_decimal(g.start_points)}–{format_decimal(g.end_points)}分"
+        for g in s.segments
+    )
+    parts.extend(f"{_band(b, unit)} 得 {format_decimal(b.points or Decimal(0))}分" for b in s.rows)
     if s.points_by_rank:
-        parts.append("points_by_rank=" + "/".join(format_decimal(p) for p in s.points_by_rank))
+        parts.append("各名次得 " + "/".join(format_decimal(p) for p in s.points_by_rank) + " 分")
     if s.formula is not None:
-        parts.append(f"formula={s.formula.text}")
-    return " ".join(parts)
+        parts.append(s.formula.text)
+    name = _METHOD_WORDS.get(s.method, s.method)
+    return f"{name}（{'；'.join(parts)}）" if parts else name
 
 
 def compare(old: Ruleset, new: Ruleset) -> list[Change]:
     """Every difference between two rulesets that changes what is scored or how."""
     out: list[Change] = []
+    if old.id != new.id:
+        out.append(
+            Change(
+                "header",
+                f"注意：两个规则集的 id 不同（{old.id} 与 {new.id}），可能不是同一规则集的两个版本",
+                0,
+                0,
+            )
+        )
 
     def add(kind: str, text: str, o: int = 0, n: int = 0) -> None:
         out.append(Change(kind, text, o, n))
 
-    for name in ("id", "title", "version", "source", "cycle"):
+    for name in ("title", "version", "source", "cycle"):
         a, b = getattr(old, name), getattr(new, name)
         if a != b:
             add("header", f"{name}：{a} → {b}")
@@ -209,7 +246,7 @@ def compare(old: Ruleset, new: Ruleset) -> list[Change]:
             "adjustment",
             f"加减分规则：{'；'.join(old_adj) or '（无）'} → {'；'.join(new_adj) or '（无）'}",
         )
-    return sorted(out, key=lambda c: (c.new_line or c.old_line, c.text))
+    return sorted(out, key=lambda c: (c.kind != "note", c.new_line or c.old_line, c.text))
 
 
 def _veto_text(v: Veto) -> str:
@@ -228,7 +265,8 @@ def _outcome_text(o: Outcome) -> str:
     if o.when is not None:
         parts.append(o.when.text)
     amount = f"，金额 {o.amount.text}" if o.amount is not None else ""
-    return f"{o.kind}：{'，且'.join(parts)}{amount}"
+    kind = _KINDS.get(o.kind, o.kind)
+    return f"{kind}：{'，且'.join(parts)}{amount}"
 
 
 R = TypeVar("R", Veto, Outcome)
