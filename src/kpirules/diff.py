@@ -119,7 +119,7 @@ def compare(old: Ruleset, new: Ruleset) -> list[Change]:
     if old.id != new.id:
         out.append(
             Change(
-                "header",
+                "note",
                 f"注意：两个规则集的 id 不同（{old.id} 与 {new.id}），可能不是同一规则集的两个版本",
                 0,
                 0,
