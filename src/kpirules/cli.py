@@ -314,6 +314,8 @@ def _ruleset_for(
             return None
         chosen = choose(versions, _span(period, as_of), as_of=as_of)
         stderr.write(f"按 {chosen.file}（版本 {chosen.version}）计分\n")
+        if period is not None and as_of is not None and not period.start <= as_of <= period.end:
+            stderr.write(f"注意：--as-of {as_of} 不在期间 {period} 内\n")
         return chosen
     ruleset, problems = check(name)
     if ruleset is None:
