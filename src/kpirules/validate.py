@@ -93,20 +93,27 @@ _TOLERANCE = Decimal("1e-12")
 
 def validate_document(doc: Document, text: str) -> tuple[model.Ruleset | None, list[Problem]]:
     """Check a loaded document; return the ruleset (None if any error) and all problems."""
-    problems = schema_problems(doc)
     if not isinstance(doc.data, dict):
+        problems = schema_problems(doc)
         return None, problems or [doc.problem((), "规则集文件的顶层应是映射（键: 值）")]
+    _, ruleset, problems = _check_ruleset(doc, text)
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    return ruleset, problems
+
+
+def _check_ruleset(
+    doc: Document, text: str
+) -> tuple[_Builder, model.Ruleset | None, list[Problem]]:
+    """Both layers on a ruleset document: the schema, then the semantic builder."""
+    problems = schema_problems(doc)
     builder = _Builder(doc, text, schema_failed=bool(problems))
     with localcontext(_CONTEXT):
         ruleset = builder.build()
     # Where the semantic check has something to say about a value, its message is the more
     # specific one: drop the schema's message for the same value.
     said = {p.path for p in builder.problems}
-    problems = [p for p in problems if p.path not in said]
-    problems.extend(builder.problems)
-    if any(p.severity == "error" for p in problems):
-        return None, problems
-    return ruleset, problems
+    return builder, ruleset, [*(p for p in problems if p.path not in said), *builder.problems]
 
 
 def validate_tests_document(
@@ -118,15 +125,9 @@ def validate_tests_document(
     and every problem of both files.
     """
     problems = schema_problems(tests_doc, tests_file=True)
-    ruleset_problems = schema_problems(ruleset_doc)
     if not isinstance(ruleset_doc.data, dict):
-        return None, [*problems, *ruleset_problems]
-    builder = _Builder(ruleset_doc, ruleset_text, schema_failed=bool(ruleset_problems))
-    with localcontext(_CONTEXT):
-        ruleset = builder.build()
-    said = {p.path for p in builder.problems}
-    ruleset_problems = [p for p in ruleset_problems if p.path not in said]
-    ruleset_problems.extend(builder.problems)
+        return None, [*problems, *schema_problems(ruleset_doc)]
+    builder, ruleset, ruleset_problems = _check_ruleset(ruleset_doc, ruleset_text)
     if any(p.severity == "error" for p in ruleset_problems) or ruleset is None:
         return None, [*problems, *ruleset_problems]
     start = len(builder.problems)
