@@ -250,7 +250,7 @@ def test_test_command_passes_and_fails(tmp_path: Path) -> None:
     """`kpirules test` runs the cases, exits 0 when all pass and 1 with the difference otherwise."""
     code, out, _ = call("test", str(ROOT / "rulesets" / "a-office-annual.tests.yaml"))
     assert code == 0
-    assert out.splitlines()[-1].endswith("a-office-annual.tests.yaml: 4/4 个用例通过")
+    assert out.splitlines()[-1].endswith("a-office-annual.tests.yaml: 10/10 个用例通过")
     bad = tmp_path / "bad.tests.yaml"
     bad.write_text(
         (ROOT / "rulesets" / "a-office-annual.tests.yaml")
@@ -265,7 +265,7 @@ def test_test_command_passes_and_fails(tmp_path: Path) -> None:
     code, out, _ = call("test", str(bad))
     assert code == 1
     assert "    总分 total：预期 94.4，实际 94.30（相差 -0.10）" in out.splitlines()
-    assert out.splitlines()[-1].endswith("3/4 个用例通过")
+    assert out.splitlines()[-1].endswith("9/10 个用例通过")
 
 
 def test_careless_command_lines() -> None:
@@ -318,7 +318,7 @@ def test_test_finds_cases_beside_the_ruleset() -> None:
     """`kpirules test RULESET` also runs RULESET.tests.yaml beside it."""
     code, out, _ = call("test", str(VALID))
     assert code == 0
-    assert out.splitlines()[-1].endswith("a-office-annual.tests.yaml: 4/4 个用例通过")
+    assert out.splitlines()[-1].endswith("a-office-annual.tests.yaml: 10/10 个用例通过")
 
 
 def test_missing_derived_input_names_what_to_supply(tmp_path: Path) -> None:

@@ -384,12 +384,18 @@ def test_tests_file_with_missing_ruleset(tmp_path: Path) -> None:
 
 
 def test_shipped_tests_file_is_hand_computed_scheme_a() -> None:
-    """The shipped scheme A tests file loads with its four hand-computed cases."""
+    """The shipped scheme A tests file loads with its hand-computed cases."""
     ruleset = kpirules.load(ROOT / "rulesets" / "a-office-annual.tests.yaml")
     assert [t.expect.total for t in ruleset.tests] == [
         Decimal(97),
         Decimal("94.3"),
         Decimal("85.5"),
         None,
+        Decimal(97),
+        Decimal(93),
+        Decimal(90),
+        Decimal("89.99"),
+        Decimal(60),
+        Decimal("59.99"),
     ]
     assert ruleset.tests[3].expect.error == "报销审核工作质量评分"
