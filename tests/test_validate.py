@@ -399,3 +399,28 @@ def test_shipped_tests_file_is_hand_computed_scheme_a() -> None:
         Decimal("59.99"),
     ]
     assert ruleset.tests[3].expect.error == "报销审核工作质量评分"
+
+
+def test_cohort_rank_and_amounts_in_test_cases() -> None:
+    """A case's cohort rows start from its own metrics; amounts name existing outcomes."""
+    text = (
+        TESTED.replace(
+            "tests:\n",
+            "outcomes:\n  - {id: prize, kind: reward, label: 奖金, when: total >= 90, amount: 500}\ntests:\n",
+        )
+        + """\
+  - name: 同组
+    base: 达标
+    metrics: {}
+    cohort:
+      - {entity: 乙, rate: 5%}
+    expect: {rank: 1, amounts: {prize: 500, priz: 1}}
+"""
+    )
+    assert problems_of(text) == [
+        "t.yaml:30:32: error: $.tests[1].expect.amounts: 结果规则 “priz” 不存在（是不是要写 prize？）"
+    ]
+    ruleset = kpirules.load("t.yaml", text=text.replace(", priz: 1", ""))
+    [(entity, values)] = ruleset.tests[1].cohort
+    assert entity == "乙"
+    assert dict(values) == {"rate": Decimal("0.05"), "events": Decimal(4)}

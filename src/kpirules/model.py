@@ -222,6 +222,8 @@ class Expectation:
     outcomes: tuple[str, ...] | None = None
     vetoes: tuple[str, ...] | None = None
     error: str | None = None
+    amounts: tuple[tuple[str, Decimal], ...] = ()
+    rank: int | None = None
 
 
 @attrs.frozen
@@ -234,6 +236,9 @@ class TestCase:
     metrics: tuple[tuple[str, Decimal | bool | tuple[Decimal, ...]], ...]
     expect: Expectation
     line: int
+    cohort: tuple[
+        tuple[str, tuple[tuple[str, Decimal | bool | tuple[Decimal, ...]], ...]], ...
+    ] = ()
 
 
 @attrs.frozen

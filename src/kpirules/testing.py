@@ -28,7 +28,8 @@ def run_case(ruleset: Ruleset, case: TestCase) -> CaseReport:
     """Evaluate one test case and compare with its expectations."""
     expect = case.expect
     try:
-        [result] = ruleset.evaluate_many([(case.name, dict(case.metrics))])
+        others = [(entity, dict(values)) for entity, values in case.cohort]
+        result = ruleset.evaluate_many([(case.name, dict(case.metrics)), *others])[0]
     except EvaluationError as exc:
         message = str(exc)
         if expect.error is not None and expect.error in message:
@@ -65,6 +66,17 @@ def _differences(case: TestCase, result: Result) -> list[str]:
             out.append(f"{what}：预期 {_num(want)}，实际 {_num(got)}（相差 {_num(got - want)}）")
 
     number("总分 total", expect.total, result.total)
+    if expect.rank is not None and expect.rank != result.rank:
+        out.append(
+            f"名次 rank：预期 {expect.rank}，实际 {result.rank}（共 {result.cohort_size} 个）"
+        )
+    amounts = {o.id: o.points for o in result.outcomes}
+    for outcome_id, want in expect.amounts:
+        amount = amounts.get(outcome_id)
+        if amount is None:
+            out.append(f"结果规则 {outcome_id} 的金额：预期 {_num(want)}，实际未触发")
+        elif amount != want:
+            out.append(f"结果规则 {outcome_id} 的金额：预期 {_num(want)}，实际 {_num(amount)}")
     number("原始总分 raw_total", expect.raw_total, result.raw_total)
     if expect.grade is not None and expect.grade != result.grade:
         out.append(f"等级 grade：预期 {expect.grade}，实际 {result.grade or '（无）'}")

@@ -1583,31 +1583,8 @@ class _Builder:
                         f"base 引用的测试用例 “{base}” 不存在或不在本用例之前",
                         did_you_mean(str(base), parsed),
                     )
-            for key, raw_value in given.items():
-                if key not in self.metric_data:
-                    self.err(
-                        (*path, "metrics", key),
-                        f"测试用例中的指标 “{key}” 没有在 metrics 中声明",
-                        did_you_mean(key, inputs),
-                        at_key=True,
-                    )
-                    # The misspelt name is probably the input reported missing: say it once.
-                    rejected.update(difflib.get_close_matches(key, list(inputs), n=1, cutoff=0.5))
-                elif key not in inputs:
-                    if key in self.metrics:
-                        self.err(
-                            (*path, "metrics", key),
-                            f"“{key}” 是派生指标，由公式计算，不能直接给值",
-                            at_key=True,
-                        )
-                elif raw_value is None:
-                    values.pop(key, None)  # null removes a value inherited from base
-                else:
-                    try:
-                        values[key] = read_value(self.metrics[key], raw_value)
-                    except QuantityError as exc:
-                        self.err((*path, "metrics", key), str(exc))
-                        rejected.add(key)
+            rejected |= self._test_values(given, (*path, "metrics"), values, inputs)
+            cohort = self._test_cohort(t.get("cohort"), (*path, "cohort"), inputs, values)
             expect = t.get("expect") if isinstance(t.get("expect"), dict) else {}
             assert isinstance(expect, dict)
             if "error" not in expect:
@@ -1622,8 +1599,58 @@ class _Builder:
                     )
             parsed[name] = values
             e = self._expectation(expect, (*path, "expect"))
-            out.append(model.TestCase(name, tuple(values.items()), e, self.line(path)))
+            out.append(model.TestCase(name, tuple(values.items()), e, self.line(path), cohort))
         return out
+
+    def _test_values(
+        self, given: dict[str, Any], path: PathKey, values: dict[str, Value], inputs: set[str]
+    ) -> set[str]:
+        """Read a test's metric values into ``values``; return the names that were rejected."""
+        rejected: set[str] = set()
+        for key, raw_value in given.items():
+            if key not in self.metric_data:
+                self.err(
+                    (*path, key),
+                    f"测试用例中的指标 “{key}” 没有在 metrics 中声明",
+                    did_you_mean(key, inputs),
+                    at_key=True,
+                )
+                # The misspelt name is probably the input reported missing: say it once.
+                rejected.update(difflib.get_close_matches(key, list(inputs), n=1, cutoff=0.5))
+            elif key not in inputs:
+                if key in self.metrics:
+                    self.err(
+                        (*path, key), f"“{key}” 是派生指标，由公式计算，不能直接给值", at_key=True
+                    )
+            elif raw_value is None:
+                values.pop(key, None)  # null removes a value inherited from base
+            else:
+                try:
+                    values[key] = read_value(self.metrics[key], raw_value)
+                except QuantityError as exc:
+                    self.err((*path, key), str(exc))
+                    rejected.add(key)
+        return rejected
+
+    def _test_cohort(
+        self, raw: object, path: PathKey, inputs: set[str], start: dict[str, Value]
+    ) -> tuple[tuple[str, tuple[tuple[str, Value], ...]], ...]:
+        """The other entities a test is scored with (for ranks and cohort methods).
+
+        Each starts from the test's own metrics and changes what it lists.
+        """
+        if not isinstance(raw, list):
+            return ()
+        out = []
+        for i, row in enumerate(raw):
+            if not isinstance(row, dict):
+                continue
+            entity = str(row.get("entity", f"同组第{i + 1}个"))
+            values: dict[str, Value] = dict(start)
+            given = {k: v for k, v in row.items() if k != "entity"}
+            self._test_values(given, (*path, i), values, inputs)
+            out.append((entity, tuple(values.items())))
+        return tuple(out)
 
     def _needed_inputs(self) -> set[str]:
         """Input metrics whose absence is an error when scoring (used to check test cases)."""
@@ -1687,6 +1714,7 @@ class _Builder:
             if isinstance(o, dict) and isinstance(o.get("id"), str)
         }
         check_ids("outcomes", outcome_ids, "结果规则")
+        check_ids("amounts", outcome_ids, "结果规则")
         check_ids("vetoes", veto_ids, "否决项")
         grade = raw.get("grade")
         if isinstance(grade, str) and self.grade_names and grade not in self.grade_names:
@@ -1715,6 +1743,8 @@ class _Builder:
             outcomes=idlist("outcomes"),
             vetoes=idlist("vetoes"),
             error=_text(raw.get("error")),
+            amounts=pairs("amounts"),
+            rank=int(raw["rank"]) if isinstance(raw.get("rank"), Decimal) else None,
         )
 
 
