@@ -21,11 +21,11 @@ from kpirules import __version__, report
 from kpirules.api import check
 from kpirules.diff import compare, effect
 from kpirules.errors import Problem, RulesetError
-from kpirules.inputs import InputError, Row, read_metrics, read_records
+from kpirules.inputs import InputError, Locations, Row, read_metrics, read_records
 from kpirules.ledger import Ledger, LedgerError, replay
 from kpirules.model import Ruleset
 from kpirules.periods import Period, PeriodError, choose, family, parse_period, previous, rollup
-from kpirules.result import EvaluationError, Result, Value
+from kpirules.result import EvaluationError, EvaluationProblem, Result, Value
 from kpirules.schema import schema, tests_schema
 from kpirules.testing import run_tests
 
@@ -251,11 +251,12 @@ def _load_scored(
     except PeriodError as exc:
         raise _UsageError(f"kpirules: {exc}") from None
     as_of = _date(args.as_of) if args.as_of else None
+    locations = Locations()
     try:
         ruleset = _ruleset_for(args.ruleset, period, as_of, stderr)
         if ruleset is None:
             return None
-        rows = _rows_for(args, ruleset, period, stderr)
+        rows = _rows_for(args, ruleset, period, stderr, locations)
         results = ruleset.evaluate_many(rows)
     except PeriodError as exc:
         stderr.write(f"kpirules: {exc}\n")
@@ -267,10 +268,21 @@ def _load_scored(
         return None
     except EvaluationError as exc:
         for problem in exc.problems:
-            stderr.write(f"{args.metrics}: {problem}\n")
+            stderr.write(_located(args.metrics, problem, locations) + "\n")
         stderr.write(f"{args.metrics}: 无法计分\n")
         return None
     return ruleset, rows, results
+
+
+def _located(file: str, problem: EvaluationProblem, locations: Locations) -> str:
+    """An entity's problem as FILE:LINE:COL when the file says where the value belongs."""
+    cell = locations.cells.get((problem.entity, problem.field))
+    if cell is not None:
+        return f"{file}:{cell[0]}:{cell[1]}: error: {problem}"
+    row = locations.rows.get(problem.entity)
+    if row is not None:
+        return f"{file}:{row}:1: error: {problem}"
+    return f"{file}: {problem}"
 
 
 def _not_data(name: str) -> None:
@@ -329,12 +341,16 @@ def _ruleset_for(
 
 
 def _rows_for(
-    args: argparse.Namespace, ruleset: Ruleset, period: Period | None, stderr: TextIO
+    args: argparse.Namespace,
+    ruleset: Ruleset,
+    period: Period | None,
+    stderr: TextIO,
+    locations: Locations,
 ) -> list[Row]:
     """Rows to score; with --period and a period column, the sub-periods rolled up."""
     if period is None:
-        return read_metrics(args.metrics, ruleset, encoding=args.encoding)
-    records = read_records(args.metrics, ruleset, encoding=args.encoding)
+        return read_metrics(args.metrics, ruleset, encoding=args.encoding, locations=locations)
+    records = read_records(args.metrics, ruleset, encoding=args.encoding, locations=locations)
     if not any(part for _, part, _ in records):
         return [(entity, values) for entity, _, values in records]
     by_entity: dict[str, list[tuple[Period, dict[str, Value]]]] = {}

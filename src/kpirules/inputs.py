@@ -19,6 +19,8 @@ import io
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from kpirules.errors import KpirulesError, Problem, sorted_problems
 from kpirules.loader import MAX_FILE_BYTES, load_yaml
 from kpirules.model import Ruleset
@@ -33,6 +35,14 @@ Record = tuple[str, str, dict[str, Value]]
 PERIOD_COLUMNS = ("period", "期间")
 
 
+@attrs.define
+class Locations:
+    """Where each entity's row, and each of its values, sits in the file (1-based)."""
+
+    rows: dict[str, int] = attrs.Factory(dict)
+    cells: dict[tuple[str, str], tuple[int, int]] = attrs.Factory(dict)
+
+
 class InputError(KpirulesError):
     """A metrics file has problems; ``problems`` lists each with file, row and column."""
 
@@ -41,9 +51,18 @@ class InputError(KpirulesError):
         super().__init__("\n".join(str(p) for p in self.problems[:50]))
 
 
-def read_metrics(path: str | Path, ruleset: Ruleset, *, encoding: str | None = None) -> list[Row]:
-    """Read and check a metrics file; raise :class:`InputError` with every problem."""
-    records = _read(path, ruleset, encoding)
+def read_metrics(
+    path: str | Path,
+    ruleset: Ruleset,
+    *,
+    encoding: str | None = None,
+    locations: Locations | None = None,
+) -> list[Row]:
+    """Read and check a metrics file; raise :class:`InputError` with every problem.
+
+    ``locations``, when given, is filled with where each entity and value sits in the file.
+    """
+    records = _read(path, ruleset, encoding, locations or Locations())
     if any(period for _, period, _ in records):
         raise InputError(
             [
@@ -62,13 +81,19 @@ def read_metrics(path: str | Path, ruleset: Ruleset, *, encoding: str | None = N
 
 
 def read_records(
-    path: str | Path, ruleset: Ruleset, *, encoding: str | None = None
+    path: str | Path,
+    ruleset: Ruleset,
+    *,
+    encoding: str | None = None,
+    locations: Locations | None = None,
 ) -> list[Record]:
     """Read a metrics file as (entity, period, values); period is "" without a period column."""
-    return _read(path, ruleset, encoding)
+    return _read(path, ruleset, encoding, locations or Locations())
 
 
-def _read(path: str | Path, ruleset: Ruleset, encoding: str | None) -> list[Record]:
+def _read(
+    path: str | Path, ruleset: Ruleset, encoding: str | None, locations: Locations
+) -> list[Record]:
     file = str(path)
     p = Path(path)
     try:
@@ -81,9 +106,9 @@ def _read(path: str | Path, ruleset: Ruleset, encoding: str | None) -> list[Reco
         raise InputError([Problem(file, 0, 0, "$", "error", f"文件过大（{size} 字节）")])
     raw = p.read_bytes()
     if p.suffix.lower() == ".csv":
-        return _read_csv(file, raw, ruleset, encoding)
+        return _read_csv(file, raw, ruleset, encoding, locations)
     if p.suffix.lower() in (".yaml", ".yml", ".json"):
-        return _read_tree(file, raw, ruleset, encoding)
+        return _read_tree(file, raw, ruleset, encoding, locations)
     raise InputError(
         [Problem(file, 0, 0, "$", "error", "无法识别的文件类型：请用 .csv、.yaml、.yml 或 .json")]
     )
@@ -149,7 +174,9 @@ def _value(ruleset: Ruleset, metric_id: str, text: str) -> Value:
     return read_value(ruleset.metric(metric_id), text)
 
 
-def _read_csv(file: str, raw: bytes, ruleset: Ruleset, encoding: str | None) -> list[Record]:
+def _read_csv(
+    file: str, raw: bytes, ruleset: Ruleset, encoding: str | None, locations: Locations
+) -> list[Record]:
     text = _decode(file, raw, encoding)
     if "\x00" in text:
         raise InputError(
@@ -284,6 +311,9 @@ def _read_csv(file: str, raw: bytes, ruleset: Ruleset, encoding: str | None) -> 
                 )
                 continue
             seen[key] = line
+            locations.rows.setdefault(entity, line)
+            for i, mid in mapping.items():
+                locations.cells.setdefault((entity, mid), (line, i + 1))
             values: dict[str, Value] = {}
             for i, mid in mapping.items():
                 cell = record[i].strip()
@@ -303,7 +333,9 @@ def _read_csv(file: str, raw: bytes, ruleset: Ruleset, encoding: str | None) -> 
     return rows
 
 
-def _read_tree(file: str, raw: bytes, ruleset: Ruleset, encoding: str | None) -> list[Record]:
+def _read_tree(
+    file: str, raw: bytes, ruleset: Ruleset, encoding: str | None, locations: Locations
+) -> list[Record]:
     text = _decode(file, raw, encoding)
     doc, problems = load_yaml(file, text=text)
     if doc is None or problems:
@@ -336,6 +368,7 @@ def _read_tree(file: str, raw: bytes, ruleset: Ruleset, encoding: str | None) ->
             problems.append(doc.problem(path, f"编号 “{entity}” 重复"))
             continue
         seen.add((entity, period))
+        locations.rows.setdefault(entity, doc.position(path).line)
         if not isinstance(metrics, dict):
             problems.append(doc.problem(path, "指标应写成映射：指标: 值"))
             continue
@@ -352,6 +385,8 @@ def _read_tree(file: str, raw: bytes, ruleset: Ruleset, encoding: str | None) ->
                     )
                 )
                 continue
+            where = doc.key_position((*path, key))
+            locations.cells.setdefault((entity, mid), (where.line, where.column))
             if value is None:
                 continue
             try:
