@@ -366,6 +366,10 @@ def _rows_for(
     rows: list[Row] = []
     for entity, parts in by_entity.items():
         parts.sort(key=lambda p: p[0])
+        listed = "、".join(p.text for p, _ in parts)
+        stderr.write(
+            f"{args.metrics}: {entity} 按期间 {period} 汇总了 {len(parts)} 期数据（{listed}）\n"
+        )
         rows.append(
             (entity, rollup(ruleset.metrics, [(p.text, v) for p, v in parts], entity=entity))
         )
