@@ -348,7 +348,8 @@ class Engine:
 
     def _metric_values(self, values: Mapping[str, Value]) -> dict[str, Decimal | bool | None]:
         known: dict[str, Decimal | bool | None] = {
-            mid: combine_ratings(self.metrics[mid], v) for mid, v in values.items()
+            mid: combine_ratings(self.metrics[mid], v) if isinstance(v, tuple) else v
+            for mid, v in values.items()
         }
         for mid, compiled in self.derived:
             needed = [n for n in compiled.formula.names if n in self.metrics]
@@ -407,7 +408,41 @@ class Engine:
                 next(iter(absent), missing[0].metric),
                 f"缺少数据：{labels}；这些指标规定缺失时报错（missing: error）",
             )
-        items = [self._item(plan, known, values, cohorts) for plan in self.plans]
+        items: list[ItemResult] = []
+        append = items.append
+        for plan in self.plans:
+            if plan.fast:
+                # The common case, inline: one input, a method that needs only the value.
+                mid = plan.metric_id
+                v = known.get(mid)
+                if v.__class__ is Decimal:
+                    raw = values.get(mid, v)
+                    if raw.__class__ is not tuple:
+                        try:
+                            score, reason = plan.score(plan, v)
+                        except FormulaEvaluationError as exc:
+                            raise _EntityError(plan.id, f"{plan.label}：{exc}") from None
+                        if not plan.prefixed:
+                            reason = Reason(plan.t_item, (v, reason), plan.f_item)
+                        append(
+                            ItemResult(
+                                plan.id,
+                                plan.label,
+                                plan.category,
+                                mid,
+                                v,
+                                ((mid, raw),),
+                                plan.target_or_none,
+                                plan.method,
+                                plan.points,
+                                score,
+                                plan.status(v),
+                                reason,
+                                plan.line,
+                            )
+                        )
+                        continue
+            append(self._item(plan, known, values, cohorts))
         if any(item.status == "excluded" for item in items):
             items = self._reweight(items)
         if self.ruleset.rounding.at == "items":
@@ -465,29 +500,6 @@ class Engine:
     ) -> ItemResult:
         ind = plan.ind
         v = known.get(ind.metric)
-        if plan.fast and v.__class__ is Decimal:
-            # The common case, kept short: one input, a method that needs only the value.
-            raw = values.get(plan.metric_id, v)
-            if raw.__class__ is not tuple:
-                try:
-                    score, reason = plan.score(plan, v)
-                except FormulaEvaluationError as exc:
-                    raise _EntityError(ind.id, f"{ind.label}：{exc}") from None
-                return ItemResult(
-                    plan.id,
-                    plan.label,
-                    plan.category,
-                    plan.metric_id,
-                    v,
-                    ((plan.metric_id, raw),),
-                    plan.target_or_none,
-                    plan.method,
-                    plan.points,
-                    score,
-                    plan.status(v),
-                    reason if plan.prefixed else Reason(plan.t_item, (v, reason), plan.f_item),
-                    plan.line,
-                )
         inputs = tuple([(mid, values.get(mid, known.get(mid))) for mid in plan.inputs])
         method = ind.scoring.method
         if v is None:
