@@ -20,6 +20,7 @@ from decimal import (
     ROUND_UP,
     Decimal,
 )
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -151,6 +152,16 @@ class Engine:
                 f"{ruleset.rounding.places} places, {ruleset.rounding.mode}, at {ruleset.rounding.at}"
             ),
         )
+        # Nothing an evaluation reads can be changed afterwards.
+        for name in (
+            "metrics",
+            "category_of",
+            "by_category",
+            "inputs_of_metric",
+            "fast_bounds",
+            "grade_rank",
+        ):
+            setattr(self, name, MappingProxyType(getattr(self, name)))
 
     @staticmethod
     def _numeric(known: Mapping[str, Decimal | bool | None]) -> dict[str, Any]:
