@@ -214,7 +214,6 @@ class Plan:
         "floor",
         "formula",
         "fp",
-        "full",
         "fv",
         "higher",
         "id",
@@ -233,7 +232,6 @@ class Plan:
         "prefixed",
         "quantum",
         "score",
-        "show",
         "status",
         "t_deduct",
         "t_each",
@@ -271,7 +269,6 @@ class Plan:
         self.direction = ind.direction
         self.higher = ind.direction != "lower_better"
         self.mode = mode
-        self.full = Pts(ind.points, quantum, mode)
         s = ind.scoring
         self.per = s.per
         self.deduct = s.deduct
@@ -296,7 +293,6 @@ class Plan:
         self.metric_id = ind.metric
         self.target_or_none = ind.target.text if ind.target else None
         self.fast = s.method in SIMPLE and inputs == (ind.metric,)
-        self.show: Callable[[Decimal], object] = _shower(metric)
         self.prefixed = s.method in PREFIXED
         probe = value_arg(metric, ONE)
         self.fv = ValueFormat(metric.unit, probe.word if isinstance(probe, Num) else "")
@@ -340,15 +336,6 @@ class Plan:
 
 
 Scored = tuple[Decimal, Reason]
-
-
-def _shower(metric: Metric) -> Callable[[Decimal], object]:
-    """How values of this metric are shown, chosen once."""
-    if metric.unit == "percent":
-        return Pct
-    probe = value_arg(metric, ONE)
-    word = probe.word if isinstance(probe, Num) else ""
-    return lambda v: Num(v, word)
 
 
 def _status_of(ind: Indicator) -> Callable[[Decimal], Status]:
