@@ -131,7 +131,7 @@ def _parser() -> _Parser:
     test = sub.add_parser(
         "test",
         help="运行规则集自带的测试用例",
-        description="运行规则集（或测试文件）中的测试用例，逐条显示通过或失败及差异。有失败时退出码为 1。",
+        description="运行规则集（或测试文件）中的测试用例，规则集旁边的 名称.tests.yaml 也一并运行；逐条显示通过或失败及差异。有失败时退出码为 1。",
     )
     test.add_argument("paths", nargs="+", metavar="RULESET", help="规则集、测试文件或目录")
     replay = sub.add_parser(
