@@ -1,0 +1,348 @@
+"""Results as tables for people: the columns every writer shares (terminal table, CSV,
+XLSX, HTML report), with Chinese headers, exact values and the ruleset's display rounding.
+
+A :class:`Table` keeps every number exact; each :class:`Column` says how it is shown
+(its places and rounding mode), so a writer can show rounded figures and still keep the
+exact value (``--exact``, or beside the rounded one in a workbook).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import (
+    ROUND_DOWN,
+    ROUND_HALF_DOWN,
+    ROUND_HALF_EVEN,
+    ROUND_HALF_UP,
+    ROUND_UP,
+    Decimal,
+    localcontext,
+)
+from typing import Literal
+
+import attrs
+
+from kpirules.engine import CONTEXT
+from kpirules.methods import rounded
+from kpirules.model import Rounding, Ruleset
+from kpirules.quantity import format_decimal
+from kpirules.result import Result, decimal_text
+
+Kind = Literal["text", "number", "integer"]
+Cell = str | Decimal | int | None
+Order = Literal["rank", "input"]
+
+MODES = {
+    "half_up": ROUND_HALF_UP,
+    "half_even": ROUND_HALF_EVEN,
+    "down": ROUND_DOWN,
+    "up": ROUND_UP,
+    "half_down": ROUND_HALF_DOWN,
+}
+
+MODE_WORDS = {
+    "half_up": "四舍五入",
+    "half_even": "四舍六入五成双",
+    "down": "舍去",
+    "up": "进一",
+    "half_down": "五舍六入",
+}
+
+STATUS_WORDS = {
+    "met": "达标",
+    "not_met": "未达标",
+    "no_target": "",
+    "missing": "缺数据",
+    "excluded": "不计分",
+    "monitor": "监测",
+    "vetoed": "触发否决",
+}
+
+VETO_EFFECT_WORDS = {"zero": "总分记为 0", "cap_total": "总分封顶", "cap_grade": "等级封顶"}
+
+#: Characters that make a spreadsheet read a text cell as a formula (OWASP CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+@attrs.frozen
+class Column:
+    """One column: a stable key, its Chinese header, its id header, and how it is shown."""
+
+    key: str
+    header: str
+    id_header: str
+    kind: Kind = "text"
+    places: int | None = None
+    mode: str = "half_up"
+    unit: str = ""
+
+    def shown(self, value: Cell) -> Cell:
+        """The value as displayed: numbers rounded to the column's places with its mode."""
+        if isinstance(value, Decimal) and self.places is not None:
+            return rounded(value, Decimal(1).scaleb(-self.places), MODES[self.mode])
+        return value
+
+    def text(self, value: Cell, *, exact: bool = False) -> str:
+        """The value as text: rounded for display unless ``exact``; empty for None."""
+        if value is None:
+            return ""
+        if isinstance(value, Decimal):
+            return decimal_text(value if exact else _decimal(self.shown(value)))
+        return str(value)
+
+
+@attrs.frozen
+class Table:
+    """A titled table: columns and rows of exact cells (one row per entity, or per item)."""
+
+    title: str
+    columns: tuple[Column, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+
+    def headers(self, *, ids: bool = False) -> list[str]:
+        """The header row, in Chinese or (``ids``) by id."""
+        return [c.id_header if ids else c.header for c in self.columns]
+
+    def texts(self, *, exact: bool = False) -> list[list[str]]:
+        """Every row as display text."""
+        return [
+            [col.text(cell, exact=exact) for col, cell in zip(self.columns, row, strict=True)]
+            for row in self.rows
+        ]
+
+
+@attrs.frozen
+class Heading:
+    """What a report says at its top: which ruleset, which version, which period."""
+
+    title: str
+    ruleset_id: str
+    version: str
+    fingerprint: str
+    file: str
+    period: str
+    entities: int
+    rounding: str
+
+
+@attrs.frozen
+class Attainment:
+    """How all entities fared on one indicator."""
+
+    id: str
+    label: str
+    category: str
+    points: Decimal
+    met: int
+    not_met: int
+    other: int
+    mean_score: Decimal
+    #: Scores as a share of the points available, over every entity (0 to 1).
+    score_rate: Decimal
+
+
+def _decimal(value: Cell) -> Decimal:
+    assert isinstance(value, Decimal)
+    return value
+
+
+def neutralise(text: str) -> str:
+    """A text cell made safe for a spreadsheet: one that would be read as a formula
+    (starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return) gets a leading ``'``."""
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def rounding_words(rounding: Rounding) -> str:
+    """The ruleset's rounding rule in words, e.g. ``总分保留 2 位小数，四舍五入``."""
+    where = "总分" if rounding.at == "total" else "各项得分"
+    return f"{where}保留 {rounding.places} 位小数，{MODE_WORDS[rounding.mode]}"
+
+
+def ordered(results: Sequence[Result], order: Order = "rank") -> list[Result]:
+    """Results in input order, or by rank (ties and unranked results keep input order)."""
+    if order == "input":
+        return list(results)
+    indexed = list(enumerate(results))
+    indexed.sort(key=lambda p: (p[1].rank is None, p[1].rank or 0, p[0]))
+    return [r for _, r in indexed]
+
+
+def heading(ruleset: Ruleset, results: Sequence[Result], *, period: str = "") -> Heading:
+    """The title block of a report."""
+    return Heading(
+        title=ruleset.title,
+        ruleset_id=ruleset.id,
+        version=ruleset.version,
+        fingerprint=ruleset.fingerprint,
+        file=ruleset.file,
+        period=period,
+        entities=len(results),
+        rounding=rounding_words(ruleset.rounding),
+    )
+
+
+def _score_column(ruleset: Ruleset, key: str, header: str, id_header: str) -> Column:
+    r = ruleset.rounding
+    return Column(key, header, id_header, "number", r.places, r.mode, "分")
+
+
+def ranking(ruleset: Ruleset, results: Sequence[Result], *, order: Order = "rank") -> Table:
+    """The summary: one row per entity with rank, category subtotals, adjustments,
+    veto, total, grade and outcomes in words."""
+    tops = ruleset.categories
+    columns = [
+        Column("rank", "排名", "rank", "integer"),
+        Column("entity", "对象", "entity"),
+        *[
+            _score_column(
+                ruleset, f"category:{c.id}", f"{c.label}（{format_decimal(c.points)}分）", c.id
+            )
+            for c in tops
+        ],
+        _score_column(ruleset, "raw_total", "各项合计", "raw_total"),
+        _score_column(ruleset, "adjustment", "加减分", "adjustment"),
+        Column("vetoes", "一票否决", "vetoes"),
+        _score_column(ruleset, "total", "总分", "total"),
+        Column("grade", "等级", "grade"),
+        Column("outcomes", "奖惩结果", "outcomes"),
+    ]
+    rows = []
+    for r in ordered(results, order):
+        rows.append(
+            (
+                r.rank,
+                r.entity,
+                *[r.subtotal(c.id) for c in tops],
+                r.raw_total,
+                r.adjusted_total - r.raw_total,
+                "；".join(
+                    f"{v.label}（{VETO_EFFECT_WORDS.get(v.kind, v.kind)}）" for v in r.vetoes
+                ),
+                r.total,
+                r.grade or "",
+                "、".join(o.label for o in r.outcomes),
+            )
+        )
+    return Table("汇总", tuple(columns), tuple(rows))
+
+
+def _category_of(ruleset: Ruleset) -> dict[str, str]:
+    """Indicator id → the label of the category that holds it."""
+    return {i.id: c.label for c in ruleset.all_categories() for i in c.indicators}
+
+
+def item_scores(ruleset: Ruleset, results: Sequence[Result], *, order: Order = "rank") -> Table:
+    """Every indicator's score: one row per entity, one column per indicator."""
+    indicators = ruleset.indicators()
+    labels = [i.label for i in indicators]
+    category_of = _category_of(ruleset)
+    columns = [Column("rank", "排名", "rank", "integer"), Column("entity", "对象", "entity")]
+    for ind in indicators:
+        # Two indicators may share a label in different categories: name the category then.
+        label = ind.label if labels.count(ind.label) == 1 else f"{category_of[ind.id]}·{ind.label}"
+        columns.append(
+            _score_column(
+                ruleset, f"item:{ind.id}", f"{label}（{format_decimal(ind.points)}分）", ind.id
+            )
+        )
+    columns.append(_score_column(ruleset, "total", "总分", "total"))
+    rows = []
+    for r in ordered(results, order):
+        scores = {item.id: item.score for item in r.items}
+        rows.append((r.rank, r.entity, *[scores[i.id] for i in indicators], r.total))
+    return Table("各项得分", tuple(columns), tuple(rows))
+
+
+def explanations(ruleset: Ruleset, results: Sequence[Result], *, order: Order = "rank") -> Table:
+    """Every indicator of every entity with its status, score and explanation sentence."""
+    categories = {c.id: c.label for c in ruleset.all_categories()}
+    columns = (
+        Column("entity", "对象", "entity"),
+        Column("category", "类别", "category"),
+        Column("indicator", "指标", "indicator"),
+        Column("target", "目标", "target"),
+        _score_column(ruleset, "points", "满分", "points"),
+        _score_column(ruleset, "score", "得分", "score"),
+        Column("status", "状态", "status"),
+        Column("explanation", "计分说明", "explanation"),
+        Column("line", "规则集行号", "line", "integer"),
+    )
+    rows = []
+    for r in ordered(results, order):
+        for item in r.items:
+            rows.append(
+                (
+                    r.entity,
+                    categories.get(item.category, item.category),
+                    item.label,
+                    item.target or "",
+                    item.points,
+                    item.score,
+                    STATUS_WORDS[item.status],
+                    item.explanation,
+                    item.line,
+                )
+            )
+    return Table("计分说明", columns, tuple(rows))
+
+
+def grade_counts(ruleset: Ruleset, results: Sequence[Result]) -> tuple[tuple[str, int], ...]:
+    """How many entities got each grade, in the ruleset's order from the best grade down
+    (grades nobody got are listed with 0; results without a grade as “无等级”)."""
+    names = [b.value for b in sorted(ruleset.grades, key=_band_order, reverse=True)]
+    counts = dict.fromkeys(names, 0)
+    none = 0
+    for r in results:
+        if r.grade is None:
+            none += 1
+        else:
+            counts[r.grade] = counts.get(r.grade, 0) + 1
+    out = list(counts.items())
+    if none:
+        out.append(("无等级", none))
+    return tuple(out)
+
+
+def _band_order(band: object) -> Decimal:
+    lower = getattr(band, "lower", None)
+    return lower if isinstance(lower, Decimal) else Decimal("-Infinity")
+
+
+def attainment(ruleset: Ruleset, results: Sequence[Result]) -> tuple[Attainment, ...]:
+    """Per indicator: how many entities met or missed its target, the mean score and the
+    score rate (scores as a share of points available), exact."""
+    indicators = ruleset.indicators()
+    category_of = _category_of(ruleset)
+    by_id = [{item.id: item for item in r.items} for r in results]
+    out = []
+    for ind in indicators:
+        met = not_met = other = 0
+        total = points = Decimal(0)
+        for items in by_id:
+            item = items[ind.id]
+            if item.status == "met":
+                met += 1
+            elif item.status == "not_met":
+                not_met += 1
+            else:
+                other += 1
+            total += item.score
+            points += item.points
+        n = len(results)
+        with localcontext(CONTEXT):
+            mean = total / n if n else Decimal(0)
+            rate = total / points if points else Decimal(0)
+        out.append(
+            Attainment(
+                id=ind.id,
+                label=ind.label,
+                category=category_of[ind.id],
+                points=ind.points,
+                met=met,
+                not_met=not_met,
+                other=other,
+                mean_score=mean,
+                score_rate=rate,
+            )
+        )
+    return tuple(out)
