@@ -1,0 +1,169 @@
+"""The documentation in Chinese (docs/zh/): complete for the ruleset language, and every
+command it shows runs as it says."""
+
+from __future__ import annotations
+
+import io
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kpirules.cli import run
+from kpirules.schema import schema
+
+ROOT = Path(__file__).resolve().parent.parent
+ZH = ROOT / "docs" / "zh"
+QUICKSTART = ZH / "quickstart.md"
+GUIDE = ZH / "ruleset-guide.md"
+METHODS = ZH / "scoring-methods.md"
+
+_BLOCK = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
+_EXIT = re.compile(r"\s#\s*退出码\s*(\d+)\s*$")
+_PREFIXES = (".venv/bin/", ".venv\\Scripts\\", ".venv/Scripts/")
+
+
+def property_names(node: Any) -> set[str]:
+    """Every key of every ``properties`` object anywhere in a JSON Schema (``$defs`` too)."""
+    names: set[str] = set()
+    if isinstance(node, dict):
+        props = node.get("properties")
+        if isinstance(props, dict):
+            names.update(props)
+        for value in node.values():
+            names |= property_names(value)
+    elif isinstance(node, list):
+        for value in node:
+            names |= property_names(value)
+    return names
+
+
+def method_names() -> list[str]:
+    """The scoring methods the ruleset language accepts, as the schema lists them."""
+    methods: list[str] = schema()["$defs"]["scoring"]["properties"]["method"]["enum"]
+    return methods
+
+
+def quoted(text: str) -> set[str]:
+    """Everything written in backquotes in a Markdown text."""
+    return set(re.findall(r"`([^`\n]+)`", text))
+
+
+def page_commands(text: str) -> list[tuple[list[str], int]]:
+    """The ``kpirules`` commands of the page's ```sh and ```powershell blocks, in order,
+    with the exit code the page gives them (``# 退出码 N`` after the command; 0 without)."""
+    commands: list[tuple[list[str], int]] = []
+    for lang, body in _BLOCK.findall(text):
+        if lang not in ("sh", "powershell"):
+            continue
+        for line in body.splitlines():
+            expected = 0
+            found = _EXIT.search(line)
+            if found:
+                expected = int(found.group(1))
+                line = line[: found.start()]
+            if lang == "powershell":
+                line = line.replace("\\", "/")
+            for part in re.split(r"&&|;", line):
+                words = shlex.split(part, comments=True)
+                if not words:
+                    continue
+                program = words[0]
+                for prefix in _PREFIXES:
+                    program = program.removeprefix(prefix.replace("\\", "/"))
+                if program.removesuffix(".exe") == "kpirules":
+                    commands.append((words[1:], expected))
+    return commands
+
+
+def test_guide_names_every_schema_property() -> None:
+    """Every key of the ruleset language (the JSON Schema's properties, ``$defs`` included)
+    is written in backquotes somewhere in the ruleset guide."""
+    keys = property_names(schema())
+    assert "in_force" in keys and "kpirules_tests" in keys and "points_by_rank" in keys
+    missing = sorted(keys - quoted(GUIDE.read_text(encoding="utf-8")))
+    assert missing == [], f"docs/zh/ruleset-guide.md 缺少这些键的说明：{missing}"
+
+
+def test_guide_and_methods_page_name_every_scoring_method() -> None:
+    """Every scoring method appears in backquotes in the ruleset guide and on the methods page."""
+    methods = method_names()
+    assert "pass_fail" in methods and "percentile" in methods
+    for page in (GUIDE, METHODS):
+        missing = [m for m in methods if m not in quoted(page.read_text(encoding="utf-8"))]
+        assert missing == [], f"{page.relative_to(ROOT)} 缺少这些计分方法：{missing}"
+
+
+def test_page_commands_parser() -> None:
+    """The command extraction finds kpirules lines of sh and powershell blocks only, strips
+    the .venv prefix, turns Windows separators around and reads the exit-code comment."""
+    text = (
+        "```powershell\npy -m venv .venv\n"
+        ".venv\\Scripts\\kpirules score rulesets\\a.yaml m.csv\n```\n"
+        "```sh\nkpirules validate x.yaml   # 退出码 1\n.venv/bin/pip install .\n```\n"
+        "```text\nkpirules test y\n```\n"
+    )
+    assert page_commands(text) == [
+        (["score", "rulesets/a.yaml", "m.csv"], 0),
+        (["validate", "x.yaml"], 1),
+    ]
+
+
+def test_quickstart_commands_run_with_the_exit_code_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every kpirules command of the quickstart runs from the repository root, in page order,
+    with the exit code the page gives it; files it writes with --output go to a temporary
+    folder (so the page's "file already exists" step meets the file its previous step wrote)."""
+    commands = page_commands(QUICKSTART.read_text(encoding="utf-8"))
+    assert len(commands) >= 10
+    assert any(code == 1 and argv[0] == "validate" for argv, code in commands)
+    monkeypatch.chdir(ROOT)
+    for argv, expected in commands:
+        args = list(argv)
+        if "--output" in args:
+            at = args.index("--output") + 1
+            args[at] = str(tmp_path / args[at])
+        out, err = io.StringIO(), io.StringIO()
+        code = run(args, out, err)
+        assert code == expected, (
+            f"kpirules {' '.join(argv)}：退出码 {code}，页面写的是 {expected}\n"
+            f"{out.getvalue()}{err.getvalue()}"
+        )
+
+
+def test_worked_examples_ruleset_passes_its_cases() -> None:
+    """The ruleset that checks every worked example of the methods page passes all its cases."""
+    out, err = io.StringIO(), io.StringIO()
+    code = run(["test", str(ZH / "examples" / "methods.yaml")], out, err)
+    assert code == 0, out.getvalue() + err.getvalue()
+    assert out.getvalue().splitlines()[-1].endswith(": 8/8 个用例通过")
+
+
+def _anchor(heading: str) -> str:
+    """The anchor a Markdown viewer gives a heading: lower case, punctuation dropped,
+    spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_links_between_pages_resolve() -> None:
+    """Every relative link in docs/zh/ points at an existing file, and at an existing
+    heading when it names one."""
+    broken: list[str] = []
+    for page in sorted(ZH.glob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue
+            path, _, anchor = target.partition("#")
+            file = (page.parent / path).resolve() if path else page
+            if not file.exists():
+                broken.append(f"{page.name}: {target}")
+                continue
+            if anchor and file.suffix == ".md":
+                headings = re.findall(r"^#+ (.+)$", file.read_text(encoding="utf-8"), re.M)
+                if anchor not in {_anchor(h) for h in headings}:
+                    broken.append(f"{page.name}: {target}")
+    assert broken == []
