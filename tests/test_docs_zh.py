@@ -111,15 +111,19 @@ def test_page_commands_parser() -> None:
     ]
 
 
-def test_quickstart_commands_run_with_the_exit_code_shown(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("page", [QUICKSTART, METHODS], ids=lambda p: p.name)
+def test_page_commands_run_with_the_exit_code_shown(
+    page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every kpirules command of the quickstart runs from the repository root, in page order,
-    with the exit code the page gives it; files it writes with --output go to a temporary
-    folder (so the page's "file already exists" step meets the file its previous step wrote)."""
-    commands = page_commands(QUICKSTART.read_text(encoding="utf-8"))
-    assert len(commands) >= 10
-    assert any(code == 1 and argv[0] == "validate" for argv, code in commands)
+    """Every kpirules command of the quickstart (and of the methods page) runs from the
+    repository root, in page order, with the exit code the page gives it; files it writes
+    with --output go to a temporary folder (so the page's "file already exists" step meets
+    the file its previous step wrote)."""
+    commands = page_commands(page.read_text(encoding="utf-8"))
+    assert len(commands) >= (10 if page == QUICKSTART else 2)
+    if page == QUICKSTART:
+        assert any(code == 1 and argv[0] == "validate" for argv, code in commands)
+        assert any(code == 2 and "--output" in argv for argv, code in commands)
     monkeypatch.chdir(ROOT)
     for argv, expected in commands:
         args = list(argv)
@@ -132,6 +136,29 @@ def test_quickstart_commands_run_with_the_exit_code_shown(
             f"kpirules {' '.join(argv)}：退出码 {code}，页面写的是 {expected}\n"
             f"{out.getvalue()}{err.getvalue()}"
         )
+
+
+def test_methods_page_sentences_are_what_the_engine_says() -> None:
+    """Every line the methods page shows as program output is printed by `kpirules test`
+    or `kpirules explain` on the worked-example ruleset and its four offices."""
+    examples = ZH / "examples"
+    printed = ""
+    for argv in (
+        ["test", "docs/zh/examples/methods.yaml"],
+        ["explain", str(examples / "methods.yaml"), str(examples / "methods.csv")],
+    ):
+        out, err = io.StringIO(), io.StringIO()
+        run(argv, out, err)
+        printed += out.getvalue()
+    shown = [
+        line
+        for lang, body in _BLOCK.findall(METHODS.read_text(encoding="utf-8"))
+        if lang == "text"
+        for line in body.splitlines()
+        if line.strip()
+    ]
+    assert len(shown) >= 20
+    assert [line for line in shown if line not in printed] == []
 
 
 def test_worked_examples_ruleset_passes_its_cases() -> None:
