@@ -107,19 +107,28 @@ def to_csv(
     formula are neutralised (:func:`kpirules.summary.neutralise`); numbers stay numbers.
     """
     data = summary.ranking_with_items(ruleset, results, order=order)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([summary.neutralise(h) for h in data.headers(ids=headers == "id")])
+    lines = [_csv_line([summary.neutralise(h) for h in data.headers(ids=headers == "id")])]
     for row in data.rows:
-        writer.writerow(
-            [
-                summary.neutralise(col.text(cell))
-                if col.kind == "text"
-                else col.text(cell, exact=exact)
-                for col, cell in zip(data.columns, row, strict=True)
-            ]
+        lines.append(
+            _csv_line(
+                [
+                    summary.neutralise(col.text(cell))
+                    if col.kind == "text"
+                    else col.text(cell, exact=exact)
+                    for col, cell in zip(data.columns, row, strict=True)
+                ]
+            )
         )
-    return out.getvalue()
+    return "".join(lines)
+
+
+def _csv_line(cells: Sequence[str]) -> str:
+    """One CSV record ending in ``\\n``, with every field holding ``\\r`` or ``\\n`` quoted."""
+    # Python 3.11's csv quotes only the characters of the line terminator; with "\r\n" as
+    # terminator both are quoted, and the record's own terminator is then replaced.
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerow(cells)
+    return out.getvalue()[:-2] + "\n"
 
 
 def to_json(results: Sequence[Result]) -> str:
