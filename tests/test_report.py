@@ -22,36 +22,7 @@ EXAMPLE = ROOT / "examples" / "a-offices-2026.csv"
 
 #: One category scored 0–100, a penalty of 2 per late report, a veto that zeroes the
 #: total, rounding to one place half-even (so 82.25 → 82.2, not 82.3).
-SMALL = """\
-kpirules: 1
-id: small
-title: 小型考核
-version: "1"
-source: 测试
-in_force: {from: 2026-01-01}
-weighting: points
-rounding: {places: 1, mode: half_even, at: total}
-metrics:
-  q: {label: 工作质量, unit: rating, min: 0, max: 100}
-  v: {label: 违规次数, unit: count}
-  late: {label: 迟报次数, unit: count}
-categories:
-  - id: work
-    label: 工作
-    weight: 100
-    indicators:
-      - {id: quality, label: 工作质量, metric: q, weight: 100, scoring: {method: scale}}
-adjustments:
-  rules:
-    - {id: late_penalty, label: 每迟报一次扣 2 分, kind: penalty, points: 2 * late, cap: 10}
-vetoes:
-  - {id: violation, label: 查实违规, when: v > 0, effect: zero}
-grades:
-  - {grade: 好, from: 80}
-  - {grade: 差, below: 80}
-outcomes:
-  - {id: praise, kind: honour, label: 表扬, grades: [好]}
-"""
+SMALL = (ROOT / "tests" / "fixtures" / "outputs-small.yaml").read_text("utf-8")
 
 HEADER = (
     "排名,对象,资金管理（40分）,医保业务管理（30分）,医保服务质量（20分）,安全管理（10分）,"

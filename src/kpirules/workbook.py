@@ -28,6 +28,7 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.cell.cell import Cell as XlCell
 from openpyxl.chart import BarChart, Reference
+from openpyxl.chart.data_source import AxDataSource, StrRef
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -59,10 +60,16 @@ def _at(ws: Worksheet, row: int, column: int) -> XlCell:
     return cell
 
 
-def _text(cell: XlCell, text: str) -> None:
-    """Put ``text`` into ``cell`` as text, never as a formula."""
+def _text(cell: XlCell, text: str, *, neutralise: bool = True) -> None:
+    """Put ``text`` into ``cell`` as text, never as a formula; neutralised unless it is the
+    exact text of a number this writer made."""
+    if neutralise:
+        text = summary.neutralise(text)
     # Characters XML cannot hold would make openpyxl raise; show them as U+FFFD instead.
-    cell.value = summary.neutralise(ILLEGAL_CHARACTERS_RE.sub("\ufffd", text))
+    # A carriage return would be read back as a line feed (XML end-of-line handling): write
+    # it as one.
+    text = ILLEGAL_CHARACTERS_RE.sub("\ufffd", text).replace("\r\n", "\n").replace("\r", "\n")
+    cell.value = text
     cell.data_type = "s"
 
 
@@ -188,7 +195,7 @@ def _charts(
             _at(ws, i, j).value = n
         _at(ws, i, 10).value = rounded(a.score_rate, Decimal(1).scaleb(-_RATE_PLACES), mode)
         _at(ws, i, 10).number_format = "0.00%"
-        _text(_at(ws, i, 11), decimal_text(a.score_rate))
+        _text(_at(ws, i, 11), decimal_text(a.score_rate), neutralise=False)
     per_item = BarChart()
     per_item.type = "bar"
     per_item.title = "各指标得分率"
@@ -211,6 +218,10 @@ def _charts(
     ws.freeze_panes = "A2"
     anchor = get_column_letter(len(heads) + 5)
     for n, chart in enumerate((totals, grades, per_item)):
+        for series in chart.series:
+            # set_categories() refers to the labels as numbers; they are text (names, grades).
+            assert series.cat is not None and series.cat.numRef is not None
+            series.cat = AxDataSource(strRef=StrRef(f=series.cat.numRef.f))
         # openpyxl leaves axes to the reader's default, which recent Excel hides.
         chart.x_axis.delete = False
         chart.y_axis.delete = False
@@ -237,7 +248,7 @@ def _exact_sheet(
                 row.append(str(value))
             elif value is not None:
                 text = column.text(value, exact=True)
-                _text(_at(ws, i, j), text)
+                _text(_at(ws, i, j), text, neutralise=not isinstance(value, Decimal))
                 row.append(text)
             else:
                 row.append("")
