@@ -230,3 +230,15 @@ def test_csv_file_has_bom_and_matches_stdout(tmp_path: Path) -> None:
     code, _, err = call("score", str(RULESET), str(EXAMPLE), "--output", str(target))
     assert (code, err) == (0, f"已写入 {target}（4 个对象）\n")
     assert target.read_bytes() == b"\xef\xbb\xbf" + EXAMPLE_CSV.encode()
+
+
+def test_documented_table_is_what_score_prints() -> None:
+    """The terminal table shown in docs/scoring.md is exactly what `kpirules score` prints."""
+    command = (
+        "$ kpirules score rulesets/a-office-annual.yaml examples/a-offices-2026.csv --period 2026\n"
+    )
+    doc = (ROOT / "docs" / "scoring.md").read_text("utf-8")
+    shown = doc.split(command)[1].split("```")[0]
+    code, out, _ = call("score", str(RULESET), str(EXAMPLE), "--period", "2026")
+    assert code == 0
+    assert out == shown
