@@ -146,37 +146,48 @@ EXAMPLE = ROOT / "examples" / "a-offices-2026.csv"
 
 
 def test_score_table_aligns_chinese() -> None:
-    """`kpirules score` prints a table whose columns line up in a terminal (CJK = 2 columns)."""
+    """`kpirules score` prints a title line and a table sorted by rank whose columns line up in a terminal (CJK = 2 columns)."""
     from kpirules.report import width
 
     code, out, err = call("score", str(VALID), str(EXAMPLE))
     assert (code, err) == (0, "")
     lines = out.splitlines()
-    assert lines[0].split() == [
+    assert lines[0] == (
+        "医院医保办绩效考核细则（年度，类别内按份额分配）（版本 2026.1；总分保留 2 位小数，四舍五入）"
+    )
+    assert lines[1].split() == [
+        "排名",
         "对象",
-        "资金管理",
-        "医保业务管理",
-        "医保服务质量",
-        "安全管理",
+        "资金管理（40分）",
+        "医保业务管理（30分）",
+        "医保服务质量（20分）",
+        "安全管理（10分）",
+        "各项合计",
+        "加减分",
+        "一票否决",
         "总分",
         "等级",
-        "排名",
-        "结果",
+        "奖惩结果",
     ]
-    assert lines[2].split()[:8] == [
+    assert lines[4].split() == [
+        "2",
         "第一医院医保办",
         "40.00",
         "29.00",
         "18.50",
         "9.50",
         "97.00",
+        "0.00",
+        "—",
+        "97.00",
         "优秀",
-        "2/4",
+        "综合评分排名靠前，予以表彰",
     ]
+    assert lines[6].split()[-3:] == ["83.47", "良好", "—"]
     # the total column ends at the same display column on every row
     ends = {
-        width(line[: line.index(total) + len(total)])
-        for line, total in zip(lines[2:], ["97.00", "93.20", "83.47", "97.12"], strict=True)
+        width(line[: line.rindex(total) + len(total)])
+        for line, total in zip(lines[3:], ["97.12", "97.00", "93.20", "83.47"], strict=True)
     }
     assert len(ends) == 1
 
@@ -190,8 +201,8 @@ def test_score_json_and_csv() -> None:
     assert call("score", str(VALID), str(EXAMPLE), "--format", "json")[1] == out
     code, out, _ = call("score", str(VALID), str(EXAMPLE), "--format", "csv")
     rows = out.splitlines()
-    assert rows[0].startswith("entity,total,grade,rank,payment_accuracy_score")
-    assert rows[2].startswith("第二医院医保办,93.20,优秀,3,19.700,")
+    assert rows[0].startswith("排名,对象,资金管理（40分）,")
+    assert rows[3].startswith("3,第二医院医保办,39.50,28.42,15.93,9.35,93.20,0.00,,93.20,优秀,")
 
 
 def test_score_output_is_atomic_and_safe(tmp_path: Path) -> None:
@@ -297,7 +308,7 @@ def test_output_mode_format_and_ledger_guard(tmp_path: Path) -> None:
     os.umask(mask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~mask
     raw = target.read_bytes()
-    assert raw.startswith(b"\xef\xbb\xbfentity,total,grade,rank,")
+    assert raw.startswith("\ufeff排名,对象,资金管理（40分）,".encode())
     ledger = tmp_path / "sub" / "r.db"
     assert call("score", str(VALID), str(EXAMPLE), "--record", str(ledger))[0] == 0
     code, _, err = call(

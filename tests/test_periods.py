@@ -151,8 +151,9 @@ def test_cli_family_and_quarterly_rollup(tmp_path: Path) -> None:
     rows = out.getvalue().splitlines()
     # 甲: 19.9 + 19.875 + 10 + 9.9 + 9 + 10 + 8.4 + 4.65 + 4.5 = 96.225 → 96.23 (四舍五入)
     # 乙: the same but 满意度 averages 93.75% → 9.0 instead of 10 → 95.225 → 95.23
-    assert rows[1].startswith("甲医院医保办,96.23,优秀,1,")
-    assert rows[2].startswith("乙医院医保办,95.23,优秀,2,")
+    # CSV rows: rank, entity, the four category subtotals, sum of items, adjustments, veto, total
+    assert rows[1].startswith("1,甲医院医保办,39.78,28.90,18.40,9.15,96.23,0.00,,96.23,优秀,")
+    assert rows[2].startswith("2,乙医院医保办,39.78,28.90,17.40,9.15,95.23,0.00,,95.23,优秀,")
     assert "版本 2026.1" in err.getvalue()
     assert "1 行数据不在期间 2026 内，未使用" in err.getvalue()
     code = run(["score", str(folder), str(QUARTERLY)], io.StringIO(), err := io.StringIO())
@@ -203,7 +204,12 @@ def test_baseline_from_the_previous_period(tmp_path: Path) -> None:
         == 0
     ), err.getvalue()
     # 甲: last of 2026 = 1.03 against last of 2025 = 1.00 → +3%, 3/5 of 100 = 60; 乙: +6% → 100
-    assert out.getvalue().splitlines()[1:] == ["甲,60.00,,2,60.0,,", "乙,100.00,,1,100,,"]
+    # Sorted by rank: 乙 first. Columns: rank, entity, category c, sum, adjustment, veto,
+    # total, grade, outcomes, then the indicator's score.
+    assert out.getvalue().splitlines()[1:] == [
+        "1,乙,100.00,100.00,0.00,,100.00,,,100.00",
+        "2,甲,60.00,60.00,0.00,,60.00,,,60.00",
+    ]
     assert "甲 的 上年度基金使用效率 取自上一期 2025 的数据（2025Q3、2025Q4）" in err.getvalue()
 
 

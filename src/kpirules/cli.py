@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from kpirules import __version__, report
+from kpirules import __version__, report, summary, workbook
 from kpirules.api import check
 from kpirules.diff import compare, effect
 from kpirules.errors import Problem, RulesetError
@@ -99,8 +99,24 @@ def _parser() -> _Parser:
     score.add_argument("metrics", metavar="METRICS", help="指标数据文件（.csv/.yaml/.json）")
     score.add_argument(
         "--format",
-        choices=("table", "json", "csv"),
-        help="输出格式（默认 table；--output 的扩展名为 .json 或 .csv 时按扩展名）",
+        choices=("table", "json", "csv", "xlsx"),
+        help="输出格式（默认 table；--output 的扩展名为 .json、.csv 或 .xlsx 时按扩展名；xlsx 须写入 --output 文件）",
+    )
+    score.add_argument(
+        "--headers",
+        choices=("zh", "id"),
+        default="zh",
+        help="table、csv、xlsx 的列名：zh 中文（默认），id 规则集中的编号",
+    )
+    score.add_argument(
+        "--exact",
+        action="store_true",
+        help="table、csv 显示精确值，不按规则集的小数位数取舍（xlsx 总有“精确值”工作表）",
+    )
+    score.add_argument(
+        "--sort",
+        choices=("rank", "input"),
+        help="行的顺序：rank 按排名（table、csv、xlsx 的默认），input 按数据文件的顺序（json 的默认）",
     )
     score.add_argument("--output", metavar="FILE", help="写入文件（原子写入；不会覆盖输入文件）")
     score.add_argument("--force", action="store_true", help="允许覆盖已存在的输出文件")
@@ -420,6 +436,7 @@ def _with_previous(
 
 
 def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    fmt = _output_format(args)
     if args.output:
         inputs = [args.ruleset, args.metrics, *([args.record] if args.record else [])]
         _check_output(args.output, inputs, force=args.force)
@@ -436,25 +453,70 @@ def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             stderr.write(f"kpirules: {exc}\n")
             return EXIT_INVALID
         stderr.write(f"已记入 {args.record}：第 {entries[0].seq}–{entries[-1].seq} 条\n")
-    fmt = args.format or _format_of(args.output)
-    if fmt == "json":
-        text = report.to_json(results)
-    elif fmt == "csv":
-        text = report.to_csv(ruleset, results)
-    else:
-        text = report.table(ruleset, results)
+    text = _render(fmt, args, ruleset, results)
     if args.output:
         # A CSV file gets a byte-order mark: Excel on Chinese Windows then reads it as UTF-8.
         write_atomic(Path(args.output), text, encoding="utf-8-sig" if fmt == "csv" else "utf-8")
         stderr.write(f"已写入 {args.output}（{len(results)} 个对象）\n")
     else:
+        assert isinstance(text, str)
         stdout.write(text)
     return EXIT_OK
 
 
+_FORMAT_OF_SUFFIX = {".json": "json", ".csv": "csv", ".xlsx": "xlsx"}
+
+
 def _format_of(output: str | None) -> str:
     suffix = Path(output).suffix.lower() if output else ""
-    return {".json": "json", ".csv": "csv"}.get(suffix, "table")
+    return _FORMAT_OF_SUFFIX.get(suffix, "table")
+
+
+def _output_format(args: argparse.Namespace) -> str:
+    """The output format, checked against --output before anything is scored or recorded."""
+    suffix = Path(args.output).suffix.lower() if args.output else ""
+    if suffix in (".xls", ".xlsm", ".et"):
+        raise _UsageError(
+            f"kpirules: 不能写成 {suffix} 文件：Excel 工作簿请用 .xlsx 扩展名（--output 结果.xlsx）"
+        )
+    fmt: str = args.format or _format_of(args.output)
+    named = _FORMAT_OF_SUFFIX.get(suffix)
+    if args.output and args.format and named not in (None, fmt):
+        raise _UsageError(
+            f"kpirules: --format {fmt} 与输出文件 {args.output} 不符：{suffix} 是 {named} 格式的扩展名"
+        )
+    if args.output and fmt == "xlsx" and named != "xlsx":
+        raise _UsageError(
+            f"kpirules: --format xlsx 的输出文件应以 .xlsx 结尾（而不是 {args.output}）"
+        )
+    if fmt == "xlsx" and not args.output:
+        raise _UsageError("kpirules: xlsx 格式须写入文件：请加 --output 结果.xlsx")
+    if fmt == "json" and (args.exact or args.headers != "zh"):
+        raise _UsageError(
+            "kpirules: --exact 和 --headers 只用于 table、csv、xlsx 输出；json 总是精确值和编号"
+        )
+    if fmt == "xlsx" and args.exact:
+        raise _UsageError(
+            "kpirules: xlsx 不用 --exact：工作簿中的数字按规则集取舍，精确值总在“精确值”工作表中"
+        )
+    return fmt
+
+
+def _render(
+    fmt: str, args: argparse.Namespace, ruleset: Ruleset, results: Sequence[Result]
+) -> str | bytes:
+    """The results in the chosen format: text, or the bytes of a workbook."""
+    headers: report.Headers = "id" if args.headers == "id" else "zh"
+    if fmt == "json":
+        return report.to_json(summary.ordered(results, args.sort or "input"))
+    order: summary.Order = "input" if args.sort == "input" else "rank"
+    if fmt == "csv":
+        return report.to_csv(ruleset, results, headers=headers, exact=args.exact, order=order)
+    if fmt == "xlsx":
+        return workbook.to_xlsx(ruleset, results, period=args.period, headers=headers, order=order)
+    return report.table(
+        ruleset, results, headers=headers, exact=args.exact, order=order, period=args.period
+    )
 
 
 def _explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
@@ -581,8 +643,9 @@ def _check_output(output: str, inputs: Sequence[str], *, force: bool) -> None:
         raise _UsageError(f"kpirules: 输出目录 {target.parent} 不存在")
 
 
-def write_atomic(path: Path, text: str, *, encoding: str = "utf-8") -> None:
-    """Write ``text`` to ``path`` via a temporary file and a rename: never half-written."""
+def write_atomic(path: Path, text: str | bytes, *, encoding: str = "utf-8") -> None:
+    """Write ``text`` (or bytes as they are) to ``path`` via a temporary file and a rename:
+    never half-written."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         # mkstemp makes the file private (0600); give it the mode a plain write would have,
@@ -594,8 +657,8 @@ def write_atomic(path: Path, text: str, *, encoding: str = "utf-8") -> None:
             os.umask(mask)
             mode = 0o666 & ~mask
         Path(tmp).chmod(mode)
-        with os.fdopen(fd, "w", encoding=encoding, newline="") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text if isinstance(text, bytes) else text.encode(encoding))
             handle.flush()
             os.fsync(handle.fileno())
         Path(tmp).replace(path)

@@ -8,11 +8,13 @@ import json
 import unicodedata
 from collections.abc import Sequence
 from decimal import ROUND_DOWN, ROUND_HALF_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
+from typing import Literal
 
+from kpirules import summary
 from kpirules.methods import rounded
 from kpirules.model import Category, Rounding, Ruleset
 from kpirules.quantity import format_decimal
-from kpirules.result import Result, decimal_text
+from kpirules.result import Result
 from kpirules.testing import CaseReport
 
 _STATUS = {
@@ -50,56 +52,83 @@ def _fixed(value: Decimal, rounding: Rounding) -> str:
     return format(rounded(value, Decimal(1).scaleb(-rounding.places), _MODES[rounding.mode]), "f")
 
 
-def table(ruleset: Ruleset, results: Sequence[Result]) -> str:
-    """A terminal table: one row per entity, category subtotals, total, grade, rank, outcomes."""
-    tops = list(ruleset.categories)
-    head = ["对象", *[c.label for c in tops], "总分", "等级", "排名", "结果"]
-    rows = []
-    for r in results:
-        rows.append(
-            [
-                r.entity,
-                *[_fixed(r.subtotal(c.id), ruleset.rounding) for c in tops],
-                _fixed(r.total, ruleset.rounding),
-                r.grade or "",
-                f"{r.rank}/{r.cohort_size}" if r.rank is not None else "",
-                "、".join(o.label for o in r.outcomes) or "—",
-            ]
-        )
-    numeric = set(range(1, len(tops) + 2))
-    widths = [max(width(str(row[i])) for row in [head, *rows]) for i in range(len(head))]
-    lines = []
+Headers = Literal["zh", "id"]
+
+
+def title_line(ruleset: Ruleset, *, period: str = "", exact: bool = False) -> str:
+    """The line above a terminal table: title, version, period and how numbers are shown."""
+    parts = [f"版本 {ruleset.version}"]
+    if period:
+        parts.append(f"期间 {period}")
+    shown = "数字为精确值" if exact else summary.rounding_words(ruleset.rounding)
+    return f"{ruleset.title}（{'，'.join(parts)}；{shown}）"
+
+
+def table(
+    ruleset: Ruleset,
+    results: Sequence[Result],
+    *,
+    headers: Headers = "zh",
+    exact: bool = False,
+    order: summary.Order = "rank",
+    period: str = "",
+) -> str:
+    """A terminal table under a title line: rank, entity, category subtotals, the sum of
+    items, adjustments, vetoes, total, grade and outcomes in words, sorted by rank unless
+    ``order="input"``. Numbers are rounded as the ruleset declares unless ``exact``."""
+    data = summary.ranking(ruleset, results, order=order)
+    head = data.headers(ids=headers == "id")
+    rows = [[text or "—" for text in row] for row in data.texts(exact=exact)]
+    numeric = {i for i, col in enumerate(data.columns) if col.kind != "text"}
+    widths = [max(width(row[i]) for row in [head, *rows]) for i in range(len(head))]
+    lines = [title_line(ruleset, period=period, exact=exact)]
     for n, row in enumerate([head, *rows]):
-        cells = [
-            _pad(str(cell), widths[i], right=i in numeric and n > 0) for i, cell in enumerate(row)
-        ]
+        cells = [_pad(cell, widths[i], right=i in numeric and n > 0) for i, cell in enumerate(row)]
         lines.append("  ".join(cells).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines) + "\n"
 
 
-def to_csv(ruleset: Ruleset, results: Sequence[Result]) -> str:
-    """CSV with one row per entity: total, grade, rank, every item score, outcomes."""
-    indicators = ruleset.indicators()
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(
-        ["entity", "total", "grade", "rank", *[i.id for i in indicators], "outcomes", "vetoes"]
-    )
-    for r in results:
-        writer.writerow(
-            [
-                r.entity,
-                decimal_text(r.total),
-                r.grade or "",
-                r.rank if r.rank is not None else "",
-                *[decimal_text(r.item(i.id).score) for i in indicators],
-                ";".join(o.id for o in r.outcomes),
-                ";".join(v.id for v in r.vetoes),
-            ]
+def to_csv(
+    ruleset: Ruleset,
+    results: Sequence[Result],
+    *,
+    headers: Headers = "zh",
+    exact: bool = False,
+    order: summary.Order = "rank",
+) -> str:
+    """CSV with one row per entity: the summary columns (rank, entity, category subtotals,
+    sum of items, adjustments, vetoes, total, grade, outcomes) then every indicator's score.
+
+    Headers are Chinese unless ``headers="id"``; numbers are rounded as the ruleset declares
+    unless ``exact``; rows are sorted by rank unless ``order="input"``. No title line, so the
+    file stays one machine-readable table. Text cells that a spreadsheet would read as a
+    formula are neutralised (:func:`kpirules.summary.neutralise`); numbers stay numbers.
+    """
+    data = summary.ranking_with_items(ruleset, results, order=order)
+    lines = [_csv_line([summary.neutralise(h) for h in data.headers(ids=headers == "id")])]
+    for row in data.rows:
+        lines.append(
+            _csv_line(
+                [
+                    summary.neutralise(col.text(cell))
+                    if col.kind == "text"
+                    else col.text(cell, exact=exact)
+                    for col, cell in zip(data.columns, row, strict=True)
+                ]
+            )
         )
-    return out.getvalue()
+    return "".join(lines)
+
+
+def _csv_line(cells: Sequence[str]) -> str:
+    """One CSV record ending in ``\\n``, with every field holding ``\\r`` or ``\\n`` quoted."""
+    # Python 3.11's csv quotes only the characters of the line terminator; with "\r\n" as
+    # terminator both are quoted, and the record's own terminator is then replaced.
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerow(cells)
+    return out.getvalue()[:-2] + "\n"
 
 
 def to_json(results: Sequence[Result]) -> str:

@@ -226,6 +226,20 @@ def ranking(ruleset: Ruleset, results: Sequence[Result], *, order: Order = "rank
     return Table("汇总", tuple(columns), tuple(rows))
 
 
+def ranking_with_items(
+    ruleset: Ruleset, results: Sequence[Result], *, order: Order = "rank"
+) -> Table:
+    """The summary columns followed by every indicator's score: one row per entity
+    (the CSV table, and the exact values of a workbook)."""
+    head = ranking(ruleset, results, order=order)
+    items = item_scores(ruleset, results, order=order)
+    # item_scores() starts with rank and entity and ends with the total, which the summary
+    # already has: keep only the indicator columns.
+    columns = head.columns + items.columns[2:-1]
+    rows = tuple(a + b[2:-1] for a, b in zip(head.rows, items.rows, strict=True))
+    return Table("汇总及各项得分", columns, rows)
+
+
 def _category_of(ruleset: Ruleset) -> dict[str, str]:
     """Indicator id → the label of the category that holds it."""
     return {i.id: c.label for c in ruleset.all_categories() for i in c.indicators}
