@@ -136,7 +136,13 @@ def test_cli_record_history_verify_replay(tmp_path: Path) -> None:
     )
     out = io.StringIO()
     assert run(["verify", str(db)], out, io.StringIO()) == 0
-    assert out.getvalue() == f"{db}: 4 条记录，哈希链完整\n"
+    with Ledger.open_readonly(db) as ledger:
+        head = ledger.head()[1]
+        ledger_id = ledger.ledger_id
+        assert head == list(ledger.entries())[-1].hash
+    assert out.getvalue() == (
+        f"{db}: 4 条记录，哈希链完整\n{db}: 当前检查点 4:{head}（记录文件 {ledger_id}）\n"
+    )
     out = io.StringIO()
     assert run(["replay", str(db), "3"], out, io.StringIO()) == 0
     assert out.getvalue().splitlines() == [
@@ -149,8 +155,9 @@ def test_not_a_ledger(tmp_path: Path) -> None:
     """A file that is not a ledger, or no file, is a clear error."""
     bad = tmp_path / "x.db"
     bad.write_bytes(b"not sqlite at all" * 100)
-    with pytest.raises(LedgerError, match="不是可用的记录文件"):
+    with pytest.raises(LedgerError) as info:
         Ledger(bad)
+    assert str(info.value) == f"{bad} 是文本文件，不是 kpirules 审计记录"
     with pytest.raises(LedgerError, match="找不到记录文件"):
         Ledger(tmp_path / "missing.db")
 
@@ -249,7 +256,8 @@ def test_audit_walkthrough_in_the_docs(tmp_path: Path, monkeypatch: pytest.Monke
     ]
     out = quiet()
     assert run(["verify", db], out, quiet()) == 0
-    assert out.getvalue() == f"{db}: 6 条记录，哈希链完整\n"
+    assert out.getvalue().splitlines()[0] == f"{db}: 6 条记录，哈希链完整"
+    assert out.getvalue().splitlines()[1].startswith(f"{db}: 当前检查点 6:")
     out = quiet()
     assert run(["replay", db], out, quiet()) == 0
     assert out.getvalue().splitlines()[-1] == f"{db}: 6/6 条重算结果与记录逐字节一致"
