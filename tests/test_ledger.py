@@ -758,3 +758,35 @@ def test_results_record_the_engine_digest() -> None:
     )
     assert result.provenance.engine == f"kpirules {kpirules.__version__}"
     assert "methods.py" in ENGINE_MODULES and "engine.py" in ENGINE_MODULES
+
+
+DIES_MID_COMMIT = """
+import os, sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("PRAGMA cache_size = 1")  # pages spill into the file before the commit
+db.execute("BEGIN IMMEDIATE")
+for i in range(500):
+    db.execute("INSERT INTO rulesets VALUES (?, ?)", (str(i), "x" * 2000))
+os._exit(0)
+"""
+
+
+def test_interrupted_write_is_explained_to_a_reader_and_rolled_back_by_a_writer(
+    tmp_path: Path,
+) -> None:
+    """A writer that died mid-commit leaves a journal: verify says what to do; a writer recovers."""
+    db = tmp_path / "ledger.db"
+    record_cli(db)
+    subprocess.run([sys.executable, "-c", DIES_MID_COMMIT, str(db)], check=True)
+    journal = tmp_path / "ledger.db-journal"
+    assert journal.is_file()
+    code, _, err = cli("verify", str(db))
+    assert (code, err) == (
+        1,
+        f"kpirules: {db} 旁有一次中断的写入留下的 ledger.db-journal，只读检查无法先把它回滚："
+        f'请在可写的位置用 sqlite3 打开一次（sqlite3 {db} "PRAGMA integrity_check"）再检查；'
+        "不要删除 ledger.db-journal\n",
+    )
+    record_cli(db)
+    code, out, _ = cli("verify", str(db))
+    assert (code, out.splitlines()[0]) == (0, f"{db}: 8 条记录，哈希链完整")

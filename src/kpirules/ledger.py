@@ -433,13 +433,24 @@ class Ledger:
                         f"（{detail}）：不是可用的审计记录"
                     )
         except sqlite3.Error as exc:
-            raise LedgerError(f"{self.path} 不是可用的记录文件：{exc}") from None
+            raise self._unreadable(exc) from None
+
+    def _unreadable(self, exc: sqlite3.Error) -> LedgerError:
+        journal = self.path.with_name(self.path.name + "-journal")
+        if self.readonly and journal.is_file() and "readonly" in str(exc):
+            # A writer died mid-commit; only a writable connection can roll its journal back.
+            return LedgerError(
+                f"{self.path} 旁有一次中断的写入留下的 {journal.name}，只读检查无法先把它回滚："
+                f'请在可写的位置用 sqlite3 打开一次（sqlite3 {self.path} "PRAGMA integrity_check"）'
+                f"再检查；不要删除 {journal.name}"
+            )
+        return LedgerError(f"{self.path} 不是可用的记录文件：{exc}")
 
     def _meta(self, key: str) -> str:
         try:
             row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         except sqlite3.Error as exc:
-            raise LedgerError(f"{self.path} 不是可用的记录文件：{exc}") from None
+            raise self._unreadable(exc) from None
         if row is None:
             raise LedgerError(f"{self.path} 缺少记录文件标识（meta 表中没有 {key}）")
         return str(row[0])
