@@ -790,3 +790,23 @@ def test_interrupted_write_is_explained_to_a_reader_and_rolled_back_by_a_writer(
     record_cli(db)
     code, out, _ = cli("verify", str(db))
     assert (code, out.splitlines()[0]) == (0, f"{db}: 8 条记录，哈希链完整")
+
+
+def test_entries_appended_without_a_checkpoint_are_named(tmp_path: Path) -> None:
+    """An entry chained on correctly but added outside kpirules has no checkpoint: verify says so."""
+    db = tmp_path / "ledger.db"
+    record_cli(db)
+    raw = sqlite3.connect(db)
+    raw.row_factory = sqlite3.Row
+    row = dict(raw.execute("SELECT * FROM entries WHERE seq = 4").fetchone())
+    row.update(seq=5, total="100.00", prev_hash=row["hash"])
+    row["hash"] = entry_hash(row)
+    raw.execute(f"INSERT INTO entries VALUES ({', '.join('?' for _ in row)})", tuple(row.values()))
+    raw.commit()
+    raw.close()
+    code, out, _ = cli("verify", str(db))
+    assert code == 1
+    assert out.splitlines() == [
+        f"{db}: 第 5–5 条记录没有检查点：不是由 kpirules 记入的",
+        f"{db}: 当前检查点 5:{row['hash']}（记录文件 {latest_id(db)}）",
+    ]

@@ -116,6 +116,21 @@ def test_bad_receipts_and_heads_are_named(tmp_path: Path) -> None:
         1,
         f'kpirules: {short}: 收据字段 head 应为 64 位十六进制哈希（得到 "abc"）\n',
     )
+    short.write_text(
+        json.dumps(
+            {
+                "kpirules_receipt": 1,
+                "ledger_id": "x",
+                "size": 4,
+                "head": "a" * 64,
+                "time": "t",
+                "first": "one",
+            }
+        ),
+        "utf-8",
+    )
+    code, _, err = cli("verify", str(db), "--receipt", str(short))
+    assert (code, err) == (1, f'kpirules: {short}: 收据字段 first 应为非负整数（得到 "one"）\n')
     code, _, err = cli("verify", str(db), "--receipt", str(tmp_path / "none.json"))
     assert (code, err) == (1, f"kpirules: 找不到收据文件 {tmp_path / 'none.json'}\n")
     code, _, err = cli("verify", str(db), "--head", "4-abc")

@@ -156,7 +156,7 @@ def _parser() -> _Parser:
     replay = sub.add_parser(
         "replay",
         help="按记录的规则集原文和输入重算，逐字节比较结果",
-        description="重算审计记录中的计分（全部或指定一条），与记录的结果逐字节比较。全部一致退出码 0，有差异为 1。",
+        description="以只读方式打开审计记录，重算其中的计分（全部或指定一条），与记录的结果逐字节比较；评分引擎与记录时不同时先说明。全部一致退出码 0，有差异为 1。",
     )
     replay.add_argument("ledger", metavar="LEDGER", help="审计记录文件")
     replay.add_argument("entry", metavar="ENTRY", nargs="?", type=int, help="只重算这一条（序号）")
@@ -211,7 +211,7 @@ def _parser() -> _Parser:
     history = sub.add_parser(
         "history",
         help="列出审计记录",
-        description="逐条列出审计记录：序号、时间、期间、对象、规则集版本、总分、等级。",
+        description="以只读方式逐条列出审计记录：序号、时间、期间、对象、规则集版本、总分、等级、操作人。",
     )
     history.add_argument("ledger", metavar="LEDGER", help="审计记录文件")
     schema_cmd = sub.add_parser(

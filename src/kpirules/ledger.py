@@ -671,7 +671,7 @@ class Ledger:
                 )
             last = cp.size
         if size > last:
-            problems.append(f"第 {last + 1}–{size} 条记录之后没有检查点：不是由 kpirules 记入的")
+            problems.append(f"第 {last + 1}–{size} 条记录没有检查点：不是由 kpirules 记入的")
         return problems
 
     def check_checkpoint(self, checkpoint: Checkpoint, source: str) -> list[str]:
@@ -681,7 +681,7 @@ class Ledger:
         (:meth:`verify`) this proves entries 1 to ``size`` are the ones checkpointed.
         ``source`` names where the checkpoint came from, for the messages.
         """
-        if checkpoint.ledger_id and checkpoint.ledger_id != self.ledger_id:
+        if checkpoint.ledger_id != self.ledger_id:
             return [
                 f"{source} 属于另一个记录文件（{checkpoint.ledger_id}），"
                 f"不是本文件（{self.ledger_id}）：本文件被替换或重建过"

@@ -127,11 +127,16 @@ def read_receipt(path: str | Path) -> Checkpoint:
         return data[key]
 
     size = data.get("size")
+    first = data.get("first")
     head = data.get("head")
     signature = data.get("signature")
     key_id = data.get("key_id")
     return Checkpoint(
-        ledger_id=field("ledger_id", isinstance(data.get("ledger_id"), str), "记录文件标识"),
+        ledger_id=field(
+            "ledger_id",
+            isinstance(data.get("ledger_id"), str) and bool(data["ledger_id"]),
+            "记录文件标识",
+        ),
         size=field(
             "size",
             isinstance(size, int) and not isinstance(size, bool) and size >= 1,
@@ -143,8 +148,16 @@ def read_receipt(path: str | Path) -> Checkpoint:
             " 64 位十六进制哈希",
         ),
         time=field("time", isinstance(data.get("time"), str), "时间文本"),
-        batch=str(data.get("batch") or ""),
-        first=int(data.get("first") or 0),
+        batch=field("batch", isinstance(data.get("batch", ""), str), "批次标识")
+        if "batch" in data
+        else "",
+        first=field(
+            "first",
+            isinstance(first, int) and not isinstance(first, bool) and first >= 0,
+            "非负整数",
+        )
+        if "first" in data
+        else 0,
         key_id=field("key_id", key_id is None or isinstance(key_id, str), "密钥标识或 null") or "",
         signature=field(
             "signature", signature is None or isinstance(signature, str), "签名（base64）或 null"
