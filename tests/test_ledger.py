@@ -810,3 +810,55 @@ def test_entries_appended_without_a_checkpoint_are_named(tmp_path: Path) -> None
         f"{db}: 第 5–5 条记录没有检查点：不是由 kpirules 记入的",
         f"{db}: 当前检查点 5:{row['hash']}（记录文件 {latest_id(db)}）",
     ]
+
+
+TWO_WRITERS = """
+import sys
+import kpirules
+from kpirules.inputs import read_metrics
+from kpirules.ledger import record_batch
+ruleset = kpirules.load(sys.argv[2])
+rows = read_metrics(sys.argv[3], ruleset)
+results = ruleset.evaluate_many(rows)
+print("ready", flush=True)
+sys.stdin.readline()
+for _ in range(15):
+    record_batch(sys.argv[1], ruleset, rows, results, period=sys.argv[4])
+"""
+
+
+def test_two_writers_at_once_both_record_whole_batches(tmp_path: Path) -> None:
+    """Two processes recording into one ledger at once: every batch lands whole, the chain holds."""
+    db = tmp_path / "ledger.db"
+    record_cli(db)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", TWO_WRITERS, str(db), str(RULESET), str(EXAMPLE), name],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("甲", "乙")
+    ]
+    for proc in procs:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("\n")
+        proc.stdin.close()
+    for proc in procs:
+        assert proc.stdout is not None and proc.stderr is not None
+        err = proc.stderr.read()
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+        assert (proc.returncode, err) == (0, "")
+    with Ledger.open_readonly(db) as ledger:
+        assert ledger.verify() == []
+        entries = list(ledger.entries())
+        checkpoints = ledger.checkpoints()
+    assert len(entries) == 4 + 2 * 15 * 4
+    assert [c.size for c in checkpoints] == list(range(4, 125, 4))
+    assert sorted(e.period for e in entries[4:]).count("甲") == 60

@@ -16,7 +16,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 from kpirules import __version__, report
 from kpirules.api import check
@@ -27,6 +27,7 @@ from kpirules.ledger import Checkpoint, Ledger, LedgerError, engine_changed, rec
 from kpirules.model import Ruleset
 from kpirules.periods import Period, PeriodError, choose, family, parse_period, previous, rollup
 from kpirules.receipts import (
+    SigningKey,
     keygen,
     load_public_key,
     load_signing_key,
@@ -518,7 +519,9 @@ def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     return EXIT_OK
 
 
-def _recording_options(args: argparse.Namespace, stderr: TextIO) -> Any:
+def _recording_options(
+    args: argparse.Namespace, stderr: TextIO
+) -> SigningKey | Literal[False] | None:
     """Check --receipt and --sign-key before scoring; the signing key, None, or False on error."""
     for option, value in (("--receipt", args.receipt), ("--sign-key", args.sign_key)):
         if value and not args.record:

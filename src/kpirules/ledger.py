@@ -360,9 +360,12 @@ class Ledger:
                 raise LedgerError(problem)
         try:
             if readonly:
-                self.db = sqlite3.connect(_readonly_uri(self.path), uri=True, isolation_level=None)
+                self.db = sqlite3.connect(
+                    _readonly_uri(self.path), uri=True, isolation_level=None, timeout=self.wait
+                )
             else:
-                self.db = sqlite3.connect(self.path, isolation_level=None, timeout=0)
+                # Reads wait out another writer's commit; see _writing for writes.
+                self.db = sqlite3.connect(self.path, isolation_level=None, timeout=self.wait)
                 self.db.execute("PRAGMA synchronous=FULL")
         except sqlite3.Error as exc:
             raise LedgerError(f"无法打开记录文件 {path}：{exc}") from None
@@ -460,14 +463,18 @@ class Ledger:
         """One write transaction; waits for another writer, saying so, up to ``self.wait``."""
         if self.readonly:
             raise LedgerError(f"{self.path} 以只读方式打开，不能写入")
+        waiting = f"PRAGMA busy_timeout = {int(self.wait * 1000)}"
+        # Try once without waiting, so that a wait can be announced before it starts.
+        self.db.execute("PRAGMA busy_timeout = 0")
         try:
             self.db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             if not _locked(exc):
+                self.db.execute(waiting)
                 raise LedgerError(f"无法写入记录文件 {self.path}：{exc}") from None
             if self.on_wait is not None:
                 self.on_wait(WAITING_MESSAGE)
-            self.db.execute(f"PRAGMA busy_timeout = {int(self.wait * 1000)}")
+            self.db.execute(waiting)
             try:
                 self.db.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as again:
@@ -477,10 +484,9 @@ class Ledger:
                         "本次计分没有记入，请稍后重试"
                     ) from None
                 raise LedgerError(f"无法写入记录文件 {self.path}：{again}") from None
+        self.db.execute(waiting)
         try:
             yield
-            # Committing waits for readers to let go; they hold the file only briefly.
-            self.db.execute(f"PRAGMA busy_timeout = {int(self.wait * 1000)}")
             self.db.execute("COMMIT")
         except BaseException as exc:
             if self.db.in_transaction:
@@ -488,8 +494,6 @@ class Ledger:
             if isinstance(exc, sqlite3.Error):
                 raise LedgerError(f"无法写入记录文件 {self.path}：{exc}") from None
             raise
-        finally:
-            self.db.execute("PRAGMA busy_timeout = 0")
 
     def append(
         self,

@@ -91,6 +91,11 @@ def write_new(path: Path, data: bytes, *, force: bool, mode: int | None = None) 
                 os.link(tmp, path)
             except FileExistsError:
                 raise LedgerError(f"{path} 已存在；要覆盖请加 --force") from None
+            except OSError:
+                # No hard links here (a FAT-formatted stick): check, then rename.
+                if path.exists():
+                    raise LedgerError(f"{path} 已存在；要覆盖请加 --force") from None
+                Path(tmp).replace(path)
     except OSError as exc:
         raise LedgerError(f"无法写入 {path}：{exc.strerror}") from None
     finally:
