@@ -483,26 +483,8 @@ def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if loaded is None:
         return EXIT_INVALID
     ruleset, rows, results = loaded
-    if args.record:
-        try:
-            entries, checkpoint = record_batch(
-                args.record,
-                ruleset,
-                rows,
-                results,
-                period=args.period,
-                user=args.user,
-                signer=signer,
-                on_wait=lambda message: print(message, file=stderr, flush=True),
-            )
-            stderr.write(f"已记入 {args.record}：第 {entries[0].seq}–{entries[-1].seq} 条\n")
-            stderr.write(checkpoint.line() + "\n")
-            if args.receipt:
-                write_receipt(args.receipt, checkpoint, args.record, force=args.force)
-                stderr.write(f"收据已写入 {args.receipt}\n")
-        except LedgerError as exc:
-            stderr.write(f"kpirules: {exc}\n")
-            return EXIT_INVALID
+    if args.record and not _record(args, ruleset, rows, results, signer, stderr):
+        return EXIT_INVALID
     fmt = args.format or _format_of(args.output)
     if fmt == "json":
         text = report.to_json(results)
@@ -517,6 +499,41 @@ def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     else:
         stdout.write(text)
     return EXIT_OK
+
+
+def _record(
+    args: argparse.Namespace,
+    ruleset: Ruleset,
+    rows: list[Row],
+    results: Sequence[Result],
+    signer: SigningKey | None,
+    stderr: TextIO,
+) -> bool:
+    """Record the run, print its checkpoint, write the receipt; False (said why) on failure."""
+    try:
+        entries, checkpoint = record_batch(
+            args.record,
+            ruleset,
+            rows,
+            results,
+            period=args.period,
+            user=args.user,
+            signer=signer,
+            on_wait=lambda message: print(message, file=stderr, flush=True),
+        )
+    except LedgerError as exc:
+        stderr.write(f"kpirules: {exc}\n")
+        return False
+    stderr.write(f"已记入 {args.record}：第 {entries[0].seq}–{entries[-1].seq} 条\n")
+    stderr.write(checkpoint.line() + "\n")
+    if args.receipt:
+        try:
+            write_receipt(args.receipt, checkpoint, args.record, force=args.force)
+        except LedgerError as exc:
+            stderr.write(f"kpirules: {exc}（本次计分已记入，检查点见上一行）\n")
+            return False
+        stderr.write(f"收据已写入 {args.receipt}\n")
+    return True
 
 
 def _recording_options(
