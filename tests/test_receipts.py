@@ -8,9 +8,12 @@ import json
 import os
 import sqlite3
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kpirules.cli import run
 from kpirules.ledger import Ledger, LedgerError
@@ -295,3 +298,44 @@ def test_without_the_sign_extra_keygen_and_sign_key_say_how_to_install(
     with pytest.raises(LedgerError) as info:
         keygen(tmp_path / "other.key")
     assert str(info.value) == INSTALL_HINT
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=70),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+FIELDS = (
+    "kpirules_receipt",
+    "ledger_id",
+    "size",
+    "head",
+    "time",
+    "batch",
+    "first",
+    "key_id",
+    "signature",
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    receipt=st.dictionaries(st.sampled_from(FIELDS), JSON_VALUES | st.just(1) | st.just("a" * 64)),
+    raw=st.binary(max_size=40),
+)
+def test_any_receipt_file_reads_or_is_refused_in_words(
+    receipt: dict[str, object], raw: bytes
+) -> None:
+    """Whatever a receipt file holds, reading it gives a checkpoint or a LedgerError, never another exception."""
+    with tempfile.TemporaryDirectory() as folder:
+        for content in (json.dumps(receipt).encode("utf-8"), raw):
+            path = Path(folder) / "r.json"
+            path.write_bytes(content)
+            try:
+                checkpoint = read_receipt(path)
+            except LedgerError as exc:
+                assert str(exc).startswith(("找不到", str(path)))
+            else:
+                assert checkpoint.size >= 1 and len(checkpoint.head) == 64
