@@ -116,7 +116,9 @@ def _parser() -> _Parser:
     score.add_argument("--force", action="store_true", help="允许覆盖已存在的输出文件")
     score.add_argument("--encoding", help="指标文件的编码（默认自动识别 UTF-8 / GBK）")
     score.add_argument(
-        "--record", metavar="LEDGER", help="把本次计分追加到审计记录文件（SQLite，不存在则新建）"
+        "--record",
+        metavar="LEDGER",
+        help="把本次计分追加到审计记录文件（SQLite，不存在则新建），并打印本次的检查点 N:HASH",
     )
     score.add_argument(
         "--period",
