@@ -1,11 +1,10 @@
 """kpirules: exact, explainable scoring of performance-appraisal indicators from YAML rulesets."""
 
+from kpirules._version import __version__
 from kpirules.api import check, load
 from kpirules.errors import KpirulesError, Problem, RulesetError
 from kpirules.model import Ruleset
 from kpirules.result import EvaluationError, EvaluationProblem, ItemResult, Result
-
-__version__ = "0.1.0"
 
 __all__ = [
     "EvaluationError",

@@ -11,20 +11,30 @@ import contextlib
 import datetime as dt
 import json
 import os
+import sqlite3
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 from kpirules import __version__, report, summary, workbook
 from kpirules.api import check
 from kpirules.diff import compare, effect
 from kpirules.errors import Problem, RulesetError
 from kpirules.inputs import InputError, Locations, Row, read_metrics, read_records
-from kpirules.ledger import Ledger, LedgerError, replay
+from kpirules.ledger import Checkpoint, Ledger, LedgerError, engine_changed, record_batch, replay
 from kpirules.model import Ruleset
 from kpirules.periods import Period, PeriodError, choose, family, parse_period, previous, rollup
+from kpirules.receipts import (
+    SigningKey,
+    keygen,
+    load_public_key,
+    load_signing_key,
+    parse_head,
+    read_receipt,
+    write_receipt,
+)
 from kpirules.result import EvaluationError, EvaluationProblem, Result, Value
 from kpirules.schema import schema, tests_schema
 from kpirules.testing import run_tests
@@ -122,7 +132,9 @@ def _parser() -> _Parser:
     score.add_argument("--force", action="store_true", help="允许覆盖已存在的输出文件")
     score.add_argument("--encoding", help="指标文件的编码（默认自动识别 UTF-8 / GBK）")
     score.add_argument(
-        "--record", metavar="LEDGER", help="把本次计分追加到审计记录文件（SQLite，不存在则新建）"
+        "--record",
+        metavar="LEDGER",
+        help="把本次计分追加到审计记录文件（SQLite，不存在则新建），并打印本次的检查点 N:HASH",
     )
     score.add_argument(
         "--period",
@@ -133,6 +145,16 @@ def _parser() -> _Parser:
         "--as-of", metavar="DATE", help="按这一天施行的规则集版本计分（期间内规则有变化时）"
     )
     score.add_argument("--user", help="记录中注明的操作人（默认为当前系统用户）")
+    score.add_argument(
+        "--receipt",
+        metavar="FILE",
+        help="把本次记录的检查点写成收据（JSON，原子写入；已存在时需 --force）；需 --record",
+    )
+    score.add_argument(
+        "--sign-key",
+        metavar="KEYFILE",
+        help="用这把私钥（kpirules keygen 生成）给检查点签名；需 --record 和 pip install 'kpirules[sign]'",
+    )
     explain = sub.add_parser(
         "explain",
         help="逐项解释计分过程（每个分数的来源）",
@@ -153,16 +175,49 @@ def _parser() -> _Parser:
     replay = sub.add_parser(
         "replay",
         help="按记录的规则集原文和输入重算，逐字节比较结果",
-        description="重算审计记录中的计分（全部或指定一条），与记录的结果逐字节比较。全部一致退出码 0，有差异为 1。",
+        description="以只读方式打开审计记录，重算其中的计分（全部或指定一条），与记录的结果逐字节比较；评分引擎与记录时不同时先说明。全部一致退出码 0，有差异为 1。",
     )
     replay.add_argument("ledger", metavar="LEDGER", help="审计记录文件")
     replay.add_argument("entry", metavar="ENTRY", nargs="?", type=int, help="只重算这一条（序号）")
     verify = sub.add_parser(
         "verify",
-        help="检查审计记录的哈希链是否完整",
-        description="检查审计记录：每条记录的哈希、前后相连的哈希链、记录的规则集原文。被改动时退出码 1。",
+        help="检查审计记录的哈希链是否完整，并对照收据或记下的检查点",
+        description=(
+            "以只读方式检查审计记录：每条记录的哈希、前后相连的哈希链、记录的规则集原文、存放的检查点；"
+            "给出收据（--receipt）或检查点（--head）时证明记录仍完整保存到该处（删除、截短、重算哈希后的改写都能发现），"
+            "给出公钥（--public-key）时检查签名。最后一行是当前检查点 N:HASH。有问题时退出码 1。"
+        ),
     )
     verify.add_argument("ledger", metavar="LEDGER", help="审计记录文件")
+    verify.add_argument(
+        "--receipt",
+        metavar="FILE",
+        nargs="+",
+        action="extend",
+        default=[],
+        help="证明记录仍完整保存到这些收据的检查点（score --receipt 写的文件）",
+    )
+    verify.add_argument(
+        "--head",
+        metavar="N:HASH",
+        action="append",
+        default=[],
+        help="证明记录仍完整保存到记下的检查点（第 N 条的哈希为 HASH）",
+    )
+    verify.add_argument(
+        "--public-key",
+        metavar="PUB",
+        help="用这把公钥检查记录中每个检查点和每张收据的签名（都必须有签名）",
+    )
+    keygen_cmd = sub.add_parser(
+        "keygen",
+        help="生成给检查点签名的密钥（Ed25519）",
+        description=(
+            "生成一对 Ed25519 密钥：私钥写到 KEYFILE（仅本人可读，权限 0600），公钥写到 KEYFILE.pub。"
+            "不会覆盖已有文件。需要 pip install 'kpirules[sign]'。"
+        ),
+    )
+    keygen_cmd.add_argument("--output", metavar="KEYFILE", required=True, help="私钥文件")
     diff = sub.add_parser(
         "diff",
         help="比较两个版本的规则集，用政策语言说明改了什么",
@@ -175,7 +230,7 @@ def _parser() -> _Parser:
     history = sub.add_parser(
         "history",
         help="列出审计记录",
-        description="逐条列出审计记录：序号、时间、期间、对象、规则集版本、总分、等级。",
+        description="以只读方式逐条列出审计记录：序号、时间、期间、对象、规则集版本、总分、等级、操作人。",
     )
     history.add_argument("ledger", metavar="LEDGER", help="审计记录文件")
     schema_cmd = sub.add_parser(
@@ -440,19 +495,15 @@ def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if args.output:
         inputs = [args.ruleset, args.metrics, *([args.record] if args.record else [])]
         _check_output(args.output, inputs, force=args.force)
+    signer = _recording_options(args, stderr)
+    if signer is False:
+        return EXIT_INVALID
     loaded = _load_scored(args, stderr)
     if loaded is None:
         return EXIT_INVALID
     ruleset, rows, results = loaded
-    if args.record:
-        try:
-            Path(args.record).parent.mkdir(parents=True, exist_ok=True)
-            with Ledger(args.record, create=True) as ledger:
-                entries = ledger.append(ruleset, rows, results, period=args.period, user=args.user)
-        except LedgerError as exc:
-            stderr.write(f"kpirules: {exc}\n")
-            return EXIT_INVALID
-        stderr.write(f"已记入 {args.record}：第 {entries[0].seq}–{entries[-1].seq} 条\n")
+    if args.record and not _record(args, ruleset, rows, results, signer, stderr):
+        return EXIT_INVALID
     text = _render(fmt, args, ruleset, results)
     if args.output:
         # A CSV file gets a byte-order mark: Excel on Chinese Windows then reads it as UTF-8.
@@ -461,6 +512,78 @@ def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     else:
         assert isinstance(text, str)
         stdout.write(text)
+    return EXIT_OK
+
+
+def _record(
+    args: argparse.Namespace,
+    ruleset: Ruleset,
+    rows: list[Row],
+    results: Sequence[Result],
+    signer: SigningKey | None,
+    stderr: TextIO,
+) -> bool:
+    """Record the run, print its checkpoint, write the receipt; False (said why) on failure."""
+    try:
+        entries, checkpoint = record_batch(
+            args.record,
+            ruleset,
+            rows,
+            results,
+            period=args.period,
+            user=args.user,
+            signer=signer,
+            on_wait=lambda message: print(message, file=stderr, flush=True),
+        )
+    except LedgerError as exc:
+        stderr.write(f"kpirules: {exc}\n")
+        return False
+    stderr.write(f"已记入 {args.record}：第 {entries[0].seq}–{entries[-1].seq} 条\n")
+    stderr.write(checkpoint.line() + "\n")
+    if args.receipt:
+        try:
+            write_receipt(args.receipt, checkpoint, args.record, force=args.force)
+        except LedgerError as exc:
+            stderr.write(f"kpirules: {exc}（本次计分已记入，检查点见上一行）\n")
+            return False
+        stderr.write(f"收据已写入 {args.receipt}\n")
+    return True
+
+
+def _recording_options(
+    args: argparse.Namespace, stderr: TextIO
+) -> SigningKey | Literal[False] | None:
+    """Check --receipt and --sign-key before scoring; the signing key, None, or False on error."""
+    for option, value in (("--receipt", args.receipt), ("--sign-key", args.sign_key)):
+        if value and not args.record:
+            raise _UsageError(f"kpirules: {option} 需要与 --record 一起使用")
+    if args.receipt:
+        for name in (args.ruleset, args.metrics, args.record, args.output):
+            if name and Path(name).resolve() == Path(args.receipt).resolve():
+                raise _UsageError(
+                    f"kpirules: 收据文件 {args.receipt} 就是输入、输出或审计记录，拒绝覆盖"
+                )
+        if Path(args.receipt).exists() and not args.force:
+            raise _UsageError(f"kpirules: 收据文件 {args.receipt} 已存在；要覆盖请加 --force")
+        if not Path(args.receipt).resolve().parent.is_dir():
+            raise _UsageError(f"kpirules: 收据目录 {Path(args.receipt).resolve().parent} 不存在")
+    if not args.sign_key:
+        return None
+    try:
+        return load_signing_key(args.sign_key)
+    except LedgerError as exc:
+        stderr.write(f"kpirules: {exc}\n")
+        return False
+
+
+def _keygen(args: argparse.Namespace, stderr: TextIO) -> int:
+    try:
+        private, public = keygen(args.output)
+    except LedgerError as exc:
+        stderr.write(f"kpirules: {exc}\n")
+        return EXIT_INVALID
+    stderr.write(f"私钥已写入 {private}（仅本人可读；请妥善保管，不要与记录文件放在一起）\n")
+    stderr.write(f"公钥已写入 {public}（交给核查的人：kpirules verify --public-key {public}）\n")
     return EXIT_OK
 
 
@@ -602,17 +725,16 @@ def _diff(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 
 
 def _audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    heads = []
+    for text in getattr(args, "head", []):
+        try:
+            heads.append(parse_head(text))
+        except ValueError as exc:
+            raise _UsageError(f"kpirules: --head {exc}") from None
     try:
-        with Ledger(args.ledger) as ledger:
+        with Ledger.open_readonly(args.ledger) as ledger:
             if args.command == "verify":
-                problems = ledger.verify()
-                count = sum(1 for _ in ledger.entries())
-                for problem in problems:
-                    stdout.write(f"{args.ledger}: {problem}\n")
-                if problems:
-                    return EXIT_INVALID
-                stdout.write(f"{args.ledger}: {count} 条记录，哈希链完整\n")
-                return EXIT_OK
+                return _verify(ledger, args, heads, stdout)
             if args.command == "history":
                 for e in ledger.entries():
                     stdout.write(
@@ -620,16 +742,62 @@ def _audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
                         f"{e.ruleset_id} {e.ruleset_version}\t{e.total}\t{e.grade or '—'}\t{e.user}\n"
                     )
                 return EXIT_OK
+            note = engine_changed(ledger, args.entry)
             replayed = replay(ledger, args.entry)
     except LedgerError as exc:
         stderr.write(f"kpirules: {exc}\n")
         return EXIT_INVALID
+    except sqlite3.Error as exc:
+        stderr.write(f"kpirules: 无法读取记录文件 {args.ledger}：{exc}\n")
+        return EXIT_INVALID
+    if note:
+        stdout.write(f"{args.ledger}: {note}\n")
     for r in replayed:
         verdict = "一致" if r.same else f"不一致：{r.difference}"
         stdout.write(f"{args.ledger}: 第 {r.seq} 条（{r.entity}）：{verdict}\n")
     same = sum(r.same for r in replayed)
     stdout.write(f"{args.ledger}: {same}/{len(replayed)} 条重算结果与记录逐字节一致\n")
     return EXIT_OK if same == len(replayed) else EXIT_INVALID
+
+
+def _verify(
+    ledger: Ledger, args: argparse.Namespace, heads: list[tuple[int, str]], stdout: TextIO
+) -> int:
+    """Chain, stored checkpoints, receipts, noted heads and signatures; prints the head."""
+    problems = ledger.verify()
+    count, head = ledger.head()
+    public = load_public_key(args.public_key) if args.public_key else None
+    confirmed: list[str] = []
+    for name in args.receipt:
+        receipt = read_receipt(name)
+        found = ledger.check_checkpoint(receipt, f"收据 {name}")
+        if public is not None:
+            bad = public.check(receipt, f"收据 {name}")
+            found += [bad] if bad else []
+        problems += found
+        if not found:
+            confirmed.append(f"收据 {name}：第 1–{receipt.size} 条与收据一致")
+    for size, hashed in heads:
+        noted = Checkpoint(ledger.ledger_id, size, hashed, "")
+        found = ledger.check_checkpoint(noted, f"检查点 {size}:{hashed[:16]}…")
+        problems += found
+        if not found:
+            confirmed.append(f"检查点 {size}:{hashed[:16]}…：第 1–{size} 条与检查点一致")
+    if public is not None:
+        stored = ledger.checkpoints()
+        for checkpoint in stored:
+            bad = public.check(checkpoint, f"记录中的检查点 {checkpoint.size}")
+            problems += [bad] if bad else []
+        if stored and not any(public.check(c, "") for c in stored):
+            confirmed.append(f"{len(stored)} 个检查点的签名有效（{args.public_key}）")
+    for problem in problems:
+        stdout.write(f"{args.ledger}: {problem}\n")
+    if not problems:
+        stdout.write(f"{args.ledger}: {count} 条记录，哈希链完整\n")
+        for line in confirmed:
+            stdout.write(f"{args.ledger}: {line}\n")
+    stdout.write(f"{args.ledger}: 当前检查点 {count}:{head}（记录文件 {ledger.ledger_id}）\n")
+    return EXIT_INVALID if problems else EXIT_OK
 
 
 def _check_output(output: str, inputs: Sequence[str], *, force: bool) -> None:
@@ -692,6 +860,8 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
             return _diff(args, stdout, stderr)
         if args.command in ("replay", "verify", "history"):
             return _audit(args, stdout, stderr)
+        if args.command == "keygen":
+            return _keygen(args, stderr)
         return _validate(args, stdout)
     except _UsageError as exc:
         stderr.write(f"{exc}\n")

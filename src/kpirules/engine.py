@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import decimal
 import gc
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import (
     ROUND_DOWN,
@@ -20,12 +21,14 @@ from decimal import (
     ROUND_UP,
     Decimal,
 )
+from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
 import attrs
 
 from kpirules import methods
+from kpirules._version import __version__
 from kpirules.compiler import CompiledFormula, FormulaEvaluationError
 from kpirules.methods import Reason
 from kpirules.model import Band, Category, Indicator, Ruleset
@@ -44,7 +47,34 @@ from kpirules.result import (
 from kpirules.validate import did_you_mean
 from kpirules.values import combine_ratings, read_value
 
-ENGINE_VERSION = "kpirules 0.1.0"
+ENGINE_VERSION = f"kpirules {__version__}"
+
+#: The modules whose code decides a score or how a result is written.
+ENGINE_MODULES = (
+    "compiler.py",
+    "engine.py",
+    "formula.py",
+    "methods.py",
+    "quantity.py",
+    "result.py",
+    "values.py",
+)
+
+
+def _engine_digest() -> str:
+    """SHA-256 over the source of :data:`ENGINE_MODULES`, each preceded by its name and size."""
+    digest = hashlib.sha256()
+    package = resources.files("kpirules")
+    for name in ENGINE_MODULES:
+        source = package.joinpath(name).read_bytes()
+        digest.update(f"{name}\0{len(source)}\0".encode())
+        digest.update(source)
+    return "sha256:" + digest.hexdigest()
+
+
+#: Identifies the scoring code itself: a changed method or rounding step changes it even when
+#: the version number stays. Computed once, at import; recorded in every result.
+ENGINE_DIGEST = _engine_digest()
 _ITEM = "{0} {1}，{2}"
 ZERO = Decimal(0)
 _ONE = Decimal(1)
@@ -147,6 +177,7 @@ class Engine:
             version=ruleset.version,
             fingerprint=ruleset.fingerprint,
             engine=ENGINE_VERSION,
+            engine_digest=ENGINE_DIGEST,
             decimal_context=CONTEXT_TEXT,
             rounding=(
                 f"{ruleset.rounding.places} places, {ruleset.rounding.mode}, at {ruleset.rounding.at}"

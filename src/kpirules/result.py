@@ -72,12 +72,18 @@ class Fired(NamedTuple):
 
 @attrs.frozen
 class Provenance:
-    """What produced a result: the ruleset's fingerprint, the engine, the decimal context."""
+    """What produced a result: the ruleset's fingerprint, the engine, the decimal context.
+
+    ``engine`` is the package version (``kpirules 0.1.0``); ``engine_digest`` is the SHA-256
+    of the scoring code's source (``sha256:…``), so a changed engine shows even under the
+    same version number.
+    """
 
     ruleset: str
     version: str
     fingerprint: str
     engine: str
+    engine_digest: str
     decimal_context: str
     rounding: str
 
