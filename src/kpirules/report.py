@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from decimal import ROUND_DOWN, ROUND_HALF_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
 
 from kpirules.methods import rounded
-from kpirules.model import Category, Rounding, Ruleset
+from kpirules.model import ROUNDING_WORDS, Category, Rounding, Ruleset
 from kpirules.quantity import format_decimal, format_percent
 from kpirules.result import Fired, Result, decimal_text
 from kpirules.testing import CaseReport
@@ -155,7 +155,7 @@ def explain(ruleset: Ruleset, result: Result) -> str:
             f"一票否决：{veto.label}（条件 {veto.condition}，第 {veto.line} 行）：{effect}"
         )
     rounding = ruleset.rounding
-    mode = _MODE_WORDS[rounding.mode]
+    mode = ROUNDING_WORDS[rounding.mode]
     where = "总分" if rounding.at == "total" else "各项得分"
     lines.append(f"总分：{pts(result.total)}（{where}保留 {rounding.places} 位小数，{mode}）")
     lines.append(f"等级：{result.grade or '（无）'}")
@@ -180,13 +180,6 @@ def explain(ruleset: Ruleset, result: Result) -> str:
     return "\n".join(lines) + "\n"
 
 
-_MODE_WORDS = {
-    "half_up": "四舍五入",
-    "half_even": "四舍六入五成双",
-    "down": "舍去",
-    "up": "进一",
-    "half_down": "五舍六入",
-}
 _NAME = re.compile(r"(?<![\w.])[^\W\d]\w*")
 
 
@@ -230,7 +223,7 @@ def amount_text(ruleset: Ruleset, fired: Fired) -> str:
     exact = ""
     if fired.unrounded is not None and fired.unrounded != fired.amount:
         exact = f" = {money_text(fired.unrounded, money.places)} {unit}"
-    how = f"按 {money.places} 位小数{_MODE_WORDS[money.mode]}"
+    how = f"按 {money.places} 位小数{ROUNDING_WORDS[money.mode]}"
     return f"{head}（= {formula}{exact}，{how}）"
 
 
@@ -246,7 +239,7 @@ def _named(ruleset: Ruleset, name: str, value: Decimal) -> str:
                 return f"{metric.label} {format_percent(value)}"
             if metric.unit == "yes_no":
                 return f"{metric.label} {'是' if value else '否'}"
-            return f"{metric.label} {format_decimal(value)}{metric.measure or ''}"
+            return f"{metric.label} {format_decimal(value)} {metric.measure or ''}".rstrip()
     for ind in ruleset.indicators():
         if ind.id == name:
             return f"{ind.label}得分 {_score(value, ruleset)}"

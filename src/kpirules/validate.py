@@ -419,6 +419,13 @@ class _Builder:
             if not isinstance(mid, str):
                 continue
             path: PathKey = ("show", i)
+            if mid not in self.metric_data and mid in self.ids:
+                self.err(
+                    path,
+                    f"“{mid}” 不是指标：show 只能列出 metrics 中的指标",
+                    "结果规则的金额已随结果列出，不必写在 show 中",
+                )
+                continue
             if mid not in self.metric_data:
                 self.err(
                     path,
@@ -433,7 +440,7 @@ class _Builder:
                 self.err(
                     path,
                     f"show 只能列出金额、计数或时长指标：“{metric.label}”（{mid}）是"
-                    f"{_unit_word(metric.unit)}指标",
+                    f"{_unit_word(metric.unit)}",
                     "百分比、比值和评分已在各项得分的说明中列出",
                 )
                 continue
@@ -1620,7 +1627,8 @@ class _Builder:
             money = self.money
             self.warn(
                 (*path, "amount"),
-                f"金额按 money 的规定只取舍一次（{money.places} 位小数，{money.mode}）："
+                f"金额按 money 的规定只取舍一次（{money.places} 位小数，"
+                f"{model.ROUNDING_WORDS[money.mode]}）："
                 "公式中的 round_half_up 会让金额先后取舍两次",
                 "删去 round_half_up，需要别的位数或方式时改写 money: {places: …, mode: …}",
             )
