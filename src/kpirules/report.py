@@ -186,13 +186,15 @@ _NAME = re.compile(r"(?<![\w.])[^\W\d]\w*")
 def money_text(value: Decimal, places: int) -> str:
     """Money with thousands separators, at ``places`` decimals when that loses nothing.
 
-    ``172839.455`` at 2 places stays ``172,839.455`` (exact); ``184000.0000`` gives
-    ``184,000.00``.
+    ``172839.455`` at 2 places stays ``172,839.455`` (exact), ``103703.673900`` gives
+    ``103,703.6739`` and ``184000.0000`` gives ``184,000.00``.
     """
     quantum = Decimal(1).scaleb(-places)
-    shown = rounded(value, quantum) if value == rounded(value, quantum, ROUND_DOWN) else value
-    text = format(shown, ",f")
-    return text[1:] if text.startswith("-") and shown == 0 else text
+    if value == rounded(value, quantum, ROUND_DOWN):
+        text = format(rounded(value, quantum), ",f")
+    else:
+        text = format(value, ",f").rstrip("0")  # exact: every digit that is not a trailing 0
+    return text[1:] if text.startswith("-") and value == 0 else text
 
 
 def _quantity(value: Decimal, unit: str, ruleset: Ruleset) -> str:
