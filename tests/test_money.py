@@ -258,3 +258,20 @@ def test_amount_too_large_to_round_is_refused() -> None:
     assert str(info.value) == (
         "结果规则“奖金”的金额 10000000000000000000000000.0 过大，无法按金额规则取舍"
     )
+
+
+def test_diff_names_a_changed_money_rule_and_shown_values(tmp_path: Path) -> None:
+    """kpirules diff says when the money rule or the shown values change."""
+    from kpirules.diff import compare
+
+    text = DEPOSIT.read_text("utf-8")
+    changed = text.replace(
+        "money: {unit: 元, places: 2, mode: half_up}", "money: {unit: 元, places: 0, mode: down}"
+    ).replace("show: [pooled_payment, deposit]", "show: [deposit]")
+    path = tmp_path / "deposit-2027.yaml"
+    path.write_text(changed, "utf-8")
+    changes = compare(kpirules.load(DEPOSIT), kpirules.load(path))
+    assert [c.text for c in changes] == [
+        "列示：pooled_payment、deposit → deposit",
+        "金额：元，2 位 half_up → 元，0 位 down",
+    ]
