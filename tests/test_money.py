@@ -9,6 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import kpirules
 from kpirules import report
@@ -188,6 +190,7 @@ METRICS_D = {
     "general_violations": "0",
     "major_violations": "0",
     "prior_excellent_quarters": "0",
+    "archived_major_violations": "0",
     "bonus_base": "3000",
 }
 
@@ -275,3 +278,59 @@ def test_diff_names_a_changed_money_rule_and_shown_values(tmp_path: Path) -> Non
         "列示：pooled_payment、deposit → deposit",
         "金额：元，2 位 half_up → 元，0 位 down",
     ]
+
+
+def test_outcome_without_amount_has_neither_amount_nor_unit() -> None:
+    """荣誉证书 (honour) carries no amount and no unit; its points stay None too."""
+    d = kpirules.load(ROOT / "rulesets" / "d-internal-quarterly.yaml")
+    result = d.evaluate_many([("甲", METRICS_D)])[0]
+    honour = next(o for o in result.outcomes if o.id == "honour_certificate")
+    assert (honour.points, honour.amount, honour.unit, honour.unrounded, honour.basis) == (
+        None,
+        None,
+        None,
+        None,
+        (),
+    )
+
+
+def test_missing_shown_value_is_none_and_explained() -> None:
+    """Without the payment, a forfeited deposit still settles 0.00 元; the values say 缺数据."""
+    ruleset = kpirules.load(DEPOSIT)
+    result = ruleset.evaluate({"work_quality": "50", "service_rating": "50"})
+    assert result.values == (
+        ("pooled_payment", "统筹支付数额", None, "元"),
+        ("deposit", "考核预留保证金", None, "元"),
+    )
+    assert str(result.outcomes[0].amount) == "0.00"
+    assert "列示：统筹支付数额 缺数据\n" in report.explain(ruleset, result)
+
+
+def test_missing_payment_for_a_refund_is_an_error() -> None:
+    """A refund needs the deposit: without the payment, the error names the amount and metric."""
+    ruleset = kpirules.load(DEPOSIT)
+    with pytest.raises(kpirules.EvaluationError) as info:
+        ruleset.evaluate({"work_quality": "80", "service_rating": "80"}, entity="甲")
+    assert str(info.value) == (
+        "甲: deposit: 结果规则“考核保证金按总分返还”的金额用到的指标 考核预留保证金 缺少数据"
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    cents=st.integers(min_value=0, max_value=10**12),
+    rating=st.integers(min_value=6000, max_value=9499),
+)
+def test_refund_is_the_exact_product_rounded_once(cents: int, rating: int) -> None:
+    """For any payment and total in [60, 95): amount = deposit × total / 100 rounded once."""
+    payment = Decimal(cents).scaleb(-2)
+    total = Decimal(rating).scaleb(-2)
+    ruleset = kpirules.load(DEPOSIT)
+    result = ruleset.evaluate(
+        {"pooled_payment": payment, "work_quality": total, "service_rating": total}
+    )
+    fired = result.outcomes[0]
+    exact = payment * Decimal("0.05") * total / 100
+    assert fired.unrounded == exact
+    assert fired.amount == exact.quantize(Decimal("0.01"), rounding=decimal.ROUND_HALF_UP)
+    assert abs(fired.amount - exact) <= Decimal("0.005")
