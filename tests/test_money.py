@@ -207,6 +207,13 @@ def test_explain_shows_amount_unit_and_computation() -> None:
     ) in text
 
 
+def test_explain_a_full_refund_names_the_deposit_once() -> None:
+    """amount: deposit shows the exact deposit once, then the rounding."""
+    ruleset = kpirules.load(DEPOSIT)
+    text = report.explain(ruleset, deposit_result("95"))
+    assert "：金额 172,839.46 元（= 考核预留保证金 172,839.4565 元，按 2 位小数四舍五入）\n" in text
+
+
 def test_explain_leaves_out_an_exact_value_equal_to_the_amount() -> None:
     """When rounding changes nothing, the amount is not repeated; money shows to the cent."""
     out, err = io.StringIO(), io.StringIO()

@@ -508,9 +508,13 @@ class Engine:
             outcomes=tuple(outcomes),
             provenance=self.provenance,
             values=tuple(
-                ShownValue(mid, label, _shown(known.get(mid)), unit)
-                for mid, label, unit in self.shown
-            ),
+                [
+                    ShownValue(mid, label, _shown(known.get(mid)), unit)
+                    for mid, label, unit in self.shown
+                ]
+            )
+            if self.shown
+            else (),
         )
 
     def _item(

@@ -206,7 +206,7 @@ def _quantity(value: Decimal, unit: str, ruleset: Ruleset) -> str:
 def amount_text(ruleset: Ruleset, fired: Fired) -> str:
     """An outcome's amount with its unit and how it was computed, names in words.
 
-    ``金额 172,839.46 元（= 保证金 184,000.00 元 × 总分 93.93 / 100 = 172,839.455 元，按 2 位小数四舍五入）``
+    ``金额 103,703.67 元（= 考核预留保证金 172,839.4565 元 × 总分 60.00 / 100 = 103,703.6739 元，按 2 位小数四舍五入）``
     """
     assert fired.amount is not None
     money = ruleset.money
@@ -221,9 +221,15 @@ def amount_text(ruleset: Ruleset, fired: Fired) -> str:
             _named(ruleset, m.group(0), basis[m.group(0)]) if m.group(0) in basis else m.group(0)
         ),
         outcome.amount.text.strip(),
-    ).replace("*", "×")
+    )
+    formula = formula.replace("**", "^").replace("*", "×")
     exact = ""
-    if fired.unrounded is not None and fired.unrounded != fired.amount:
+    # A bare name already shows its exact value; anything else shows the exact result too.
+    if (
+        fired.unrounded is not None
+        and fired.unrounded != fired.amount
+        and outcome.amount.text.strip() not in basis
+    ):
         exact = f" = {money_text(fired.unrounded, money.places)} {unit}"
     how = f"按 {money.places} 位小数{ROUNDING_WORDS[money.mode]}"
     return f"{head}（= {formula}{exact}，{how}）"

@@ -1815,6 +1815,19 @@ class _Builder:
         }
         check_ids("outcomes", outcome_ids, "结果规则")
         check_ids("amounts", outcome_ids, "结果规则")
+        without_amount = {
+            o["id"]
+            for o in self.data.get("outcomes") or []
+            if isinstance(o, dict) and isinstance(o.get("id"), str) and "amount" not in o
+        }
+        amounts = raw.get("amounts")
+        for key in amounts if isinstance(amounts, dict) else ():
+            if key in without_amount:
+                self.err(
+                    (*path, "amounts", key),
+                    f"结果规则 “{key}” 没有金额公式（amount），不能在 amounts 中预期金额",
+                    "在 outcomes 中给它写 amount，或从 amounts 中删去",
+                )
         check_ids("vetoes", veto_ids, "否决项")
         grade = raw.get("grade")
         if isinstance(grade, str) and self.grade_names and grade not in self.grade_names:
