@@ -18,7 +18,7 @@ import itertools
 import keyword
 from collections.abc import Callable, Iterable, Sequence
 from decimal import ROUND_HALF_EVEN, Context, Decimal, Inexact, localcontext
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar, cast, get_args
 
 import attrs
 
@@ -75,7 +75,6 @@ _DEFAULT_DIRECTION = {
     "linear": "higher_better",
 }
 _DIRECTIONS = ("higher_better", "lower_better", "equal", "monitor")
-_MODES = ("half_up", "half_even", "down", "up", "half_down")
 _WEIGHTINGS = ("points", "percent_of_total", "percent_of_parent", "share")
 #: Methods that only make sense when more (or less) is better.
 _NO_EQUAL = frozenset({"proportional", "change", "best_ratio", "rank", "percentile"})
@@ -406,7 +405,9 @@ class _Builder:
         return model.Money(
             unit=unit if isinstance(unit, str) and unit.strip() else "元",
             places=int(places) if places is not None and 0 <= places <= 4 else 2,
-            mode=cast(model.RoundingMode, mode if mode in _MODES else "half_up"),
+            mode=cast(
+                model.RoundingMode, mode if mode in get_args(model.RoundingMode) else "half_up"
+            ),
         )
 
     def _show(self) -> tuple[str, ...]:
