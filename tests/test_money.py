@@ -341,3 +341,17 @@ def test_refund_is_the_exact_product_rounded_once(cents: int, rating: int) -> No
     assert fired.unrounded == exact
     assert fired.amount == exact.quantize(Decimal("0.01"), rounding=decimal.ROUND_HALF_UP)
     assert abs(fired.amount - exact) <= Decimal("0.005")
+
+
+def test_deposit_example_passes_its_own_cases() -> None:
+    """The example ruleset's five hand-computed cases (95, 94.99, 60, 59.99, 77.5) pass."""
+    from kpirules.testing import run_tests
+
+    reports = run_tests(kpirules.load(DEPOSIT))
+    assert [(r.name, r.differences) for r in reports] == [
+        ("总分 95，全额返还", ()),
+        ("总分 94.99，按总分返还", ()),
+        ("总分 60，按总分返还（只取舍一次）", ()),
+        ("总分 59.99，不予返还", ()),
+        ("总分 77.5，按总分返还", ()),
+    ]
