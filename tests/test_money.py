@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 import kpirules
 from kpirules import report
 from kpirules.cli import run
+from kpirules.diff import compare
 from kpirules.model import Money
-from kpirules.testing import run_case
+from kpirules.testing import run_case, run_tests
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPOSIT = ROOT / "examples" / "deposit-refund.yaml"
@@ -272,8 +273,6 @@ def test_amount_too_large_to_round_is_refused() -> None:
 
 def test_diff_names_a_changed_money_rule_and_shown_values(tmp_path: Path) -> None:
     """kpirules diff says when the money rule or the shown values change."""
-    from kpirules.diff import compare
-
     text = DEPOSIT.read_text("utf-8")
     changed = text.replace(
         "money: {unit: 元, places: 2, mode: half_up}", "money: {unit: 元, places: 0, mode: down}"
@@ -345,8 +344,6 @@ def test_refund_is_the_exact_product_rounded_once(cents: int, rating: int) -> No
 
 def test_deposit_example_passes_its_own_cases() -> None:
     """The example ruleset's five hand-computed cases (95, 94.99, 60, 59.99, 77.5) pass."""
-    from kpirules.testing import run_tests
-
     reports = run_tests(kpirules.load(DEPOSIT))
     assert [(r.name, r.differences) for r in reports] == [
         ("总分 95，全额返还", ()),
