@@ -140,7 +140,9 @@ def test_example_vetoes_adjustments_and_amounts() -> None:
         r.entity: r for r in d.evaluate_many(read_metrics(EXAMPLES / "d-departments-2026q1.csv", d))
     }
     assert [v.id for v in q1["医保审核科"].vetoes] == ["major_violation_veto"]
-    assert [o.points for o in q1["医保审核科"].outcomes if o.id == "fine"] == [Decimal(1000)]
+    assert [(str(o.amount), o.unit) for o in q1["医保审核科"].outcomes if o.id == "fine"] == [
+        ("1000.00", "元")
+    ]
     assert q1["医保信息科"].item("efficiency_change_score").score == 0
     q2 = {
         r.entity: r for r in d.evaluate_many(read_metrics(EXAMPLES / "d-departments-2026q2.csv", d))
@@ -153,9 +155,9 @@ def test_example_vetoes_adjustments_and_amounts() -> None:
 
     c = kpirules.load(RULESETS / "c-staff-halfyear.yaml")
     staff = {r.entity: r for r in c.evaluate_many(read_metrics(EXAMPLES / "c-staff-2026h1.csv", c))}
-    assert [o.points for o in staff["黄敏"].outcomes if o.id == "excellent_bonus"] == [
-        Decimal(2400)
-    ]
+    assert [
+        (str(o.amount), o.unit) for o in staff["黄敏"].outcomes if o.id == "excellent_bonus"
+    ] == [("2400.00", "元")]
 
     e = kpirules.load(RULESETS / "e-annual-letter.yaml")
     offices = {

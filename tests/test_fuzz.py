@@ -22,6 +22,7 @@ SEEDS = [
 SEEDS.append(
     (ROOT / "tests" / "fixtures" / "invalid" / "scheme_a_faithful.yaml").read_text("utf-8")
 )
+SEEDS.append((ROOT / "examples" / "deposit-refund.yaml").read_text("utf-8"))
 
 ODD_VALUES = st.one_of(
     st.none(),

@@ -158,7 +158,8 @@ def _parser() -> _Parser:
     explain = sub.add_parser(
         "explain",
         help="逐项解释计分过程（每个分数的来源）",
-        description="逐项说明一个或全部对象的计分过程：取值、目标、方法、得分、小计、总分、等级和结果。",
+        description="逐项说明一个或全部对象的计分过程：取值、目标、方法、得分、小计、总分、等级和结果；"
+        "结果的金额带单位，并写出算式和取舍方式。",
     )
     explain.add_argument("ruleset", metavar="RULESET", help="规则集文件")
     explain.add_argument("metrics", metavar="METRICS", help="指标数据文件（.csv/.yaml/.json）")

@@ -71,6 +71,7 @@ _KINDS = {
     "reward": "奖励",
     "honour": "表彰",
     "penalty": "处罚",
+    "settlement": "结算返还",
     "warning": "警告",
     "rectification": "整改",
     "accountability": "问责",
@@ -146,6 +147,14 @@ def compare(old: Ruleset, new: Ruleset) -> list[Change]:
             "header",
             f"取整：{r1.places} 位 {r1.mode}（{r1.at}）→ {r2.places} 位 {r2.mode}（{r2.at}）",
         )
+    if old.money != new.money:
+        m1, m2 = old.money, new.money
+        add(
+            "header",
+            f"金额：{m1.unit}，{m1.places} 位 {m1.mode} → {m2.unit}，{m2.places} 位 {m2.mode}",
+        )
+    if old.show != new.show:
+        add("header", f"列示：{'、'.join(old.show) or '无'} → {'、'.join(new.show) or '无'}")
 
     old_metrics, new_metrics = {m.id: m for m in old.metrics}, {m.id: m for m in new.metrics}
     for mid in old_metrics.keys() - new_metrics.keys():

@@ -31,7 +31,7 @@ from kpirules import methods
 from kpirules._version import __version__
 from kpirules.compiler import CompiledFormula, FormulaEvaluationError
 from kpirules.methods import Reason
-from kpirules.model import Band, Category, Indicator, Ruleset
+from kpirules.model import Band, Category, Indicator, Metric, Ruleset
 from kpirules.quantity import QuantityError
 from kpirules.result import (
     CategoryResult,
@@ -41,8 +41,10 @@ from kpirules.result import (
     ItemResult,
     Provenance,
     Result,
+    ShownValue,
     Status,
     Value,
+    decimal_text,
 )
 from kpirules.validate import did_you_mean
 from kpirules.values import combine_ratings, read_value
@@ -164,6 +166,11 @@ class Engine:
             ind for ind in self.indicators if ind.scoring.method in methods.COHORT
         )
         self.rounding = _ROUNDING[ruleset.rounding.mode]
+        self.money_quantum = Decimal(1).scaleb(-ruleset.money.places)
+        self.money_rounding = _ROUNDING[ruleset.money.mode]
+        self.shown = tuple(
+            (mid, self.metrics[mid].label, _unit_text(self.metrics[mid])) for mid in ruleset.show
+        )
         self.fast_bounds = {
             m.id: (m.minimum, m.maximum, m.unit == "count")
             for m in ruleset.metrics
@@ -531,6 +538,14 @@ class Engine:
             grade=grade,
             outcomes=tuple(outcomes),
             provenance=self.provenance,
+            values=tuple(
+                [
+                    ShownValue(mid, label, _shown(known.get(mid)), unit)
+                    for mid, label, unit in self.shown
+                ]
+            )
+            if self.shown
+            else (),
         )
 
     def _item(
@@ -771,22 +786,47 @@ class Engine:
                 parts.append("等级为" + "或".join(outcome.grades))
             if outcome.when is not None:
                 parts.append(outcome.when.text)
-            value = (
-                self._condition(amount, names, f"结果规则“{outcome.label}”的金额")
-                if amount
-                else None
-            )
+            value: Decimal | None = None
+            unrounded: Decimal | None = None
+            basis: tuple[tuple[str, Decimal], ...] = ()
+            if amount is not None:
+                exact = self._condition(amount, names, f"结果规则“{outcome.label}”的金额")
+                if isinstance(exact, Decimal):
+                    unrounded, value = exact, self._money(exact, outcome.label)
+                    basis = tuple((n, names[n]) for n in sorted(amount.formula.names))
             fired.append(
                 Fired(
                     outcome.id,
                     outcome.label,
                     outcome.kind,
                     "，且".join(parts),
-                    value if isinstance(value, Decimal) else None,
+                    None,
                     outcome.line,
+                    value,
+                    self.ruleset.money.unit if value is not None else None,
+                    unrounded,
+                    basis,
                 )
             )
         return fired
+
+    def _money(self, value: Decimal, label: str) -> Decimal:
+        """An amount rounded once, by the ruleset's money rule, in the engine's context."""
+        try:
+            return value.quantize(self.money_quantum, self.money_rounding)
+        except decimal.InvalidOperation:
+            raise _EntityError(
+                "", f"结果规则“{label}”的金额 {decimal_text(value)} 过大，无法按金额规则取舍"
+            ) from None
+
+
+def _unit_text(metric: Metric) -> str:
+    """The unit a shown value is written in: the metric's measure (元, 万元, 件, 小时)."""
+    return metric.measure or ("元" if metric.unit == "money" else "")
+
+
+def _shown(value: Decimal | bool | None) -> Decimal | None:
+    return value if isinstance(value, Decimal) else None
 
 
 def _category_of(categories: Iterable[Category]) -> dict[str, str]:

@@ -22,6 +22,15 @@ Direction = Literal["higher_better", "lower_better", "equal", "monitor"]
 Missing = Literal["error", "zero", "exclude"]
 RoundingMode = Literal["half_up", "half_even", "down", "up", "half_down"]
 
+#: Each rounding mode in the words of the rules (四舍五入 …).
+ROUNDING_WORDS: dict[str, str] = {
+    "half_up": "四舍五入",
+    "half_even": "四舍六入五成双",
+    "down": "舍去",
+    "up": "进一",
+    "half_down": "五舍六入",
+}
+
 
 @attrs.frozen
 class Rounding:
@@ -30,6 +39,23 @@ class Rounding:
     places: int = 2
     mode: RoundingMode = "half_up"
     at: Literal["items", "total"] = "total"
+
+
+@attrs.frozen
+class Money:
+    """How outcome amounts are expressed: their unit and how they are rounded, once.
+
+    An amount formula is computed exactly; its result is then rounded to ``places`` decimal
+    places with ``mode`` (the only rounding an amount ever gets).
+    """
+
+    unit: str = "元"
+    places: int = 2
+    mode: RoundingMode = "half_up"
+
+
+#: Outcome kinds that may (``reward``, ``penalty``) or must (``settlement``) carry an amount.
+MONEY_KINDS = ("reward", "penalty", "settlement")
 
 
 @attrs.frozen
@@ -198,7 +224,11 @@ class Adjustments:
 
 @attrs.frozen
 class Outcome:
-    """A reward, penalty, rectification or accountability rule and when it fires."""
+    """A reward, penalty, settlement, rectification or accountability rule and when it fires.
+
+    ``amount`` (money in the ruleset's :class:`Money` unit) is allowed on the kinds in
+    :data:`MONEY_KINDS` and required on ``settlement``.
+    """
 
     id: str
     label: str
@@ -264,6 +294,10 @@ class Ruleset:
     file: str
     text: str
     fingerprint: str = ""
+    #: The unit and rounding of outcome amounts.
+    money: Money = Money()
+    #: Metric ids whose values every result lists in ``Result.values`` (e.g. a deposit).
+    show: tuple[str, ...] = ()
     _engine: Any = attrs.field(default=None, eq=False, repr=False, alias="engine")
 
     def evaluate(self, metrics: Mapping[str, object], *, entity: str = "") -> Result:

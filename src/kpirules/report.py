@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import unicodedata
 from collections.abc import Sequence
 from decimal import ROUND_DOWN, ROUND_HALF_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
@@ -12,9 +13,9 @@ from typing import Literal
 
 from kpirules import summary
 from kpirules.methods import rounded
-from kpirules.model import Category, Rounding, Ruleset
-from kpirules.quantity import format_decimal
-from kpirules.result import Result
+from kpirules.model import ROUNDING_WORDS, Category, Rounding, Ruleset
+from kpirules.quantity import format_decimal, format_percent
+from kpirules.result import Fired, Result
 from kpirules.testing import CaseReport
 
 _STATUS = {
@@ -183,23 +184,20 @@ def explain(ruleset: Ruleset, result: Result) -> str:
             f"一票否决：{veto.label}（条件 {veto.condition}，第 {veto.line} 行）：{effect}"
         )
     rounding = ruleset.rounding
-    mode = {
-        "half_up": "四舍五入",
-        "half_even": "四舍六入五成双",
-        "down": "舍去",
-        "up": "进一",
-        "half_down": "五舍六入",
-    }[rounding.mode]
+    mode = ROUNDING_WORDS[rounding.mode]
     where = "总分" if rounding.at == "total" else "各项得分"
     lines.append(f"总分：{pts(result.total)}（{where}保留 {rounding.places} 位小数，{mode}）")
     lines.append(f"等级：{result.grade or '（无）'}")
     if result.rank is not None:
         lines.append(f"排名：第 {result.rank} 名（共 {result.cohort_size} 个）")
+    for shown in result.values:
+        value = "缺数据" if shown.value is None else _quantity(shown.value, shown.unit, ruleset)
+        lines.append(f"列示：{shown.label} {value}")
     if result.outcomes:
         for o in result.outcomes:
-            amount = f"，金额 {format_decimal(o.points)}" if o.points is not None else ""
+            amount = f"：{amount_text(ruleset, o)}" if o.amount is not None else ""
             lines.append(
-                f"结果：{o.label}（{o.kind}；条件：{o.condition}；第 {o.line} 行{amount}）"
+                f"结果：{o.label}（{o.kind}；条件：{o.condition}；第 {o.line} 行）{amount}"
             )
     else:
         lines.append("结果：无")
@@ -209,6 +207,91 @@ def explain(ruleset: Ruleset, result: Result) -> str:
         f"规则集 {p.ruleset} {p.version}，指纹 {p.fingerprint}；{p.engine}；{p.decimal_context}"
     )
     return "\n".join(lines) + "\n"
+
+
+_NAME = re.compile(r"(?<![\w.])[^\W\d]\w*")
+
+
+def money_text(value: Decimal, places: int) -> str:
+    """Money with thousands separators, at ``places`` decimals when that loses nothing.
+
+    ``172839.455`` at 2 places stays ``172,839.455`` (exact), ``103703.673900`` gives
+    ``103,703.6739`` and ``184000.0000`` gives ``184,000.00``.
+    """
+    quantum = Decimal(1).scaleb(-places)
+    if value == rounded(value, quantum, ROUND_DOWN):
+        text = format(rounded(value, quantum), ",f")
+    else:
+        text = format(value, ",f").rstrip("0")  # exact: every digit that is not a trailing 0
+    return text[1:] if text.startswith("-") and value == 0 else text
+
+
+def _quantity(value: Decimal, unit: str, ruleset: Ruleset) -> str:
+    if unit in ("元", "万元", "亿元", ruleset.money.unit):
+        return f"{money_text(value, ruleset.money.places)} {unit}"
+    return f"{format_decimal(value)} {unit}".rstrip()
+
+
+def amount_text(ruleset: Ruleset, fired: Fired) -> str:
+    """An outcome's amount with its unit and how it was computed, names in words.
+
+    ``金额 103,703.67 元（= 考核预留保证金 172,839.4565 元 × 总分 60.00 / 100 = 103,703.6739 元，按 2 位小数四舍五入）``
+    """
+    assert fired.amount is not None
+    money = ruleset.money
+    unit = fired.unit or money.unit
+    head = f"金额 {money_text(fired.amount, money.places)} {unit}"
+    outcome = next((o for o in ruleset.outcomes if o.id == fired.id), None)
+    if outcome is None or outcome.amount is None:
+        return head
+    basis = dict(fired.basis)
+    formula = _NAME.sub(
+        lambda m: (
+            _named(ruleset, m.group(0), basis[m.group(0)]) if m.group(0) in basis else m.group(0)
+        ),
+        outcome.amount.text.strip(),
+    )
+    formula = formula.replace("**", "^").replace("*", "×")
+    exact = ""
+    # A bare name already shows its exact value; anything else shows the exact result too.
+    if (
+        fired.unrounded is not None
+        and fired.unrounded != fired.amount
+        and outcome.amount.text.strip() not in basis
+    ):
+        exact = f" = {money_text(fired.unrounded, money.places)} {unit}"
+    how = f"按 {money.places} 位小数{ROUNDING_WORDS[money.mode]}"
+    return f"{head}（= {formula}{exact}，{how}）"
+
+
+def _named(ruleset: Ruleset, name: str, value: Decimal) -> str:
+    """A name of an amount formula as its label and value: ``总分 93.93``, ``保证金 184,000.00 元``."""
+    if name in ("total", "raw_total"):
+        return f"{'总分' if name == 'total' else '原始总分'} {_score(value, ruleset)}"
+    for metric in ruleset.metrics:
+        if metric.id == name:
+            if metric.unit == "money":
+                return f"{metric.label} {_quantity(value, metric.measure or '元', ruleset)}"
+            if metric.unit == "percent":
+                return f"{metric.label} {format_percent(value)}"
+            if metric.unit == "yes_no":
+                return f"{metric.label} {'是' if value else '否'}"
+            return f"{metric.label} {format_decimal(value)} {metric.measure or ''}".rstrip()
+    for ind in ruleset.indicators():
+        if ind.id == name:
+            return f"{ind.label}得分 {_score(value, ruleset)}"
+    for cat in ruleset.all_categories():
+        if cat.id == name:
+            return f"{cat.label}小计 {_score(value, ruleset)}"
+    return f"{name} {format_decimal(value)}"
+
+
+def _score(value: Decimal, ruleset: Ruleset) -> str:
+    """Points at the ruleset's places when that loses nothing, else every digit."""
+    quantum = Decimal(1).scaleb(-ruleset.rounding.places)
+    if value == rounded(value, quantum, ROUND_DOWN):
+        return format(rounded(value, quantum), "f")
+    return format_decimal(value)
 
 
 def _depths(ruleset: Ruleset) -> dict[str, int]:

@@ -60,7 +60,13 @@ class CategoryResult(NamedTuple):
 
 
 class Fired(NamedTuple):
-    """A veto, adjustment or outcome rule that applied, with the condition that fired it."""
+    """A veto, adjustment or outcome rule that applied, with the condition that fired it.
+
+    ``points`` is an adjustment's points or a veto's cap (None for outcomes). An outcome
+    with an ``amount:`` formula carries ``amount`` (rounded once, by the ruleset's money
+    rule) in ``unit``; ``unrounded`` is the formula's exact result and ``basis`` the value of
+    every name the formula used, so the amount can be recomputed by hand.
+    """
 
     id: str
     label: str
@@ -68,6 +74,44 @@ class Fired(NamedTuple):
     condition: str
     points: Decimal | None
     line: int
+    amount: Decimal | None = None
+    unit: str | None = None
+    unrounded: Decimal | None = None
+    basis: tuple[tuple[str, Decimal], ...] = ()
+
+    def rule_dict(self) -> dict[str, Any]:
+        """Plain data of a veto or adjustment: its points, no amount."""
+        return {
+            "id": self.id,
+            "label": self.label,
+            "kind": self.kind,
+            "condition": self.condition,
+            "points": self.points,
+            "line": self.line,
+        }
+
+    def outcome_dict(self) -> dict[str, Any]:
+        """Plain data of an outcome: its amount with unit and basis, no points."""
+        return {
+            "id": self.id,
+            "label": self.label,
+            "kind": self.kind,
+            "condition": self.condition,
+            "amount": self.amount,
+            "unit": self.unit,
+            "unrounded": self.unrounded,
+            "basis": dict(self.basis),
+            "line": self.line,
+        }
+
+
+class ShownValue(NamedTuple):
+    """A value the ruleset lists with every result (``show:``): id, label, exact value, unit."""
+
+    id: str
+    label: str
+    value: Decimal | None
+    unit: str
 
 
 @attrs.frozen
@@ -105,6 +149,7 @@ class Result:
     provenance: Provenance
     rank: int | None = None
     cohort_size: int | None = None
+    values: tuple[ShownValue, ...] = ()
 
     def item(self, item_id: str) -> ItemResult:
         """The result of the indicator with this id (KeyError if none)."""
@@ -127,16 +172,19 @@ class Result:
             "items": [item.as_dict() for item in self.items],
             "categories": [c._asdict() for c in self.categories],
             "raw_total": self.raw_total,
-            "adjustments": [a._asdict() for a in self.adjustments],
+            "adjustments": [a.rule_dict() for a in self.adjustments],
             "adjusted_total": self.adjusted_total,
-            "vetoes": [v._asdict() for v in self.vetoes],
+            "vetoes": [v.rule_dict() for v in self.vetoes],
             "total": self.total,
             "grade": self.grade,
-            "outcomes": [o._asdict() for o in self.outcomes],
+            "outcomes": [o.outcome_dict() for o in self.outcomes],
             "provenance": attrs.asdict(self.provenance),
             "rank": self.rank,
             "cohort_size": self.cohort_size,
         }
+        if self.values:
+            # Only rulesets that declare show: list values; other results keep their shape.
+            data["values"] = [v._asdict() for v in self.values]
         converted: dict[str, Any] = _plain(data)
         return converted
 

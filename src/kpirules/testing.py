@@ -70,7 +70,7 @@ def _differences(case: TestCase, result: Result) -> list[str]:
         out.append(
             f"名次 rank：预期 {expect.rank}，实际 {result.rank}（共 {result.cohort_size} 个）"
         )
-    amounts = {o.id: o.points for o in result.outcomes}
+    amounts = {o.id: o.amount for o in result.outcomes}
     for outcome_id, want in expect.amounts:
         amount = amounts.get(outcome_id)
         if amount is None:

@@ -18,7 +18,7 @@ import itertools
 import keyword
 from collections.abc import Callable, Iterable, Sequence
 from decimal import ROUND_HALF_EVEN, Context, Decimal, Inexact, localcontext
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar, cast, get_args
 
 import attrs
 
@@ -83,6 +83,8 @@ _NEEDS_DIRECTION = frozenset(
     {"proportional", "deduct", "change", "best_ratio", "rank", "percentile"}
 )
 _INPUT_SUM_UNITS = frozenset({"count", "money", "duration"})
+#: Metrics ``show:`` may list: quantities written with a measure (元, 件, 小时).
+_SHOWN_UNITS = frozenset({"count", "money", "duration"})
 #: Validation's own arithmetic context: never the caller's, and no trap can escape.
 _CONTEXT = Context(prec=28, rounding=ROUND_HALF_EVEN, Emin=-999999, Emax=999999, traps=[])
 T = TypeVar("T")
@@ -190,6 +192,7 @@ class _Builder:
         self.bonus_caps: list[Decimal] = []
         self.built_indicators: list[model.Indicator] = []
         self.condition_formulas: list[Formula] = []
+        self.money = model.Money()
         #: Items whose weight was rejected: sums over them would only repeat the problem.
         self.bad_weights: set[PathKey] = set()
 
@@ -226,7 +229,9 @@ class _Builder:
         guard("ids", self._collect_ids, None)
         in_force = guard("in_force", self._in_force, model.InForce("", None))
         rounding = guard("rounding", self._rounding, model.Rounding())
+        self.money = guard("money", self._money, model.Money())
         guard("metrics", self._metrics, None)
+        show = guard("show", self._show, tuple[str, ...]())
         weighting_raw = d.get("weighting", "points")
         # An unknown weighting (reported by the schema) turns weight checks off, not on.
         weighting = cast(
@@ -286,6 +291,8 @@ class _Builder:
                 tests=tuple(tests),
                 file=self.doc.file,
                 text=self.text,
+                money=self.money,
+                show=show,
             )
         except (TypeError, ValueError, KeyError):
             # Only reachable when earlier problems were reported; the caller discards it.
@@ -388,6 +395,59 @@ class _Builder:
             mode=cast(model.RoundingMode, raw.get("mode", "half_up")),
             at=cast(Any, raw.get("at", "total")),
         )
+
+    def _money(self) -> model.Money:
+        raw = self.data.get("money")
+        if not isinstance(raw, dict):
+            return model.Money()
+        places = _dec(raw.get("places", 2))
+        unit, mode = raw.get("unit", "元"), raw.get("mode", "half_up")
+        return model.Money(
+            unit=unit if isinstance(unit, str) and unit.strip() else "元",
+            places=int(places) if places is not None and 0 <= places <= 4 else 2,
+            mode=cast(
+                model.RoundingMode, mode if mode in get_args(model.RoundingMode) else "half_up"
+            ),
+        )
+
+    def _show(self) -> tuple[str, ...]:
+        """Metrics listed with every result: they exist and are quantities with a measure."""
+        raw = self.data.get("show")
+        if not isinstance(raw, list):
+            return ()
+        out: list[str] = []
+        for i, mid in enumerate(raw):
+            if not isinstance(mid, str):
+                continue
+            path: PathKey = ("show", i)
+            if mid not in self.metric_data and mid in self.ids:
+                self.err(
+                    path,
+                    f"“{mid}” 不是指标：show 只能列出 metrics 中的指标",
+                    "结果规则的金额已随结果列出，不必写在 show 中",
+                )
+                continue
+            if mid not in self.metric_data:
+                self.err(
+                    path,
+                    f"show 中的指标 “{mid}” 没有定义：show 只能列出 metrics 中的指标",
+                    did_you_mean(mid, self.metric_data) or _available(self.metric_data),
+                )
+                continue
+            metric = self.metrics.get(mid)
+            if metric is None:
+                continue  # the metric itself was reported
+            if metric.unit not in _SHOWN_UNITS:
+                self.err(
+                    path,
+                    f"show 只能列出金额、计数或时长指标：“{metric.label}”（{mid}）是"
+                    f"{_unit_word(metric.unit)}",
+                    "百分比、比值和评分已在各项得分的说明中列出",
+                )
+                continue
+            if mid not in out:
+                out.append(mid)
+        return tuple(out)
 
     # -- metrics ------------------------------------------------------------------------
 
@@ -1520,6 +1580,7 @@ class _Builder:
                 if "amount" in o
                 else None
             )
+            self._check_amount(o, path, amount)
             listed = o.get("grades")
             grades = (
                 tuple(g for g in listed if isinstance(g, str)) if isinstance(listed, list) else ()
@@ -1544,6 +1605,46 @@ class _Builder:
                 )
             )
         return out
+
+    def _check_amount(self, o: dict[str, Any], path: PathKey, amount: Formula | None) -> None:
+        """Amounts belong to money outcomes, once rounded, in the money unit."""
+        kind = o.get("kind")
+        if kind == "settlement" and "amount" not in o:
+            self.err(
+                (*path, "kind"),
+                "结算（settlement）类结果规则要写 amount：返还或结算的金额公式",
+                "如 amount: deposit * total / 100",
+            )
+        if "amount" in o and isinstance(kind, str) and kind not in model.MONEY_KINDS:
+            self.err(
+                (*path, "amount"),
+                f"只有 reward、penalty、settlement 类结果规则可以写金额 amount（这里是 {kind}）",
+                "金额是奖金的把 kind 改为 reward，是罚款的改为 penalty，是返还的改为 settlement；"
+                "否则删去 amount",
+            )
+        if amount is None:
+            return
+        if "round_half_up(" in amount.source.replace(" ", ""):
+            money = self.money
+            self.warn(
+                (*path, "amount"),
+                f"金额按 money 的规定只取舍一次（{money.places} 位小数，"
+                f"{model.ROUNDING_WORDS[money.mode]}）："
+                "公式中的 round_half_up 会让金额先后取舍两次",
+                "删去 round_half_up，需要别的位数或方式时改写 money: {places: …, mode: …}",
+            )
+        for name in sorted(amount.names):
+            metric = self.metrics.get(name)
+            if metric is None or metric.unit != "money":
+                continue
+            measure = metric.measure or "元"
+            if measure != self.money.unit:
+                self.warn(
+                    (*path, "amount"),
+                    f"金额公式用到的 “{metric.label}”（{name}）以 {measure} 计，"
+                    f"而金额的单位是 {self.money.unit}",
+                    f"在公式中换算，或把 money 的 unit 改为 {measure}",
+                )
 
     # -- tests ----------------------------------------------------------------------------
 
@@ -1715,6 +1816,19 @@ class _Builder:
         }
         check_ids("outcomes", outcome_ids, "结果规则")
         check_ids("amounts", outcome_ids, "结果规则")
+        without_amount = {
+            o["id"]
+            for o in self.data.get("outcomes") or []
+            if isinstance(o, dict) and isinstance(o.get("id"), str) and "amount" not in o
+        }
+        amounts = raw.get("amounts")
+        for key in amounts if isinstance(amounts, dict) else ():
+            if key in without_amount:
+                self.err(
+                    (*path, "amounts", key),
+                    f"结果规则 “{key}” 没有金额公式（amount），不能在 amounts 中预期金额",
+                    "在 outcomes 中给它写 amount，或从 amounts 中删去",
+                )
         check_ids("vetoes", veto_ids, "否决项")
         grade = raw.get("grade")
         if isinstance(grade, str) and self.grade_names and grade not in self.grade_names:
