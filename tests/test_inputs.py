@@ -95,7 +95,7 @@ def test_messy_file_reports_every_problem_with_row_and_column() -> None:
         ),
         (
             "payments\n100\n",
-            "x.csv:1:1: error: $: 缺少编号列：第一行要有一列名为 entity（或 编号、对象）",
+            "x.csv:1:1: error: $: 缺少编号列：表头要有一列名为 entity、编号、对象、科室、部门、单位、姓名 之一",
         ),
         (
             "entity,payment_accuracy\n甲,99%\n",
@@ -141,9 +141,9 @@ def test_yaml_and_json_layouts(tmp_path: Path) -> None:
 
 
 def test_unknown_extension(tmp_path: Path) -> None:
-    """Only .csv, .yaml, .yml and .json are read."""
-    f = tmp_path / "x.xlsx"
+    """Only .xlsx, .csv, .yaml, .yml and .json are read."""
+    f = tmp_path / "x.ods"
     f.write_bytes(b"PK")
     assert problems(f) == [
-        "x.xlsx:0:0: error: $: 无法识别的文件类型：请用 .csv、.yaml、.yml 或 .json"
+        "x.ods:0:0: error: $: 无法识别的文件类型：请用 .xlsx、.csv、.yaml、.yml 或 .json"
     ]

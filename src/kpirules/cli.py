@@ -21,7 +21,7 @@ from kpirules import __version__, report
 from kpirules.api import check
 from kpirules.diff import compare, effect
 from kpirules.errors import Problem, RulesetError
-from kpirules.inputs import InputError, Locations, Row, read_metrics, read_records
+from kpirules.inputs import InputError, Locations, Row, SheetError, read_metrics, read_records
 from kpirules.ledger import Ledger, LedgerError, replay
 from kpirules.model import Ruleset
 from kpirules.periods import Period, PeriodError, choose, family, parse_period, previous, rollup
@@ -89,14 +89,15 @@ def _parser() -> _Parser:
         "score",
         help="按规则集给指标数据计分，输出总分、等级、排名和结果",
         description=(
-            "按规则集给一个或多个对象计分。指标数据可以是 CSV（UTF-8 或 GBK）、YAML 或 JSON。"
+            "按规则集给一个或多个对象计分。指标数据可以是 Excel 工作簿（.xlsx）、CSV（UTF-8 或 GBK）、YAML 或 JSON。"
             "退出码：0 成功，1 规则集或数据有误，2 用法错误。"
         ),
     )
     score.add_argument(
         "ruleset", metavar="RULESET", help="规则集文件，或同一规则集各版本所在的目录"
     )
-    score.add_argument("metrics", metavar="METRICS", help="指标数据文件（.csv/.yaml/.json）")
+    score.add_argument("metrics", metavar="METRICS", help="指标数据文件（.xlsx/.csv/.yaml/.json）")
+    score.add_argument("--sheet", metavar="NAME", help=_SHEET_HELP)
     score.add_argument(
         "--format",
         choices=("table", "json", "csv"),
@@ -123,7 +124,10 @@ def _parser() -> _Parser:
         description="逐项说明一个或全部对象的计分过程：取值、目标、方法、得分、小计、总分、等级和结果。",
     )
     explain.add_argument("ruleset", metavar="RULESET", help="规则集文件")
-    explain.add_argument("metrics", metavar="METRICS", help="指标数据文件（.csv/.yaml/.json）")
+    explain.add_argument(
+        "metrics", metavar="METRICS", help="指标数据文件（.xlsx/.csv/.yaml/.json）"
+    )
+    explain.add_argument("--sheet", metavar="NAME", help=_SHEET_HELP)
     explain.add_argument("--entity", metavar="ID", help="只解释这个对象")
     explain.add_argument("--encoding", help="指标文件的编码（默认自动识别 UTF-8 / GBK）")
     explain.add_argument("--period", default="", help="考核期间，同 score")
@@ -156,6 +160,7 @@ def _parser() -> _Parser:
     diff.add_argument("new", metavar="NEW", help="新版本规则集")
     diff.add_argument("--metrics", metavar="FILE", help="用这份指标数据按两个版本分别计分并比较")
     diff.add_argument("--encoding", help="指标文件的编码（默认自动识别 UTF-8 / GBK）")
+    diff.add_argument("--sheet", metavar="NAME", help=_SHEET_HELP)
     history = sub.add_parser(
         "history",
         help="列出审计记录",
@@ -171,6 +176,9 @@ def _parser() -> _Parser:
         "--tests", action="store_true", help="输出测试文件（*.tests.yaml）的 JSON Schema"
     )
     return parser
+
+
+_SHEET_HELP = "Excel 工作簿中要读的工作表（默认：第一张表头与规则集相符的工作表）"
 
 
 def _expand(paths: Sequence[str]) -> list[Path]:
@@ -261,6 +269,8 @@ def _load_scored(
     except PeriodError as exc:
         stderr.write(f"kpirules: {exc}\n")
         return None
+    except SheetError as exc:
+        raise _UsageError(f"kpirules: {exc}") from None
     except InputError as exc:
         for p in exc.problems:
             stderr.write(f"{p}\n")
@@ -278,10 +288,10 @@ def _located(file: str, problem: EvaluationProblem, locations: Locations) -> str
     """An entity's problem as FILE:LINE:COL when the file says where the value belongs."""
     cell = locations.cells.get((problem.entity, problem.field))
     if cell is not None:
-        return f"{file}:{cell[0]}:{cell[1]}: error: {problem}"
+        return f"{locations.place(file, *cell)}: error: {problem}"
     row = locations.rows.get(problem.entity)
     if row is not None:
-        return f"{file}:{row}:1: error: {problem}"
+        return f"{locations.place(file, row, 1)}: error: {problem}"
     return f"{file}: {problem}"
 
 
@@ -349,8 +359,12 @@ def _rows_for(
 ) -> list[Row]:
     """Rows to score; with --period and a period column, the sub-periods rolled up."""
     if period is None:
-        return read_metrics(args.metrics, ruleset, encoding=args.encoding, locations=locations)
-    records = read_records(args.metrics, ruleset, encoding=args.encoding, locations=locations)
+        return read_metrics(
+            args.metrics, ruleset, encoding=args.encoding, locations=locations, sheet=args.sheet
+        )
+    records = read_records(
+        args.metrics, ruleset, encoding=args.encoding, locations=locations, sheet=args.sheet
+    )
     if not any(part for _, part, _ in records):
         return [(entity, values) for entity, _, values in records]
     by_entity: dict[str, list[tuple[Period, dict[str, Value]]]] = {}
@@ -528,8 +542,14 @@ def _diff(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         stdout.write("两个版本计分规则相同\n")
     if args.metrics:
         try:
-            before = old.evaluate_many(read_metrics(args.metrics, old, encoding=args.encoding))
-            after = new.evaluate_many(read_metrics(args.metrics, new, encoding=args.encoding))
+            before = old.evaluate_many(
+                read_metrics(args.metrics, old, encoding=args.encoding, sheet=args.sheet)
+            )
+            after = new.evaluate_many(
+                read_metrics(args.metrics, new, encoding=args.encoding, sheet=args.sheet)
+            )
+        except SheetError as exc:
+            raise _UsageError(f"kpirules: {exc}") from None
         except (InputError, EvaluationError) as exc:
             stderr.write(f"{exc}\n")
             return EXIT_INVALID
