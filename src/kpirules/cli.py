@@ -21,7 +21,15 @@ from kpirules import __version__, report
 from kpirules.api import check
 from kpirules.diff import compare, effect
 from kpirules.errors import Problem, RulesetError
-from kpirules.inputs import InputError, Locations, Row, SheetError, read_metrics, read_records
+from kpirules.inputs import (
+    InputError,
+    Locations,
+    Row,
+    SheetError,
+    read_entities,
+    read_metrics,
+    read_records,
+)
 from kpirules.ledger import Ledger, LedgerError, replay
 from kpirules.model import Ruleset
 from kpirules.periods import Period, PeriodError, choose, family, parse_period, previous, rollup
@@ -161,6 +169,23 @@ def _parser() -> _Parser:
     diff.add_argument("--metrics", metavar="FILE", help="用这份指标数据按两个版本分别计分并比较")
     diff.add_argument("--encoding", help="指标文件的编码（默认自动识别 UTF-8 / GBK）")
     diff.add_argument("--sheet", metavar="NAME", help=_SHEET_HELP)
+    template = sub.add_parser(
+        "template",
+        help="生成填写指标数据的 Excel 模板（.xlsx）",
+        description=(
+            "按规则集生成数据填写模板：对象列在前，每个输入指标一列（表头为中文名称和单位；派生指标由公式计算，不需填写），"
+            "评分指标每位评委一列；是/否下拉选择、取值范围检查、百分比格式，另有“填写说明”工作表。"
+            "填好后不需改动即可用 kpirules score 计分。不会覆盖已存在的文件，除非加 --force。"
+        ),
+    )
+    template.add_argument("ruleset", metavar="RULESET", help="规则集文件")
+    template.add_argument("--output", metavar="FILE", required=True, help="模板文件（.xlsx）")
+    template.add_argument("--force", action="store_true", help="允许覆盖已存在的文件")
+    template.add_argument(
+        "--entities",
+        metavar="FILE",
+        help="对象名单（文本文件，每行一个，UTF-8 或 GBK），预先填入对象列",
+    )
     history = sub.add_parser(
         "history",
         help="列出审计记录",
@@ -590,6 +615,37 @@ def _audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     return EXIT_OK if same == len(replayed) else EXIT_INVALID
 
 
+def _template(args: argparse.Namespace, stderr: TextIO) -> int:
+    if not Path(args.ruleset).is_file():
+        raise _UsageError(f"kpirules: 找不到文件 {args.ruleset}")
+    _not_data(args.ruleset)
+    if Path(args.output).suffix.lower() != ".xlsx":
+        raise _UsageError(f"kpirules: 模板文件名要以 .xlsx 结尾（给的是 {args.output}）")
+    if args.entities and not Path(args.entities).is_file():
+        raise _UsageError(f"kpirules: 找不到文件 {args.entities}")
+    inputs = [args.ruleset, *([args.entities] if args.entities else [])]
+    _check_output(args.output, inputs, force=args.force)
+    ruleset, problems = check(args.ruleset)
+    if ruleset is None:
+        for p in problems:
+            stderr.write(f"{p}\n")
+        stderr.write(f"{args.ruleset}: 规则集无效，未生成模板\n")
+        return EXIT_INVALID
+    try:
+        entities = read_entities(args.entities) if args.entities else []
+    except InputError as exc:
+        for p in exc.problems:
+            stderr.write(f"{p}\n")
+        return EXIT_INVALID
+    # Imported here: openpyxl takes a while to import and only this command writes workbooks.
+    from kpirules.template import build_template
+
+    data = build_template(ruleset, entities, args.ruleset)
+    write_atomic(Path(args.output), data)
+    stderr.write(f"已写入 {args.output}（{len(entities)} 个对象）\n")
+    return EXIT_OK
+
+
 def _check_output(output: str, inputs: Sequence[str], *, force: bool) -> None:
     target = Path(output).resolve()
     for name in inputs:
@@ -601,8 +657,8 @@ def _check_output(output: str, inputs: Sequence[str], *, force: bool) -> None:
         raise _UsageError(f"kpirules: 输出目录 {target.parent} 不存在")
 
 
-def write_atomic(path: Path, text: str, *, encoding: str = "utf-8") -> None:
-    """Write ``text`` to ``path`` via a temporary file and a rename: never half-written."""
+def write_atomic(path: Path, text: str | bytes, *, encoding: str = "utf-8") -> None:
+    """Write ``text`` (or bytes) to ``path`` via a temporary file and a rename: never half-written."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         # mkstemp makes the file private (0600); give it the mode a plain write would have,
@@ -614,10 +670,16 @@ def write_atomic(path: Path, text: str, *, encoding: str = "utf-8") -> None:
             os.umask(mask)
             mode = 0o666 & ~mask
         Path(tmp).chmod(mode)
-        with os.fdopen(fd, "w", encoding=encoding, newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+        if isinstance(text, bytes):
+            with os.fdopen(fd, "wb") as binary:
+                binary.write(text)
+                binary.flush()
+                os.fsync(binary.fileno())
+        else:
+            with os.fdopen(fd, "w", encoding=encoding, newline="") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
         Path(tmp).replace(path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -647,6 +709,8 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
             return _test(args, stdout, stderr)
         if args.command == "diff":
             return _diff(args, stdout, stderr)
+        if args.command == "template":
+            return _template(args, stderr)
         if args.command in ("replay", "verify", "history"):
             return _audit(args, stdout, stderr)
         return _validate(args, stdout)

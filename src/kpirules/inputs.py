@@ -30,7 +30,7 @@ import attrs
 
 from kpirules.errors import KpirulesError, Problem, sorted_problems
 from kpirules.loader import MAX_FILE_BYTES, load_yaml
-from kpirules.model import Ruleset
+from kpirules.model import Metric, Ruleset
 from kpirules.quantity import QuantityError
 from kpirules.validate import did_you_mean
 from kpirules.values import Value, read_value
@@ -178,6 +178,41 @@ def _read(
     )
 
 
+def read_entities(path: str | Path) -> list[str]:
+    """A list of entity names, one a line (UTF-8 or GBK); a first line ``科室``/``对象``… is a
+    heading and skipped, and only the first field of a CSV line counts."""
+    file = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(
+            [Problem(file, 0, 0, "$", "error", f"无法读取文件：{exc.strerror}")]
+        ) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise InputError([Problem(file, 0, 0, "$", "error", f"文件过大（{len(raw)} 字节）")])
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    problems: list[Problem] = []
+    for number, line in enumerate(_decode(file, raw, None).splitlines(), start=1):
+        name = line.split(",", 1)[0].strip()
+        if not name or (number == 1 and name in ENTITY_COLUMNS):
+            continue
+        if name in seen:
+            problems.append(
+                Problem(
+                    file, number, 1, "$", "error", f"对象 “{name}” 重复（第 {seen[name]} 行已出现）"
+                )
+            )
+            continue
+        seen[name] = number
+        names.append(name)
+    if problems:
+        raise InputError(problems)
+    if not names:
+        raise InputError([Problem(file, 1, 1, "$", "error", "对象名单是空的：每行写一个对象")])
+    return names
+
+
 def _decode(file: str, raw: bytes, encoding: str | None) -> str:
     if encoding:
         try:
@@ -247,6 +282,19 @@ def rater_columns(ruleset: Ruleset, metric_id: str, count: int) -> tuple[str, ..
     return tuple(f"{metric.label}评委{i}" for i in range(1, count + 1))
 
 
+def unit_text(metric: Metric) -> str:
+    """The unit shown after a column's label: ``%``, ``笔``, ``万元``, ``是/否``; "" for none."""
+    if metric.unit == "percent":
+        return "%"
+    if metric.unit == "yes_no":
+        return "是/否"
+    if metric.unit == "rating":
+        return "分"
+    if metric.unit == "money":
+        return metric.measure or "元"
+    return metric.measure or ""
+
+
 def cell_name(sheet: str, row: int, column: int) -> str:
     """A workbook cell as Excel names it: ``Sheet1!B7``."""
     letters = ""
@@ -281,6 +329,10 @@ HEADER_SEARCH_ROWS = 20
 
 #: ``评委1``, ``报销审核工作质量评分评委2``, ``review_quality_3``, ``服务态度评分（4）``.
 _ASSESSOR = re.compile(r"^(?P<name>.*?)[\s_\-－（(]*(?:评委|评分人)?\s*(?P<n>\d{1,2})\s*[)）]?$")
+
+
+#: A unit in brackets after a column's label, as the data-entry template writes it.
+_UNIT_SUFFIX = re.compile(r"\s*[（(][^（）()]{1,8}[)）]$")
 
 
 @attrs.frozen
@@ -384,6 +436,23 @@ class _Table:
             if i in entities or i == period:
                 continue
             target: str | None = None
+            plain = _UNIT_SUFFIX.sub("", name)
+            if name not in self.columns and plain in self.columns:
+                # The template's heading: the label with its unit, 准确率（%）.
+                metric = self.ruleset.metric(self.columns[plain])
+                written = name[len(plain) :].strip()[1:-1].strip()
+                if written != unit_text(metric):
+                    problems.append(
+                        self.problem(
+                            row,
+                            i + 1,
+                            name,
+                            f"列名中的单位 “{written}” 与指标 “{metric.label}” 的单位 “{unit_text(metric) or '无'}” 不同",
+                            f"列名写成 {metric.label}，数值按指标的单位填写",
+                        )
+                    )
+                    continue
+                name = plain
             if name in self.columns:
                 target = self.columns[name]
                 if target in seen_metric:
