@@ -26,6 +26,7 @@ from kpirules.inputs import (
     Locations,
     Row,
     SheetError,
+    entity_columns,
     read_entities,
     read_metrics,
     read_records,
@@ -632,7 +633,8 @@ def _template(args: argparse.Namespace, stderr: TextIO) -> int:
         stderr.write(f"{args.ruleset}: 规则集无效，未生成模板\n")
         return EXIT_INVALID
     try:
-        entities = read_entities(args.entities) if args.entities else []
+        names = entity_columns(ruleset)
+        entities = read_entities(args.entities, names) if args.entities else []
     except InputError as exc:
         for p in exc.problems:
             stderr.write(f"{p}\n")

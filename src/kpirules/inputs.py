@@ -178,9 +178,12 @@ def _read(
     )
 
 
-def read_entities(path: str | Path) -> list[str]:
-    """A list of entity names, one a line (UTF-8 or GBK); a first line ``科室``/``对象``… is a
-    heading and skipped, and only the first field of a CSV line counts."""
+def read_entities(path: str | Path, headings: Sequence[str] = ENTITY_COLUMNS) -> list[str]:
+    """A list of entity names, one a line (UTF-8 or GBK).
+
+    A first line that is one of ``headings`` (``科室``, ``对象``…) is a heading and skipped;
+    of a CSV line only the first field counts.
+    """
     file = str(path)
     try:
         raw = Path(path).read_bytes()
@@ -195,7 +198,7 @@ def read_entities(path: str | Path) -> list[str]:
     problems: list[Problem] = []
     for number, line in enumerate(_decode(file, raw, None).splitlines(), start=1):
         name = line.split(",", 1)[0].strip()
-        if not name or (number == 1 and name in ENTITY_COLUMNS):
+        if not name or (number == 1 and name in headings):
             continue
         if name in seen:
             problems.append(
@@ -481,11 +484,12 @@ class _Table:
                     )
                 )
                 continue
+            reported = len(problems)
             target = self.explicit.get(name) or self._assessor(row, i, name, rated, problems)
             if target is not None:
                 raters[i] = target
                 continue
-            if any(p.column == i + 1 and p.line == row for p in problems):
+            if len(problems) > reported:
                 continue
             unknown += 1
             hint = did_you_mean(name, self.columns)
