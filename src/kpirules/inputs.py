@@ -33,7 +33,7 @@ from kpirules.loader import MAX_FILE_BYTES, load_yaml
 from kpirules.model import Metric, Ruleset
 from kpirules.quantity import QuantityError
 from kpirules.validate import did_you_mean
-from kpirules.values import Value, read_value
+from kpirules.values import RATING_SEPARATORS, Value, read_value
 
 #: Names of the entity column a metrics file may use; a ruleset may add its own
 #: (``data: {entity_column: 医院名称}``).
@@ -494,8 +494,9 @@ class _Table:
             unknown += 1
             hint = did_you_mean(name, self.columns)
             problems.append(self.problem(row, i + 1, name, f"规则集中没有指标 “{name}”", hint))
-        for i, mid in raters.items():
+        for i, mid in list(raters.items()):
             if mid in seen_metric:
+                del raters[i]
                 problems.append(
                     self.problem(
                         row,
@@ -649,6 +650,12 @@ class _Table:
             ratings: list[Decimal] = []
             good = True
             for i in cols:
+                if any(sep in at(i).text for sep in RATING_SEPARATORS):
+                    good = False
+                    self.problems.append(
+                        self.problem(line, i + 1, header[i], "评委列每格只填一位评委的一个评分")
+                    )
+                    continue
                 value = self.value(line, i, header[i], at(i), mid)
                 if isinstance(value, Decimal):
                     ratings.append(value)
@@ -730,7 +737,7 @@ def _read_tree(
             if not isinstance(row, dict):
                 problems.append(doc.problem((i,), "每一行应是映射：entity: 编号，以及各指标的值"))
                 continue
-            keys = [k for k in names if k in row]
+            keys = [k for k in row if k in names]
             if len(keys) > 1:
                 both = "、".join(f"“{k}”" for k in keys)
                 problems.append(
