@@ -16,7 +16,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 import kpirules
 from kpirules.cli import run
-from kpirules.inputs import InputError, Locations, SheetError, read_metrics
+from kpirules.inputs import InputError, Locations, SheetError, read_metrics, read_records
 
 ROOT = Path(__file__).resolve().parent.parent
 A_OFFICE = ROOT / "rulesets" / "a-office-annual.yaml"
@@ -578,3 +578,20 @@ def test_template_entities_duplicate(tmp_path: Path) -> None:
     code, _, err = cli("template", str(A_OFFICE), "--output", str(out), "--entities", str(names))
     assert (code, err) == (1, f"{names}:3:1: error: $: 对象 “甲” 重复（第 1 行已出现）\n")
     assert not out.exists()
+
+
+def test_dates_in_the_period_column(tmp_path: Path, ruleset: kpirules.Ruleset) -> None:
+    """A first-of-month date in 期间 (Excel's reading of a typed 2026-03) is that month."""
+    rows = [
+        [*HEADER, "期间"],
+        [*ROWS[0], dt.datetime(2026, 3, 1)],
+        [*ROWS[0], dt.datetime(2026, 4, 1)],
+        [*ROWS[1], "2026Q2"],
+    ]
+    path = book(tmp_path / "data.xlsx", rows)
+    records = read_records(path, ruleset)
+    assert [(entity, period) for entity, period, _ in records] == [
+        ("甲医院", "2026-03"),
+        ("甲医院", "2026-04"),
+        ("乙医院", "2026Q2"),
+    ]

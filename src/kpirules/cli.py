@@ -268,7 +268,7 @@ def _load_scored(
         raise _UsageError(f"kpirules: 找不到文件 {args.ruleset}")
     if Path(args.metrics).is_dir():
         raise _UsageError(
-            f"kpirules: {args.metrics} 是目录：请给出一个指标数据文件（.csv/.yaml/.json）"
+            f"kpirules: {args.metrics} 是目录：请给出一个指标数据文件（.xlsx/.csv/.yaml/.json）"
         )
     if not Path(args.metrics).is_file():
         raise _UsageError(f"kpirules: 找不到文件 {args.metrics}")

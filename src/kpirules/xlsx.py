@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -116,7 +116,11 @@ def _open(file: str) -> tuple[Workbook, Workbook]:
             # openpyxl warns about workbook features it does not read (styles, extensions).
             warnings.simplefilter("ignore")
             values = load_workbook(file, read_only=True, data_only=True)
-            formulas = load_workbook(file, read_only=True, data_only=False)
+            try:
+                formulas = load_workbook(file, read_only=True, data_only=False)
+            except BaseException:
+                values.close()
+                raise
     except Exception as exc:  # openpyxl is an untyped boundary: any failure is a bad file
         raise InputError(
             [
@@ -141,9 +145,13 @@ def _matching_sheet(file: str, ruleset: Ruleset, values: Workbook, formulas: Wor
         raise InputError([Problem(file, 0, 0, "$", "error", "工作簿中没有工作表")])
     for name in names:
         probe = _Table(file, name, ruleset, Locations())
+        rows = _rows(values, formulas, name, [])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            found = probe.find_header(_rows(values, formulas, name, []))
+            try:
+                found = probe.find_header(rows)
+            finally:
+                rows.close()
         if found is not None and found[2].recognised():
             return name
     return names[0]
@@ -162,26 +170,36 @@ def _merged_at(ranges: list[Range], row: int, column: int) -> str | None:
 
 def _rows(
     values: Workbook, formulas: Workbook, sheet: str, merged: list[Range]
-) -> Iterator[tuple[int, Sequence[Cell]]]:
+) -> Generator[tuple[int, Sequence[Cell]], None, None]:
     """The rows of a sheet as cells, numbered from 1, streamed."""
     ws_values = values[sheet]
     ws_formulas = formulas[sheet]
+    if not hasattr(ws_values, "iter_rows"):
+        return  # a chart sheet: no cells
     for ws in (ws_values, ws_formulas):
         # Some programs write a wrong <dimension>: read what is really there.
         reset = getattr(ws, "reset_dimensions", None)
         if reset is not None:
             reset()
-    pairs = zip(ws_values.iter_rows(), ws_formulas.iter_rows(), strict=False)
-    for number, (row, formula_row) in enumerate(pairs, start=1):
-        cells = [
-            _cell(
-                cell,
-                formula_row[i] if i < len(formula_row) else None,
-                _merged_at(merged, number, i + 1) if merged else None,
-            )
-            for i, cell in enumerate(row)
-        ]
-        yield number, cells
+    value_rows = ws_values.iter_rows()
+    formula_rows = ws_formulas.iter_rows()
+    try:
+        for number, (row, formula_row) in enumerate(
+            zip(value_rows, formula_rows, strict=False), start=1
+        ):
+            cells = [
+                _cell(
+                    cell,
+                    formula_row[i] if i < len(formula_row) else None,
+                    _merged_at(merged, number, i + 1) if merged else None,
+                )
+                for i, cell in enumerate(row)
+            ]
+            yield number, cells
+    finally:
+        # Close the sheets' XML streams now, also when only the first rows were read.
+        value_rows.close()
+        formula_rows.close()
 
 
 def _cell(cell: Any, formula: Any, merged: str | None) -> Cell:
