@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+import attrs
 from openpyxl import load_workbook
-from openpyxl.utils.cell import range_boundaries
+from openpyxl.utils.cell import coordinate_to_tuple, range_boundaries
 from openpyxl.workbook.workbook import Workbook
 
 from kpirules.errors import Problem
@@ -39,20 +40,20 @@ def read_workbook(
     file: str, ruleset: Ruleset, sheet: str | None, locations: Locations
 ) -> list[Record]:
     """Read the metrics of one worksheet; raise :class:`InputError` or :class:`SheetError`."""
-    values, formulas = _open(file)
+    values = _open(file)
     try:
         names = list(values.sheetnames)
         if sheet is not None and sheet not in names:
             listed = "、".join(names)
             raise SheetError(f"工作簿 {file} 中没有工作表 “{sheet}”（有：{listed}）")
-        chosen = sheet if sheet is not None else _matching_sheet(file, ruleset, values, formulas)
+        chosen = sheet if sheet is not None else _matching_sheet(file, ruleset, values)
         locations.sheet = chosen
-        merged = _merged_ranges(file, values, chosen)
+        scan = _scan(file, values, chosen)
         table = _Table(file, chosen, ruleset, locations)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return table.read(_rows(values, formulas, chosen, merged))
+                return table.read(_rows(values, chosen, scan))
         except InputError:
             raise
         except Exception as exc:  # a sheet's XML that openpyxl cannot parse
@@ -71,11 +72,10 @@ def read_workbook(
             ) from None
     finally:
         values.close()
-        formulas.close()
 
 
-def _open(file: str) -> tuple[Workbook, Workbook]:
-    """The workbook twice: with the saved results of formulas, and with the formulas."""
+def _open(file: str) -> Workbook:
+    """The workbook, read-only, with the results saved with its formulas."""
     try:
         with Path(file).open("rb") as handle:
             head = handle.read(8)
@@ -115,12 +115,7 @@ def _open(file: str) -> tuple[Workbook, Workbook]:
         with warnings.catch_warnings():
             # openpyxl warns about workbook features it does not read (styles, extensions).
             warnings.simplefilter("ignore")
-            values = load_workbook(file, read_only=True, data_only=True)
-            try:
-                formulas = load_workbook(file, read_only=True, data_only=False)
-            except BaseException:
-                values.close()
-                raise
+            return load_workbook(file, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl is an untyped boundary: any failure is a bad file
         raise InputError(
             [
@@ -135,17 +130,16 @@ def _open(file: str) -> tuple[Workbook, Workbook]:
                 )
             ]
         ) from None
-    return values, formulas
 
 
-def _matching_sheet(file: str, ruleset: Ruleset, values: Workbook, formulas: Workbook) -> str:
+def _matching_sheet(file: str, ruleset: Ruleset, values: Workbook) -> str:
     """The first sheet whose header fits the ruleset; the first sheet when none does."""
     names = list(values.sheetnames)
     if not names:
         raise InputError([Problem(file, 0, 0, "$", "error", "工作簿中没有工作表")])
     for name in names:
         probe = _Table(file, name, ruleset, Locations())
-        rows = _rows(values, formulas, name, [])
+        rows = _rows(values, name, _Scan())
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
@@ -160,54 +154,50 @@ def _matching_sheet(file: str, ruleset: Ruleset, values: Workbook, formulas: Wor
 Range = tuple[int, int, int, int, str]
 
 
-def _merged_at(ranges: list[Range], row: int, column: int) -> str | None:
-    """The merged range a cell belongs to, when it is not the range's first cell."""
-    for low_col, low_row, high_col, high_row, ref in ranges:
-        if low_row <= row <= high_row and low_col <= column <= high_col:
-            return None if (row, column) == (low_row, low_col) else ref
-    return None
+@attrs.frozen
+class _Scan:
+    """What openpyxl's read-only mode does not say about a sheet, read from its XML.
+
+    ``merged``: the merged ranges as (first column, first row, last column, last row, ref);
+    ``unsaved``: the (row, column) of each formula saved without a result.
+    """
+
+    merged: tuple[Range, ...] = ()
+    unsaved: frozenset[tuple[int, int]] = frozenset()
+
+    def merged_at(self, row: int, column: int) -> str | None:
+        """The merged range a cell belongs to, when it is not the range's first cell."""
+        for low_col, low_row, high_col, high_row, ref in self.merged:
+            if low_row <= row <= high_row and low_col <= column <= high_col:
+                return None if (row, column) == (low_row, low_col) else ref
+        return None
 
 
 def _rows(
-    values: Workbook, formulas: Workbook, sheet: str, merged: list[Range]
+    values: Workbook, sheet: str, scan: _Scan
 ) -> Generator[tuple[int, Sequence[Cell]], None, None]:
     """The rows of a sheet as cells, numbered from 1, streamed."""
-    ws_values = values[sheet]
-    ws_formulas = formulas[sheet]
-    if not hasattr(ws_values, "iter_rows"):
+    ws = values[sheet]
+    if not hasattr(ws, "iter_rows"):
         return  # a chart sheet: no cells
-    for ws in (ws_values, ws_formulas):
-        # Some programs write a wrong <dimension>: read what is really there.
-        reset = getattr(ws, "reset_dimensions", None)
-        if reset is not None:
-            reset()
-    value_rows = ws_values.iter_rows()
-    formula_rows = ws_formulas.iter_rows()
+    reset = getattr(ws, "reset_dimensions", None)
+    if reset is not None:
+        reset()  # some programs write a wrong <dimension>: read what is really there
+    rows = ws.iter_rows()
     try:
-        for number, (row, formula_row) in enumerate(
-            zip(value_rows, formula_rows, strict=False), start=1
-        ):
-            cells = [
-                _cell(
-                    cell,
-                    formula_row[i] if i < len(formula_row) else None,
-                    _merged_at(merged, number, i + 1) if merged else None,
-                )
-                for i, cell in enumerate(row)
-            ]
-            yield number, cells
+        for number, row in enumerate(rows, start=1):
+            yield number, [_cell(cell, number, i + 1, scan) for i, cell in enumerate(row)]
     finally:
-        # Close the sheets' XML streams now, also when only the first rows were read.
-        value_rows.close()
-        formula_rows.close()
+        rows.close()  # close the sheet's XML stream also when only the first rows were read
 
 
-def _cell(cell: Any, formula: Any, merged: str | None) -> Cell:
+def _cell(cell: Any, row: int, column: int, scan: _Scan) -> Cell:
     """One worksheet cell as a :class:`Cell`."""
+    merged = scan.merged_at(row, column) if scan.merged else None
     value = getattr(cell, "value", None)
     kind = getattr(cell, "data_type", "n")
     if value is None:
-        if formula is not None and getattr(formula, "data_type", None) == "f":
+        if (row, column) in scan.unsaved:
             return Cell(problem=NO_RESULT, merged=merged)
         return Cell(merged=merged)
     if kind == "e":
@@ -233,25 +223,29 @@ def _cell(cell: Any, formula: Any, merged: str | None) -> Cell:
     return Cell(str(value), merged=merged)
 
 
-def _merged_ranges(file: str, workbook: Workbook, sheet: str) -> list[Range]:
-    """The sheet's merged ranges as (first column, first row, last column, last row, ``A5:A6``).
-
-    openpyxl's read-only mode does not read merged ranges; they are listed after the cells
-    in the sheet's XML, read here as a stream.
-    """
+def _scan(file: str, workbook: Workbook, sheet: str) -> _Scan:
+    """Merged ranges and formulas without a saved result, from the sheet's XML as a stream."""
     path = getattr(workbook[sheet], "_worksheet_path", None)
     if not isinstance(path, str):
-        return []
-    out: list[Range] = []
+        return _Scan()
+    merged: list[Range] = []
+    unsaved: set[tuple[int, int]] = set()
     try:
         with zipfile.ZipFile(file) as archive, archive.open(path.lstrip("/")) as source:
             for _, element in ElementTree.iterparse(source):
-                if element.tag == f"{_MAIN}mergeCell":
+                if element.tag == f"{_MAIN}c":
+                    if element.find(f"{_MAIN}f") is not None and not element.findtext(f"{_MAIN}v"):
+                        ref = element.get("r")
+                        if ref:
+                            unsaved.add(coordinate_to_tuple(ref))
+                    element.clear()
+                elif element.tag == f"{_MAIN}row":
+                    element.clear()
+                elif element.tag == f"{_MAIN}mergeCell":
                     ref = element.get("ref", "")
                     low_col, low_row, high_col, high_row = range_boundaries(ref)
                     if low_col and low_row and high_col and high_row:
-                        out.append((low_col, low_row, high_col, high_row, ref))
-                element.clear()
+                        merged.append((low_col, low_row, high_col, high_row, ref))
     except (KeyError, ValueError, TypeError, ElementTree.ParseError, zipfile.BadZipFile):
-        return []
-    return out
+        return _Scan()
+    return _Scan(tuple(merged), frozenset(unsaved))
