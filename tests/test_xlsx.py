@@ -595,3 +595,16 @@ def test_dates_in_the_period_column(tmp_path: Path, ruleset: kpirules.Ruleset) -
         ("甲医院", "2026-04"),
         ("乙医院", "2026Q2"),
     ]
+
+
+@pytest.mark.parametrize(
+    "path", sorted(p for p in (ROOT / "rulesets").glob("*.yaml") if ".tests." not in p.name)
+)
+def test_every_shipped_ruleset_template_reads_back(tmp_path: Path, path: Path) -> None:
+    """Each shipped ruleset's template, with one entity and nothing filled in, reads back."""
+    from kpirules.template import build_template
+
+    ruleset = kpirules.load(path)
+    out = tmp_path / "t.xlsx"
+    out.write_bytes(build_template(ruleset, ["甲"], str(path)))
+    assert read_metrics(out, ruleset) == [("甲", {})]
