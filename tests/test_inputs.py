@@ -234,3 +234,15 @@ def test_ruleset_declared_entity_column_in_every_format(tmp_path: Path) -> None:
     assert [str(p).replace(str(yaml_file), "x.yaml") for p in info.value.problems] == [
         "x.yaml:2:3: error: $[0].科室: 有 2 个编号：“医院名称”、“科室”：只能写一个"
     ]
+
+
+def test_bare_number_column_is_not_an_assessor(tmp_path: Path) -> None:
+    """A column headed 3 is an unknown column, not the third assessor of some rating."""
+    cost = kpirules.load(ROOT / "rulesets" / "b-position-cost-management.yaml")
+    f = tmp_path / "x.csv"
+    f.write_text("姓名,评委1,评委2,评委3,评委4,评委5,3\n孙会计,88,92,94,95,99,\n", "utf-8")
+    with pytest.raises(InputError) as info:
+        read_metrics(f, cost)
+    assert [str(p).replace(str(f), "x.csv") for p in info.value.problems] == [
+        "x.csv:1:7: error: 3: 规则集中没有指标 “3”",
+    ]

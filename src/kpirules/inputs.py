@@ -331,7 +331,9 @@ TableRows = Iterable[tuple[int, Sequence[Cell]]]
 HEADER_SEARCH_ROWS = 20
 
 #: ``评委1``, ``报销审核工作质量评分评委2``, ``review_quality_3``, ``服务态度评分（4）``.
-_ASSESSOR = re.compile(r"^(?P<name>.*?)[\s_\-－（(]*(?:评委|评分人)?\s*(?P<n>\d{1,2})\s*[)）]?$")
+_ASSESSOR = re.compile(
+    r"^(?P<name>.*?)[\s_\-－（(]*(?P<word>评委|评分人)?\s*(?P<n>\d{1,2})\s*[)）]?$"
+)
 
 
 #: A unit in brackets after a column's label, as the data-entry template writes it.
@@ -524,6 +526,8 @@ class _Table:
         if match is None:
             return None
         base = match["name"].strip()
+        if not base and not match["word"]:
+            return None  # a bare number is no assessor's name
         if base:
             mid = self.columns.get(base)
             if mid is not None and self.ruleset.metric(mid).unit == "rating":
