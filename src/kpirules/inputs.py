@@ -363,7 +363,7 @@ def _rated(ruleset: Ruleset) -> list[str]:
     return [m.id for m in (several or ratings)]
 
 
-class _Table:
+class TableReader:
     """Reads a table of cells (CSV or one worksheet) into records, collecting every problem."""
 
     def __init__(
@@ -711,7 +711,7 @@ def _read_csv(
         raise InputError(
             [Problem(file, 0, 0, "$", "error", "文件含有空字符（NUL）：这不是一个文本文件")]
         )
-    table = _Table(file, None, ruleset, locations)
+    table = TableReader(file, None, ruleset, locations)
     reader = csv.reader(io.StringIO(text, newline=""))
 
     def rows() -> Iterator[tuple[int, Sequence[Cell]]]:

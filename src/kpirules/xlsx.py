@@ -25,7 +25,7 @@ from openpyxl.utils.cell import coordinate_to_tuple, range_boundaries
 from openpyxl.workbook.workbook import Workbook
 
 from kpirules.errors import Problem
-from kpirules.inputs import Cell, InputError, Locations, Record, SheetError, _Table
+from kpirules.inputs import Cell, InputError, Locations, Record, SheetError, TableReader
 from kpirules.model import Ruleset
 from kpirules.quantity import format_decimal, format_percent
 
@@ -49,7 +49,7 @@ def read_workbook(
         chosen = sheet if sheet is not None else _matching_sheet(file, ruleset, values)
         locations.sheet = chosen
         scan = _scan(file, values, chosen)
-        table = _Table(file, chosen, ruleset, locations)
+        table = TableReader(file, chosen, ruleset, locations)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -138,7 +138,7 @@ def _matching_sheet(file: str, ruleset: Ruleset, values: Workbook) -> str:
     if not names:
         raise InputError([Problem(file, 0, 0, "$", "error", "工作簿中没有工作表")])
     for name in names:
-        probe = _Table(file, name, ruleset, Locations())
+        probe = TableReader(file, name, ruleset, Locations())
         rows = _rows(values, name, _Scan())
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
