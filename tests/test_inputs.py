@@ -95,7 +95,7 @@ def test_messy_file_reports_every_problem_with_row_and_column() -> None:
         ),
         (
             "payments\n100\n",
-            "x.csv:1:1: error: $: 缺少编号列：第一行要有一列名为 entity（或 编号、对象）",
+            "x.csv:1:1: error: $: 缺少编号列：表头要有一列名为 entity、编号、对象、科室、部门、单位、姓名 之一",
         ),
         (
             "entity,payment_accuracy\n甲,99%\n",
@@ -141,9 +141,108 @@ def test_yaml_and_json_layouts(tmp_path: Path) -> None:
 
 
 def test_unknown_extension(tmp_path: Path) -> None:
-    """Only .csv, .yaml, .yml and .json are read."""
-    f = tmp_path / "x.xlsx"
+    """Only .xlsx, .csv, .yaml, .yml and .json are read."""
+    f = tmp_path / "x.ods"
     f.write_bytes(b"PK")
     assert problems(f) == [
-        "x.xlsx:0:0: error: $: 无法识别的文件类型：请用 .csv、.yaml、.yml 或 .json"
+        "x.ods:0:0: error: $: 无法识别的文件类型：请用 .xlsx、.csv、.yaml、.yml 或 .json"
+    ]
+
+
+def test_csv_title_row_and_office_entity_column(tmp_path: Path) -> None:
+    """A title row above the header is skipped; 科室 and 部门 name the entity column."""
+    body = (EXAMPLES / "a-offices-2026.csv").read_text("utf-8")
+    for name in ("科室", "部门"):
+        f = tmp_path / f"{name}.csv"
+        f.write_text("2026 年度医保办考核数据,,\n" + body.replace("entity", name, 1), "utf-8")
+        assert read_metrics(f, RULESET) == read_metrics(EXAMPLES / "a-offices-2026.csv", RULESET)
+
+
+def test_csv_two_entity_columns(tmp_path: Path) -> None:
+    """科室 and 姓名 in one header: an error naming both."""
+    f = tmp_path / "x.csv"
+    f.write_text("科室,姓名,payments\n医保办,张三,100\n", "utf-8")
+    assert problems(f) == [
+        "x.csv:1:2: error: 姓名: 表头中有 2 个编号列：“科室”（第 1 列）、“姓名”（第 2 列）：只能有一个（把其中一列改名或删除）"
+    ]
+
+
+def test_csv_one_column_per_assessor(tmp_path: Path) -> None:
+    """<label>评委1… and <id>_1… columns read as the ratings the one-cell form gives."""
+    labels = [f"报销审核工作质量评分评委{i}" for i in range(1, 7)]
+    ids = [f"attitude_{i}" for i in range(1, 6)]
+    f = tmp_path / "x.csv"
+    f.write_text(
+        "entity," + ",".join(labels + ids) + "\n甲,80,90,90,,100,70,85,85,85,85,85\n", "utf-8"
+    )
+    values = dict(read_metrics(f, RULESET))["甲"]
+    assert values["review_quality"] == (
+        Decimal(80),
+        Decimal(90),
+        Decimal(90),
+        Decimal(100),
+        Decimal(70),
+    )
+    assert values["attitude"] == (Decimal(85),) * 5
+
+
+def test_csv_assessor_columns_refused_beside_the_one_cell_form(tmp_path: Path) -> None:
+    """A rating given both ways at once, or two ratings in one assessor cell: refused."""
+    f = tmp_path / "x.csv"
+    f.write_text("entity,attitude,服务态度评分评委1\n甲,85;85;85;85;85,80;90\n", "utf-8")
+    assert problems(f) == [
+        "x.csv:1:3: error: 服务态度评分评委1: 评委列 “服务态度评分评委1” 与第 2 列是同一个指标：评分要么一格写全（80;85;90），要么每位评委一列",
+    ]
+    f.write_text("entity,服务态度评分评委1\n甲,80;90\n", "utf-8")
+    assert problems(f) == ["x.csv:2:2: error: 服务态度评分评委1: 评委列每格只填一位评委的一个评分"]
+
+
+def test_csv_heading_with_unit(tmp_path: Path) -> None:
+    """A heading with the metric's unit (准确率（%）) is read; a different unit is refused."""
+    f = tmp_path / "x.csv"
+    f.write_text("科室,基金收付总笔数（笔）,参保人员信息准确率（%）\n甲,100,95%\n", "utf-8")
+    assert read_metrics(f, RULESET) == [
+        ("甲", {"payments": Decimal(100), "enrollee_data_accuracy": Decimal("0.95")})
+    ]
+    f.write_text("科室,基金收付总笔数（万笔）\n甲,100\n", "utf-8")
+    assert problems(f) == [
+        "x.csv:1:2: error: 基金收付总笔数（万笔）: 列名中的单位 “万笔” 与指标 “基金收付总笔数” 的单位 “笔” 不同（列名写成 基金收付总笔数，数值按指标的单位填写）"
+    ]
+
+
+def test_ruleset_declared_entity_column_in_every_format(tmp_path: Path) -> None:
+    """data: {entity_column: 医院名称} names the entity in CSV, YAML and JSON alike."""
+    text = (ROOT / "rulesets" / "a-office-annual.yaml").read_text("utf-8")
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        text.replace("cycle: year\n", "cycle: year\ndata: {entity_column: 医院名称}\n"), "utf-8"
+    )
+    ruleset = kpirules.load(path)
+    assert ruleset.entity_columns == ("医院名称",)
+    expected = [("甲", {"payments": Decimal(100)})]
+    csv_file = tmp_path / "x.csv"
+    csv_file.write_text("医院名称,payments\n甲,100\n", "utf-8")
+    yaml_file = tmp_path / "x.yaml"
+    yaml_file.write_text("- 医院名称: 甲\n  payments: 100\n", "utf-8")
+    json_file = tmp_path / "x.json"
+    json_file.write_text('[{"医院名称": "甲", "payments": 100}]', "utf-8")
+    for f in (csv_file, yaml_file, json_file):
+        assert read_metrics(f, ruleset) == expected
+    yaml_file.write_text("- 医院名称: 甲\n  科室: 医保办\n  payments: 100\n", "utf-8")
+    with pytest.raises(InputError) as info:
+        read_metrics(yaml_file, ruleset)
+    assert [str(p).replace(str(yaml_file), "x.yaml") for p in info.value.problems] == [
+        "x.yaml:2:3: error: $[0].科室: 有 2 个编号：“医院名称”、“科室”：只能写一个"
+    ]
+
+
+def test_bare_number_column_is_not_an_assessor(tmp_path: Path) -> None:
+    """A column headed 3 is an unknown column, not the third assessor of some rating."""
+    cost = kpirules.load(ROOT / "rulesets" / "b-position-cost-management.yaml")
+    f = tmp_path / "x.csv"
+    f.write_text("姓名,评委1,评委2,评委3,评委4,评委5,3\n孙会计,88,92,94,95,99,\n", "utf-8")
+    with pytest.raises(InputError) as info:
+        read_metrics(f, cost)
+    assert [str(p).replace(str(f), "x.csv") for p in info.value.problems] == [
+        "x.csv:1:7: error: 3: 规则集中没有指标 “3”",
     ]

@@ -22,7 +22,16 @@ from kpirules import __version__, report, summary, workbook
 from kpirules.api import check
 from kpirules.diff import compare, effect
 from kpirules.errors import Problem, RulesetError
-from kpirules.inputs import InputError, Locations, Row, read_metrics, read_records
+from kpirules.inputs import (
+    InputError,
+    Locations,
+    Row,
+    SheetError,
+    entity_columns,
+    read_entities,
+    read_metrics,
+    read_records,
+)
 from kpirules.ledger import Checkpoint, Ledger, LedgerError, engine_changed, record_batch, replay
 from kpirules.model import Ruleset
 from kpirules.periods import Period, PeriodError, choose, family, parse_period, previous, rollup
@@ -99,14 +108,15 @@ def _parser() -> _Parser:
         "score",
         help="按规则集给指标数据计分，输出总分、等级、排名和结果",
         description=(
-            "按规则集给一个或多个对象计分。指标数据可以是 CSV（UTF-8 或 GBK）、YAML 或 JSON。"
+            "按规则集给一个或多个对象计分。指标数据可以是 Excel 工作簿（.xlsx）、CSV（UTF-8 或 GBK）、YAML 或 JSON。"
             "退出码：0 成功，1 规则集或数据有误，2 用法错误。"
         ),
     )
     score.add_argument(
         "ruleset", metavar="RULESET", help="规则集文件，或同一规则集各版本所在的目录"
     )
-    score.add_argument("metrics", metavar="METRICS", help="指标数据文件（.csv/.yaml/.json）")
+    score.add_argument("metrics", metavar="METRICS", help="指标数据文件（.xlsx/.csv/.yaml/.json）")
+    score.add_argument("--sheet", metavar="NAME", help=_SHEET_HELP)
     score.add_argument(
         "--format",
         choices=("table", "json", "csv", "xlsx"),
@@ -162,7 +172,10 @@ def _parser() -> _Parser:
         "结果的金额带单位，并写出算式和取舍方式。",
     )
     explain.add_argument("ruleset", metavar="RULESET", help="规则集文件")
-    explain.add_argument("metrics", metavar="METRICS", help="指标数据文件（.csv/.yaml/.json）")
+    explain.add_argument(
+        "metrics", metavar="METRICS", help="指标数据文件（.xlsx/.csv/.yaml/.json）"
+    )
+    explain.add_argument("--sheet", metavar="NAME", help=_SHEET_HELP)
     explain.add_argument("--entity", metavar="ID", help="只解释这个对象")
     explain.add_argument("--encoding", help="指标文件的编码（默认自动识别 UTF-8 / GBK）")
     explain.add_argument("--period", default="", help="考核期间，同 score")
@@ -228,6 +241,24 @@ def _parser() -> _Parser:
     diff.add_argument("new", metavar="NEW", help="新版本规则集")
     diff.add_argument("--metrics", metavar="FILE", help="用这份指标数据按两个版本分别计分并比较")
     diff.add_argument("--encoding", help="指标文件的编码（默认自动识别 UTF-8 / GBK）")
+    diff.add_argument("--sheet", metavar="NAME", help=_SHEET_HELP)
+    template = sub.add_parser(
+        "template",
+        help="生成填写指标数据的 Excel 模板（.xlsx）",
+        description=(
+            "按规则集生成数据填写模板：对象列在前，每个输入指标一列（表头为中文名称和单位；派生指标由公式计算，不需填写），"
+            "评分指标每位评委一列；是/否下拉选择、取值范围检查、百分比格式，另有“填写说明”工作表。"
+            "填好后不需改动即可用 kpirules score 计分。不会覆盖已存在的文件，除非加 --force。"
+        ),
+    )
+    template.add_argument("ruleset", metavar="RULESET", help="规则集文件")
+    template.add_argument("--output", metavar="FILE", required=True, help="模板文件（.xlsx）")
+    template.add_argument("--force", action="store_true", help="允许覆盖已存在的文件")
+    template.add_argument(
+        "--entities",
+        metavar="FILE",
+        help="对象名单（文本文件，每行一个，UTF-8 或 GBK），预先填入对象列",
+    )
     history = sub.add_parser(
         "history",
         help="列出审计记录",
@@ -243,6 +274,9 @@ def _parser() -> _Parser:
         "--tests", action="store_true", help="输出测试文件（*.tests.yaml）的 JSON Schema"
     )
     return parser
+
+
+_SHEET_HELP = "Excel 工作簿中要读的工作表（默认：第一张表头与规则集相符的工作表）"
 
 
 def _expand(paths: Sequence[str]) -> list[Path]:
@@ -306,7 +340,7 @@ def _load_scored(
         raise _UsageError(f"kpirules: 找不到文件 {args.ruleset}")
     if Path(args.metrics).is_dir():
         raise _UsageError(
-            f"kpirules: {args.metrics} 是目录：请给出一个指标数据文件（.csv/.yaml/.json）"
+            f"kpirules: {args.metrics} 是目录：请给出一个指标数据文件（.xlsx/.csv/.yaml/.json）"
         )
     if not Path(args.metrics).is_file():
         raise _UsageError(f"kpirules: 找不到文件 {args.metrics}")
@@ -333,6 +367,8 @@ def _load_scored(
     except PeriodError as exc:
         stderr.write(f"kpirules: {exc}\n")
         return None
+    except SheetError as exc:
+        raise _UsageError(f"kpirules: {exc}") from None
     except InputError as exc:
         for p in exc.problems:
             stderr.write(f"{p}\n")
@@ -350,10 +386,10 @@ def _located(file: str, problem: EvaluationProblem, locations: Locations) -> str
     """An entity's problem as FILE:LINE:COL when the file says where the value belongs."""
     cell = locations.cells.get((problem.entity, problem.field))
     if cell is not None:
-        return f"{file}:{cell[0]}:{cell[1]}: error: {problem}"
+        return f"{locations.place(file, *cell)}: error: {problem}"
     row = locations.rows.get(problem.entity)
     if row is not None:
-        return f"{file}:{row}:1: error: {problem}"
+        return f"{locations.place(file, row, 1)}: error: {problem}"
     return f"{file}: {problem}"
 
 
@@ -421,8 +457,12 @@ def _rows_for(
 ) -> list[Row]:
     """Rows to score; with --period and a period column, the sub-periods rolled up."""
     if period is None:
-        return read_metrics(args.metrics, ruleset, encoding=args.encoding, locations=locations)
-    records = read_records(args.metrics, ruleset, encoding=args.encoding, locations=locations)
+        return read_metrics(
+            args.metrics, ruleset, encoding=args.encoding, locations=locations, sheet=args.sheet
+        )
+    records = read_records(
+        args.metrics, ruleset, encoding=args.encoding, locations=locations, sheet=args.sheet
+    )
     if not any(part for _, part, _ in records):
         return [(entity, values) for entity, _, values in records]
     by_entity: dict[str, list[tuple[Period, dict[str, Value]]]] = {}
@@ -714,8 +754,14 @@ def _diff(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         stdout.write("两个版本计分规则相同\n")
     if args.metrics:
         try:
-            before = old.evaluate_many(read_metrics(args.metrics, old, encoding=args.encoding))
-            after = new.evaluate_many(read_metrics(args.metrics, new, encoding=args.encoding))
+            before = old.evaluate_many(
+                read_metrics(args.metrics, old, encoding=args.encoding, sheet=args.sheet)
+            )
+            after = new.evaluate_many(
+                read_metrics(args.metrics, new, encoding=args.encoding, sheet=args.sheet)
+            )
+        except SheetError as exc:
+            raise _UsageError(f"kpirules: {exc}") from None
         except (InputError, EvaluationError) as exc:
             stderr.write(f"{exc}\n")
             return EXIT_INVALID
@@ -801,6 +847,38 @@ def _verify(
     return EXIT_INVALID if problems else EXIT_OK
 
 
+def _template(args: argparse.Namespace, stderr: TextIO) -> int:
+    if not Path(args.ruleset).is_file():
+        raise _UsageError(f"kpirules: 找不到文件 {args.ruleset}")
+    _not_data(args.ruleset)
+    if Path(args.output).suffix.lower() != ".xlsx":
+        raise _UsageError(f"kpirules: 模板文件名要以 .xlsx 结尾（给的是 {args.output}）")
+    if args.entities and not Path(args.entities).is_file():
+        raise _UsageError(f"kpirules: 找不到文件 {args.entities}")
+    inputs = [args.ruleset, *([args.entities] if args.entities else [])]
+    _check_output(args.output, inputs, force=args.force)
+    ruleset, problems = check(args.ruleset)
+    if ruleset is None:
+        for p in problems:
+            stderr.write(f"{p}\n")
+        stderr.write(f"{args.ruleset}: 规则集无效，未生成模板\n")
+        return EXIT_INVALID
+    try:
+        names = entity_columns(ruleset)
+        entities = read_entities(args.entities, names) if args.entities else []
+    except InputError as exc:
+        for p in exc.problems:
+            stderr.write(f"{p}\n")
+        return EXIT_INVALID
+    # Imported here: openpyxl takes a while to import and only this command writes workbooks.
+    from kpirules.template import build_template
+
+    data = build_template(ruleset, entities, args.ruleset)
+    write_atomic(Path(args.output), data)
+    stderr.write(f"已写入 {args.output}（{len(entities)} 个对象）\n")
+    return EXIT_OK
+
+
 def _check_output(output: str, inputs: Sequence[str], *, force: bool) -> None:
     target = Path(output).resolve()
     for name in inputs:
@@ -859,6 +937,8 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
             return _test(args, stdout, stderr)
         if args.command == "diff":
             return _diff(args, stdout, stderr)
+        if args.command == "template":
+            return _template(args, stderr)
         if args.command in ("replay", "verify", "history"):
             return _audit(args, stdout, stderr)
         if args.command == "keygen":

@@ -17,6 +17,9 @@ class Problem:
     ``line`` and ``column`` are 1-based; 0 means the position is unknown (for example a
     file that could not be read at all). ``path`` is a JSON path into the document such as
     ``$.categories[1].indicators[0].weight``.
+
+    ``cell`` locates a problem in an Excel workbook as ``SHEET!B7``; the problem then reads
+    ``FILE!SHEET!B7: …`` (``line`` and ``column`` still hold the row and column numbers).
     """
 
     file: str
@@ -26,11 +29,13 @@ class Problem:
     severity: Severity
     message: str
     suggestion: str | None = None
+    cell: str | None = None
 
     def __str__(self) -> str:
-        text = (
-            f"{self.file}:{self.line}:{self.column}: {self.severity}: {self.path}: {self.message}"
+        where = (
+            f"{self.file}!{self.cell}" if self.cell else f"{self.file}:{self.line}:{self.column}"
         )
+        text = f"{where}: {self.severity}: {self.path}: {self.message}"
         if self.suggestion:
             text += f"（{self.suggestion}）"
         return text
@@ -47,8 +52,8 @@ class Problem:
         )
 
     def as_dict(self) -> dict[str, str | int | None]:
-        """Plain, JSON-ready form of the problem."""
-        return {
+        """Plain, JSON-ready form of the problem (with ``cell`` for a workbook cell)."""
+        out: dict[str, str | int | None] = {
             "file": self.file,
             "line": self.line,
             "column": self.column,
@@ -57,6 +62,9 @@ class Problem:
             "message": self.message,
             "suggestion": self.suggestion,
         }
+        if self.cell:
+            out["cell"] = self.cell
+        return out
 
 
 def sorted_problems(problems: Iterable[Problem]) -> tuple[Problem, ...]:

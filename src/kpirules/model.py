@@ -90,6 +90,8 @@ class Metric:
     source: str | None
     line: int
     previous_of: str | None = None
+    #: For a rating: the metrics-file columns that each hold one assessor's rating.
+    columns: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -298,6 +300,8 @@ class Ruleset:
     money: Money = Money()
     #: Metric ids whose values every result lists in ``Result.values`` (e.g. a deposit).
     show: tuple[str, ...] = ()
+    #: Extra names of the entity column in metrics files (``data: {entity_column: …}``).
+    entity_columns: tuple[str, ...] = ()
     _engine: Any = attrs.field(default=None, eq=False, repr=False, alias="engine")
 
     def evaluate(self, metrics: Mapping[str, object], *, entity: str = "") -> Result:

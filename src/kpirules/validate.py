@@ -293,6 +293,7 @@ class _Builder:
                 text=self.text,
                 money=self.money,
                 show=show,
+                entity_columns=guard("data", self._entity_columns, ()),
             )
         except (TypeError, ValueError, KeyError):
             # Only reachable when earlier problems were reported; the caller discards it.
@@ -549,7 +550,64 @@ class _Builder:
             source=_text(spec.get("source")),
             line=self.line(path),
             previous_of=self._previous_of(mid, spec, path, unit, formula),
+            columns=self._rating_columns(mid, spec, path, unit),
         )
+
+    def _rating_columns(
+        self, mid: str, spec: dict[str, Any], path: PathKey, unit: str
+    ) -> tuple[str, ...]:
+        """The assessor columns a rating declares: one column per assessor in metrics files."""
+        raw = spec.get("columns")
+        if not isinstance(raw, list):
+            return ()
+        if unit != "rating":
+            self.err((*path, "columns"), "columns（每位评委一列）只用于 unit: rating 的指标")
+            return ()
+        names = tuple(c.strip() for c in raw if isinstance(c, str))
+        for i, name in enumerate(names):
+            for other, other_spec in self.metric_data.items():
+                if not isinstance(other_spec, dict):
+                    continue
+                if name in (other, other_spec.get("label")):
+                    self.err((*path, "columns", i), f"列名 “{name}” 已是指标 {other} 的名称")
+                elif (
+                    other != mid
+                    and isinstance(other_spec.get("columns"), list)
+                    and name in other_spec["columns"]
+                ):
+                    self.err((*path, "columns", i), f"列名 “{name}” 也是指标 {other} 的评委列")
+            if name in names[:i]:
+                self.err((*path, "columns", i), f"列名 “{name}” 重复")
+        return names
+
+    def _entity_columns(self) -> tuple[str, ...]:
+        """Extra entity-column names from ``data: {entity_column: …}``."""
+        data = self.data.get("data")
+        if not isinstance(data, dict):
+            return ()
+        raw = data.get("entity_column")
+        names = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
+        out: list[str] = []
+        for i, name in enumerate(names):
+            if not isinstance(name, str):
+                continue
+            at: PathKey = (
+                ("data", "entity_column", i)
+                if isinstance(raw, list)
+                else (
+                    "data",
+                    "entity_column",
+                )
+            )
+            for mid, spec in self.metric_data.items():
+                if isinstance(spec, dict) and name.strip() in (
+                    mid,
+                    spec.get("label"),
+                    *(spec.get("columns") or []),
+                ):
+                    self.err(at, f"编号列名 “{name}” 与指标 {mid} 的列名相同")
+            out.append(name.strip())
+        return tuple(out)
 
     def _previous_of(
         self, mid: str, spec: dict[str, Any], path: PathKey, unit: str, formula: Formula | None
