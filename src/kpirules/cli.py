@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from kpirules import __version__, report
+from kpirules import __version__, html_report, report
 from kpirules.api import check
 from kpirules.diff import compare, effect
 from kpirules.errors import Problem, RulesetError
@@ -99,8 +99,8 @@ def _parser() -> _Parser:
     score.add_argument("metrics", metavar="METRICS", help="指标数据文件（.csv/.yaml/.json）")
     score.add_argument(
         "--format",
-        choices=("table", "json", "csv"),
-        help="输出格式（默认 table；--output 的扩展名为 .json 或 .csv 时按扩展名）",
+        choices=("table", "json", "csv", "html"),
+        help="输出格式（默认 table；--output 的扩展名为 .json、.csv 或 .html 时按扩展名；html 即 report 命令的报告）",
     )
     score.add_argument("--output", metavar="FILE", help="写入文件（原子写入；不会覆盖输入文件）")
     score.add_argument("--force", action="store_true", help="允许覆盖已存在的输出文件")
@@ -128,6 +128,28 @@ def _parser() -> _Parser:
     explain.add_argument("--encoding", help="指标文件的编码（默认自动识别 UTF-8 / GBK）")
     explain.add_argument("--period", default="", help="考核期间，同 score")
     explain.add_argument("--as-of", metavar="DATE", help="按这一天施行的规则集版本，同 score")
+    report_cmd = sub.add_parser(
+        "report",
+        help="生成可打印的 HTML 考核结果报告（汇总、图表、逐个对象的计分说明）",
+        description=(
+            "按规则集计分，生成一个独立的 HTML 报告文件：标题、规则集版本和指纹、汇总排名、"
+            "等级分布、各指标得分率和各对象总分图、否决与奖惩名单，以及每个对象的逐项计分说明。"
+            "报告不引用任何外部资源，可离线打开；在浏览器中打印为 A4 时，汇总在前，每个对象单独一页。"
+            "退出码：0 成功，1 规则集或数据有误，2 用法错误。"
+        ),
+    )
+    report_cmd.add_argument("ruleset", metavar="RULESET", help="规则集文件，或各版本所在的目录")
+    report_cmd.add_argument("metrics", metavar="METRICS", help="指标数据文件（.csv/.yaml/.json）")
+    report_cmd.add_argument(
+        "--output",
+        metavar="FILE",
+        required=True,
+        help="报告文件，如 报告.html（原子写入；不会覆盖输入文件）",
+    )
+    report_cmd.add_argument("--force", action="store_true", help="允许覆盖已存在的报告文件")
+    report_cmd.add_argument("--encoding", help="指标文件的编码（默认自动识别 UTF-8 / GBK）")
+    report_cmd.add_argument("--period", default="", help="考核期间，同 score；写在报告标题下")
+    report_cmd.add_argument("--as-of", metavar="DATE", help="按这一天施行的规则集版本，同 score")
     test = sub.add_parser(
         "test",
         help="运行规则集自带的测试用例",
@@ -427,6 +449,7 @@ def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if loaded is None:
         return EXIT_INVALID
     ruleset, rows, results = loaded
+    notes: list[str] = []
     if args.record:
         try:
             Path(args.record).parent.mkdir(parents=True, exist_ok=True)
@@ -436,11 +459,17 @@ def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             stderr.write(f"kpirules: {exc}\n")
             return EXIT_INVALID
         stderr.write(f"已记入 {args.record}：第 {entries[0].seq}–{entries[-1].seq} 条\n")
+        notes.append(
+            f"已记入审计记录 {args.record}：第 {entries[0].seq}–{entries[-1].seq} 条，"
+            f"最后一条的哈希 {entries[-1].hash}"
+        )
     fmt = args.format or _format_of(args.output)
     if fmt == "json":
         text = report.to_json(results)
     elif fmt == "csv":
         text = report.to_csv(ruleset, results)
+    elif fmt == "html":
+        text = html_report.render(ruleset, results, period=args.period, notes=notes)
     else:
         text = report.table(ruleset, results)
     if args.output:
@@ -454,7 +483,18 @@ def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 
 def _format_of(output: str | None) -> str:
     suffix = Path(output).suffix.lower() if output else ""
-    return {".json": "json", ".csv": "csv"}.get(suffix, "table")
+    return {".json": "json", ".csv": "csv", ".html": "html", ".htm": "html"}.get(suffix, "table")
+
+
+def _report(args: argparse.Namespace, stderr: TextIO) -> int:
+    _check_output(args.output, [args.ruleset, args.metrics], force=args.force)
+    loaded = _load_scored(args, stderr)
+    if loaded is None:
+        return EXIT_INVALID
+    ruleset, _, results = loaded
+    write_atomic(Path(args.output), html_report.render(ruleset, results, period=args.period))
+    stderr.write(f"已写入 {args.output}（{len(results)} 个对象）\n")
+    return EXIT_OK
 
 
 def _explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
@@ -623,6 +663,8 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
             return _score(args, stdout, stderr)
         if args.command == "explain":
             return _explain(args, stdout, stderr)
+        if args.command == "report":
+            return _report(args, stderr)
         if args.command == "test":
             return _test(args, stdout, stderr)
         if args.command == "diff":
