@@ -39,6 +39,8 @@ _TOP = 8
 _VALUE_WIDTH = 90
 _CHAR = Decimal("6.5")  # about half the width of a 13px Chinese character
 _LABEL_MAX = 34  # display columns (a Chinese character counts 2) before a label is cut
+#: Bars per horizontal chart: 30 rows fit on an A4 page (an SVG cannot break across pages).
+CHUNK = 30
 
 
 @attrs.frozen
@@ -202,12 +204,21 @@ def percent_text(ruleset: Ruleset, fraction: Decimal) -> str:
     return format(shown, "f") + "%"
 
 
-def total_chart(ruleset: Ruleset, results: Sequence[Result]) -> Markup:
-    """Each entity's total, by rank, on a scale of the ruleset's total points."""
+def _chunks(title: str, bars: Sequence[Bar], maximum: Decimal) -> tuple[Markup, ...]:
+    """A long chart as several charts of at most :data:`CHUNK` bars on the same scale."""
+    return tuple(
+        bar_chart(title if n == 0 else f"{title}（续）", bars[n : n + CHUNK], maximum=maximum)
+        for n in range(0, max(len(bars), 1), CHUNK)
+    )
+
+
+def total_chart(ruleset: Ruleset, results: Sequence[Result]) -> tuple[Markup, ...]:
+    """Each entity's total, by rank, on a scale of the ruleset's total points (one chart per
+    30 entities)."""
     column = _total_column(ruleset)
     bars = [Bar(r.entity, r.total, column.text(r.total)) for r in summary.ordered(results)]
     maximum = max([ruleset.total_points, *(r.total for r in results)])
-    return bar_chart("各对象总分", bars, maximum=maximum)
+    return _chunks("各对象总分", bars, maximum)
 
 
 def grade_chart(ruleset: Ruleset, results: Sequence[Result]) -> Markup:
@@ -218,13 +229,14 @@ def grade_chart(ruleset: Ruleset, results: Sequence[Result]) -> Markup:
     return column_chart("等级分布", bars, maximum=maximum)
 
 
-def attainment_chart(ruleset: Ruleset, results: Sequence[Result]) -> Markup:
-    """Each indicator's score rate (scores as a share of the points available), 0–100%."""
+def attainment_chart(ruleset: Ruleset, results: Sequence[Result]) -> tuple[Markup, ...]:
+    """Each indicator's score rate (scores as a share of the points available), 0–100%
+    (one chart per 30 indicators)."""
     bars = [
         Bar(a.label, a.score_rate, percent_text(ruleset, a.score_rate))
         for a in summary.attainment(ruleset, results)
     ]
-    return bar_chart("各指标得分率", bars, maximum=Decimal(1))
+    return _chunks("各指标得分率", bars, Decimal(1))
 
 
 def findings(ruleset: Ruleset, results: Sequence[Result]) -> tuple[Finding, ...]:
@@ -369,9 +381,9 @@ def render(
         ranking=ranking,
         entity_column=entity_column,
         anchors=anchors,
-        total_chart=total_chart(ruleset, results),
+        total_charts=total_chart(ruleset, results),
         grade_chart=grade_chart(ruleset, results),
-        attainment_chart=attainment_chart(ruleset, results),
+        attainment_charts=attainment_chart(ruleset, results),
         findings=findings(ruleset, results),
         sections=sections,
     )
