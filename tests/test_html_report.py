@@ -514,3 +514,14 @@ def test_report_bad_metrics_writes_nothing(tmp_path: Path) -> None:
     assert err.startswith(f"{bad}:2:")
     assert not out.exists()
     assert list(tmp_path.iterdir()) == [bad]
+
+
+def test_attainment_chart_leaves_out_monitored_items() -> None:
+    """Scheme E: 48 indicators, 3 of them monitored only (0 points): 45 rates, in charts of
+    30 and 15 bars on the same 400 px scale."""
+    ruleset = kpirules.load(ROOT / "rulesets" / "e-annual-letter.yaml")
+    results = ruleset.evaluate_many(read_metrics(ROOT / "examples" / "e-office-2026.yaml", ruleset))
+    charts = html_report.attainment_chart(ruleset, results)
+    assert [len(_rects(c)) for c in charts] == [30, 15]
+    assert "（监测" not in "".join(charts)
+    assert charts[1].startswith('<svg class="chart" role="img" aria-label="各指标得分率（续）"')

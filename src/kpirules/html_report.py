@@ -12,6 +12,7 @@ Printed on A4 it gives the summary first, then one page per entity.
 from __future__ import annotations
 
 import functools
+import unicodedata
 from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from importlib import resources
@@ -20,7 +21,7 @@ import attrs
 import jinja2
 from markupsafe import Markup
 
-from kpirules import report, summary
+from kpirules import summary
 from kpirules.engine import CONTEXT
 from kpirules.methods import rounded
 from kpirules.model import Ruleset
@@ -37,7 +38,7 @@ _ROW = 26
 _BAR = 16
 _TOP = 8
 _VALUE_WIDTH = 90
-_CHAR = Decimal("6.5")  # about half the width of a 13px Chinese character
+_CHAR = Decimal(7)  # a little over half the width of a 13px Chinese character
 _LABEL_MAX = 34  # display columns (a Chinese character counts 2) before a label is cut
 #: Bars per horizontal chart: 30 rows fit on an A4 page (an SVG cannot break across pages).
 CHUNK = 30
@@ -89,13 +90,19 @@ def _px(value: Decimal | int) -> str:
     return "0" if text in ("-0", "") else text
 
 
+def _width(text: str) -> int:
+    """Display columns in a Chinese font: wide, full-width and ambiguous characters (“”、…)
+    count 2."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F", "A") else 1 for ch in text)
+
+
 def _short(label: str) -> str:
     """A label cut to fit the chart's label area (the full label stays in a tooltip)."""
-    if report.width(label) <= _LABEL_MAX:
+    if _width(label) <= _LABEL_MAX:
         return label
     out = ""
     for ch in label:
-        if report.width(out + ch + "…") > _LABEL_MAX:
+        if _width(out + ch + "…") > _LABEL_MAX:
             break
         out += ch
     return out + "…"
@@ -104,7 +111,7 @@ def _short(label: str) -> str:
 def bar_chart(title: str, bars: Sequence[Bar], *, maximum: Decimal) -> Markup:
     """A horizontal bar chart as inline SVG: one row per bar, the label on the left, a bar
     ``value / maximum × 400`` px long, and the shown value at its end."""
-    label_width = max([report.width(_short(b.label)) for b in bars] or [0])
+    label_width = max([_width(_short(b.label)) for b in bars] or [0])
     left = int((label_width * _CHAR).to_integral_value()) + 12
     width = left + int(BAR_LENGTH) + _VALUE_WIDTH
     height = _TOP * 2 + _ROW * len(bars)
@@ -231,10 +238,12 @@ def grade_chart(ruleset: Ruleset, results: Sequence[Result]) -> Markup:
 
 def attainment_chart(ruleset: Ruleset, results: Sequence[Result]) -> tuple[Markup, ...]:
     """Each indicator's score rate (scores as a share of the points available), 0–100%
-    (one chart per 30 indicators)."""
+    (one chart per 30 indicators). Indicators worth no points (monitored only) have no rate
+    and are left out."""
     bars = [
         Bar(a.label, a.score_rate, percent_text(ruleset, a.score_rate))
         for a in summary.attainment(ruleset, results)
+        if a.points
     ]
     return _chunks("各指标得分率", bars, Decimal(1))
 
