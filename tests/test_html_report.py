@@ -72,8 +72,8 @@ def _renamed(tmp: Path, names: list[str]) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
-def chromium() -> str:
+def find_chromium() -> str:
+    """The headless browser's path; the test fails, saying how to install it, when absent."""
     for name in ("chromium", "chromium-browser"):
         found = shutil.which(name)
         if found:
@@ -82,6 +82,18 @@ def chromium() -> str:
         "chromium is needed for the browser tests of the HTML report and is not installed: "
         "run `apt-get install -y chromium` (Debian/Ubuntu), then run the tests again"
     )
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    return find_chromium()
+
+
+def test_missing_browser_fails_saying_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without chromium the browser tests fail (never skip) and say how to install it."""
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(pytest.fail.Exception, match=r"run `apt-get install -y chromium`"):
+        find_chromium()
 
 
 def _browse(chromium: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -525,3 +537,14 @@ def test_attainment_chart_leaves_out_monitored_items() -> None:
     assert [len(_rects(c)) for c in charts] == [30, 15]
     assert "（监测" not in "".join(charts)
     assert charts[1].startswith('<svg class="chart" role="img" aria-label="各指标得分率（续）"')
+
+
+def test_single_unranked_result(scored: tuple[Ruleset, tuple[Result, ...]]) -> None:
+    """A result scored alone has no rank: its page says “—” and the rank cell stays empty."""
+    ruleset, results = scored
+    alone = attrs.evolve(results[0], rank=None, cohort_size=None)
+    html = html_report.render(ruleset, [alone])
+    assert "<dt>排名</dt><dd>—</dd>" in html
+    ranking = _tables(html)[0]
+    assert ranking[1][:2] == ["", "第一医院医保办"]
+    assert ranking[1][ranking[0].index("总分")] == "97.00"
