@@ -548,3 +548,39 @@ def test_single_unranked_result(scored: tuple[Ruleset, tuple[Result, ...]]) -> N
     ranking = _tables(html)[0]
     assert ranking[1][:2] == ["", "第一医院医保办"]
     assert ranking[1][ranking[0].index("总分")] == "97.00"
+
+
+def test_findings_list_vetoes_and_outcomes() -> None:
+    """Scheme E: two vetoes (one office each) and four outcomes; scheme C names the bonus
+    amount (20% of 12000 = 2400)."""
+    e = kpirules.load(ROOT / "rulesets" / "e-annual-letter.yaml")
+    e_results = e.evaluate_many(read_metrics(ROOT / "examples" / "e-office-2026.yaml", e))
+    assert [(f.kind, f.label, f.entities) for f in html_report.findings(e, e_results)] == [
+        (
+            "一票否决",
+            "发生重大基金安全事件，一票否决（等级定为不合格）（等级封顶）",
+            ("妇幼保健院医保办",),
+        ),
+        (
+            "一票否决",
+            "发生数据泄露、篡改等安全事件，一票否决（总分不超过69分）（总分封顶）",
+            ("中医院医保办",),
+        ),
+        ("奖惩结果", "乙方及相关人员可获得表彰、绩效奖励或评优推荐资格", ("城东医院医保办",)),
+        ("奖惩结果", "创新举措获上级认可推广，额外给予奖励", ("城东医院医保办",)),
+        ("奖惩结果", "乙方提交整改方案并限期整改", ("中医院医保办", "县人民医院医保办")),
+        (
+            "奖惩结果",
+            "因工作失误造成重大影响，按规定追究相关人员责任",
+            ("中医院医保办", "县人民医院医保办"),
+        ),
+    ]
+    c = kpirules.load(ROOT / "rulesets" / "c-staff-halfyear.yaml")
+    c_results = c.evaluate_many(read_metrics(ROOT / "examples" / "c-staff-2026h1.csv", c))
+    found = html_report.findings(c, c_results)
+    assert [f.entities for f in found] == [("黄敏（金额 2400）",), ("黄敏", "林涛")]
+    html = html_report.render(c, c_results)
+    assert (
+        '<li><span class="kind">奖惩结果</span> 荣誉表彰：列入荣誉榜，并在医院内部进行表彰：黄敏、林涛</li>'
+        in html
+    )
