@@ -9,10 +9,10 @@ import json
 import re
 import shutil
 import subprocess
-import unicodedata
 from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -259,32 +259,67 @@ def test_no_external_reference_in_the_html(example_report: Path) -> None:
     )
 
 
-def _pages(chromium: str, report: Path, tmp: Path) -> list[str]:
+@attrs.frozen
+class Printed:
+    """A report printed to PDF: each page's text, and the headings with their pages."""
+
+    texts: list[str]
+    #: (heading, level, page) in order; level 1 is h2 (汇总, 图表, an entity), 2 is h3.
+    headings: list[tuple[str, int, int]]
+
+
+def _print(chromium: str, report: Path, tmp: Path) -> Printed:
+    """Print the report as chromium does on A4, with the headings as the PDF's outline
+    (the outline holds the headings' text whatever fonts the machine has)."""
     pdf = tmp / "report.pdf"
-    _browse(chromium, tmp / "p", f"--print-to-pdf={pdf}", "--no-pdf-header-footer", report.as_uri())
-    return [_unradical(p.extract_text()) for p in PdfReader(pdf).pages]
-
-
-def _unradical(text: str) -> str:
-    """Chinese PDF fonts map some characters to Kangxi radicals (⼀ for 一): undo that."""
-    return "".join(
-        unicodedata.normalize("NFKC", ch) if "\u2e80" <= ch <= "\u2fdf" else ch for ch in text
+    _browse(
+        chromium,
+        tmp / "p",
+        f"--print-to-pdf={pdf}",
+        "--no-pdf-header-footer",
+        "--generate-pdf-document-outline",
+        report.as_uri(),
     )
+    reader = PdfReader(pdf)
+    headings: list[tuple[str, int, int]] = []
+
+    def walk(entries: list[Any], level: int) -> None:
+        for entry in entries:
+            if isinstance(entry, list):
+                walk(entry, level + 1)
+            else:
+                headings.append((entry.title, level, reader.get_destination_page_number(entry)))
+
+    walk(reader.outline, 0)
+    return Printed([p.extract_text() for p in reader.pages], headings)
+
+
+def _numbers(text: str) -> list[str]:
+    """The numbers in a page's text (they print in any font)."""
+    return re.findall(r"\d+(?:\.\d+)?", text)
 
 
 def test_printed_pages_summary_then_one_page_per_entity(
     chromium: str, example_report: Path, tmp_path: Path
 ) -> None:
     """Printed to PDF: the ranking page, the charts page, then exactly one page per entity."""
-    pages = _pages(chromium, example_report, tmp_path)
-    assert len(pages) == 2 + len(EXPECTED)
-    assert pages[0].startswith("医院医保办绩效考核细则（年度，类别内按份额分配）\n考核期间 2026\n")
-    assert "汇总" in pages[0]
-    assert pages[1].startswith("图表\n各对象总分\n")
-    for page, (name, total) in zip(pages[2:], EXPECTED, strict=True):
-        assert page.startswith(f"{name}\n总分 {total}分\n")
-        others = [n for n, _ in EXPECTED if n != name]
-        assert not any(other in page for other in others)
+    printed = _print(chromium, example_report, tmp_path)
+    assert len(printed.texts) == 2 + len(EXPECTED)
+    top = [(title, page) for title, level, page in printed.headings if level == 1]
+    assert top == [
+        ("汇总", 0),
+        ("否决与奖惩", 0),
+        ("图表", 1),
+        *[(name, 2 + n) for n, (name, _) in enumerate(EXPECTED)],
+    ]
+    for n, (_, total) in enumerate(EXPECTED):
+        page = 2 + n
+        # the entity's own headings all on its page
+        assert [(t, p) for t, level, p in printed.headings if level == 2 and p == page] == [
+            ("类别小计", page),
+            ("逐项计分说明", page),
+        ]
+        assert _numbers(printed.texts[page])[0] == total
 
 
 def test_long_ranking_repeats_its_header_on_every_page(chromium: str, tmp_path: Path) -> None:
@@ -297,17 +332,18 @@ def test_long_ranking_repeats_its_header_on_every_page(chromium: str, tmp_path: 
     assert code == 0, err
     html = out.read_text(encoding="utf-8")
     assert html.count("<figcaption>各对象总分（续）</figcaption>") == 1
-    pages = _pages(chromium, out, tmp_path)
-    charts = next(n for n, page in enumerate(pages) if page.startswith("图表\n"))
+    printed = _print(chromium, out, tmp_path)
+    top = [(title, page) for title, level, page in printed.headings if level == 1]
+    assert top[0] == ("汇总", 0)
+    charts = dict(top)["图表"]
     assert charts >= 2  # the ranking needs more than one page
-    header = "排名对象资金管理（40分）医保业务管理（30分）医保服务质量（20分）安全管理（10分）"
-    for page in pages[1:charts]:
-        assert re.sub(r"\s", "", page).startswith(header)
-    entity = re.compile(r"第\d\d号医保办\n总分 ")
-    assert not any(entity.match(p) for p in pages[: len(pages) - 60])
-    first_lines = [p.split("\n", 1)[0] for p in pages[-60:] if entity.match(p)]
+    for text in printed.texts[1:charts]:
+        # the header row comes first: 资金管理（40分）, 医保业务管理（30分）, …
+        assert _numbers(text)[:4] == ["40", "30", "20", "10"]
     # Rows repeat the example's four offices, ranked 中医院 (97.12), 第一, 第二, 第三.
-    assert first_lines == [names[i] for k in (3, 0, 1, 2) for i in range(k, 60, 4)]
+    ranked = [names[i] for k in (3, 0, 1, 2) for i in range(k, 60, 4)]
+    pages = len(printed.texts)
+    assert top[-60:] == [(name, pages - 60 + n) for n, name in enumerate(ranked)]
 
 
 def test_hostile_names_are_text(chromium: str, tmp_path: Path) -> None:
