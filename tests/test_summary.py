@@ -130,3 +130,25 @@ def test_neutralise_leaves_ordinary_text() -> None:
     """Ordinary names are untouched."""
     assert summary.neutralise("第一医院医保办") == "第一医院医保办"
     assert summary.neutralise("A=1") == "A=1"
+
+
+def test_explanations_with_values(scored: tuple[Ruleset, tuple[Result, ...]]) -> None:
+    """values=True adds 取值 after 目标, shown as the sentence shows it; the default is unchanged."""
+    ruleset, results = scored
+    plain = summary.explanations(ruleset, results)
+    assert "value" not in [c.key for c in plain.columns]
+    table = summary.explanations(ruleset, results, values=True)
+    assert table.headers()[3:5] == ["目标", "取值"]
+    third = [row for row in table.texts() if row[0] == "第三医院医保办"]
+    assert [row[4] for row in third] == [
+        "96.50%",
+        "96.09%",  # 2210 / 2300, shown like the sentence shows it
+        "96.00%",
+        "90.00%",
+        "77分",
+        "85.00%",
+        "70分",
+        "88分",
+        "85分",
+    ]
+    assert [row[:4] + row[5:] for row in table.texts()] == plain.texts()

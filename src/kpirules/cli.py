@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from kpirules import __version__, report, summary, workbook
+from kpirules import __version__, html_report, report, summary, workbook
 from kpirules.api import check
 from kpirules.diff import compare, effect
 from kpirules.errors import Problem, RulesetError
@@ -119,8 +119,8 @@ def _parser() -> _Parser:
     score.add_argument("--sheet", metavar="NAME", help=_SHEET_HELP)
     score.add_argument(
         "--format",
-        choices=("table", "json", "csv", "xlsx"),
-        help="输出格式（默认 table；--output 的扩展名为 .json、.csv 或 .xlsx 时按扩展名；xlsx 须写入 --output 文件）",
+        choices=("table", "json", "csv", "xlsx", "html"),
+        help="输出格式（默认 table；--output 的扩展名为 .json、.csv、.xlsx 或 .html 时按扩展名；xlsx 须写入 --output 文件；html 即 report 命令的报告）",
     )
     score.add_argument(
         "--headers",
@@ -180,6 +180,31 @@ def _parser() -> _Parser:
     explain.add_argument("--encoding", help="指标文件的编码（默认自动识别 UTF-8 / GBK）")
     explain.add_argument("--period", default="", help="考核期间，同 score")
     explain.add_argument("--as-of", metavar="DATE", help="按这一天施行的规则集版本，同 score")
+    report_cmd = sub.add_parser(
+        "report",
+        help="生成可打印的 HTML 考核结果报告（汇总、图表、逐个对象的计分说明）",
+        description=(
+            "按规则集计分，生成一个独立的 HTML 报告文件：标题、规则集版本和指纹、汇总排名、"
+            "等级分布、各指标得分率和各对象总分图、否决与奖惩名单，以及每个对象的逐项计分说明。"
+            "报告不引用任何外部资源，可离线打开；在浏览器中打印为 A4 时，汇总在前，每个对象单独一页。"
+            "退出码：0 成功，1 规则集或数据有误，2 用法错误。"
+        ),
+    )
+    report_cmd.add_argument("ruleset", metavar="RULESET", help="规则集文件，或各版本所在的目录")
+    report_cmd.add_argument(
+        "metrics", metavar="METRICS", help="指标数据文件（.xlsx/.csv/.yaml/.json）"
+    )
+    report_cmd.add_argument("--sheet", metavar="NAME", help=_SHEET_HELP)
+    report_cmd.add_argument(
+        "--output",
+        metavar="FILE",
+        required=True,
+        help="报告文件，如 报告.html（原子写入；不会覆盖输入文件）",
+    )
+    report_cmd.add_argument("--force", action="store_true", help="允许覆盖已存在的报告文件")
+    report_cmd.add_argument("--encoding", help="指标文件的编码（默认自动识别 UTF-8 / GBK）")
+    report_cmd.add_argument("--period", default="", help="考核期间，同 score；写在报告标题下")
+    report_cmd.add_argument("--as-of", metavar="DATE", help="按这一天施行的规则集版本，同 score")
     test = sub.add_parser(
         "test",
         help="运行规则集自带的测试用例",
@@ -543,9 +568,13 @@ def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if loaded is None:
         return EXIT_INVALID
     ruleset, rows, results = loaded
-    if args.record and not _record(args, ruleset, rows, results, signer, stderr):
-        return EXIT_INVALID
-    text = _render(fmt, args, ruleset, results)
+    notes: list[str] = []
+    if args.record:
+        checkpoint = _record(args, ruleset, rows, results, signer, stderr)
+        if checkpoint is None:
+            return EXIT_INVALID
+        notes.append(f"已记入审计记录 {args.record}：{checkpoint.line()}")
+    text = _render(fmt, args, ruleset, results, notes)
     if args.output:
         # A CSV file gets a byte-order mark: Excel on Chinese Windows then reads it as UTF-8.
         write_atomic(Path(args.output), text, encoding="utf-8-sig" if fmt == "csv" else "utf-8")
@@ -563,8 +592,8 @@ def _record(
     results: Sequence[Result],
     signer: SigningKey | None,
     stderr: TextIO,
-) -> bool:
-    """Record the run, print its checkpoint, write the receipt; False (said why) on failure."""
+) -> Checkpoint | None:
+    """Record the run, print its checkpoint, write the receipt; None (said why) on failure."""
     try:
         entries, checkpoint = record_batch(
             args.record,
@@ -578,7 +607,7 @@ def _record(
         )
     except LedgerError as exc:
         stderr.write(f"kpirules: {exc}\n")
-        return False
+        return None
     stderr.write(f"已记入 {args.record}：第 {entries[0].seq}–{entries[-1].seq} 条\n")
     stderr.write(checkpoint.line() + "\n")
     if args.receipt:
@@ -586,9 +615,9 @@ def _record(
             write_receipt(args.receipt, checkpoint, args.record, force=args.force)
         except LedgerError as exc:
             stderr.write(f"kpirules: {exc}（本次计分已记入，检查点见上一行）\n")
-            return False
+            return None
         stderr.write(f"收据已写入 {args.receipt}\n")
-    return True
+    return checkpoint
 
 
 def _recording_options(
@@ -628,7 +657,13 @@ def _keygen(args: argparse.Namespace, stderr: TextIO) -> int:
     return EXIT_OK
 
 
-_FORMAT_OF_SUFFIX = {".json": "json", ".csv": "csv", ".xlsx": "xlsx"}
+_FORMAT_OF_SUFFIX = {
+    ".json": "json",
+    ".csv": "csv",
+    ".xlsx": "xlsx",
+    ".html": "html",
+    ".htm": "html",
+}
 
 
 def _format_of(output: str | None) -> str:
@@ -667,7 +702,11 @@ def _output_format(args: argparse.Namespace) -> str:
 
 
 def _render(
-    fmt: str, args: argparse.Namespace, ruleset: Ruleset, results: Sequence[Result]
+    fmt: str,
+    args: argparse.Namespace,
+    ruleset: Ruleset,
+    results: Sequence[Result],
+    notes: Sequence[str] = (),
 ) -> str | bytes:
     """The results in the chosen format: text, or the bytes of a workbook."""
     headers: report.Headers = "id" if args.headers == "id" else "zh"
@@ -677,10 +716,25 @@ def _render(
     if fmt == "csv":
         return report.to_csv(ruleset, results, headers=headers, exact=args.exact, order=order)
     if fmt == "xlsx":
-        return workbook.to_xlsx(ruleset, results, period=args.period, headers=headers, order=order)
+        return workbook.to_xlsx(
+            ruleset, results, period=args.period, headers=headers, order=order, notes=notes
+        )
+    if fmt == "html":
+        return html_report.render(ruleset, results, period=args.period, notes=notes)
     return report.table(
         ruleset, results, headers=headers, exact=args.exact, order=order, period=args.period
     )
+
+
+def _report(args: argparse.Namespace, stderr: TextIO) -> int:
+    _check_output(args.output, [args.ruleset, args.metrics], force=args.force)
+    loaded = _load_scored(args, stderr)
+    if loaded is None:
+        return EXIT_INVALID
+    ruleset, _, results = loaded
+    write_atomic(Path(args.output), html_report.render(ruleset, results, period=args.period))
+    stderr.write(f"已写入 {args.output}（{len(results)} 个对象）\n")
+    return EXIT_OK
 
 
 def _explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
@@ -933,6 +987,8 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
             return _score(args, stdout, stderr)
         if args.command == "explain":
             return _explain(args, stdout, stderr)
+        if args.command == "report":
+            return _report(args, stderr)
         if args.command == "test":
             return _test(args, stdout, stderr)
         if args.command == "diff":

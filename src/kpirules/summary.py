@@ -23,10 +23,10 @@ from typing import Literal
 import attrs
 
 from kpirules.engine import CONTEXT
-from kpirules.methods import rounded
+from kpirules.methods import Reason, rounded, value_arg
 from kpirules.model import Rounding, Ruleset
 from kpirules.quantity import format_decimal
-from kpirules.result import Result, decimal_text
+from kpirules.result import ItemResult, Result, decimal_text
 
 Kind = Literal["text", "number", "integer"]
 Cell = str | Decimal | int | None
@@ -267,14 +267,33 @@ def item_scores(ruleset: Ruleset, results: Sequence[Result], *, order: Order = "
     return Table("各项得分", tuple(columns), tuple(rows))
 
 
-def explanations(ruleset: Ruleset, results: Sequence[Result], *, order: Order = "rank") -> Table:
-    """Every indicator of every entity with its status, score and explanation sentence."""
+def value_text(ruleset: Ruleset, item: ItemResult) -> str:
+    """An item's metric value as its sentence shows it: ``96.50%``, ``77分``, ``是``."""
+    try:
+        metric = ruleset.metric(item.metric)
+    except KeyError:
+        # An indicator scored by a formula over several metrics has no single value.
+        return "" if item.value is None else Reason("{}", (item.value,)).render()
+    return Reason("{}", (value_arg(metric, item.value),)).render()
+
+
+def explanations(
+    ruleset: Ruleset,
+    results: Sequence[Result],
+    *,
+    order: Order = "rank",
+    values: bool = False,
+) -> Table:
+    """Every indicator of every entity with its status, score and explanation sentence;
+    with ``values``, also the metric value (column ``value``, 取值, after the target)."""
     categories = {c.id: c.label for c in ruleset.all_categories()}
+    value_columns = (Column("value", "取值", "value"),) if values else ()
     columns = (
         Column("entity", "对象", "entity"),
         Column("category", "类别", "category"),
         Column("indicator", "指标", "indicator"),
         Column("target", "目标", "target"),
+        *value_columns,
         _score_column(ruleset, "points", "满分", "points"),
         _score_column(ruleset, "score", "得分", "score"),
         Column("status", "状态", "status"),
@@ -290,6 +309,7 @@ def explanations(ruleset: Ruleset, results: Sequence[Result], *, order: Order = 
                     categories.get(item.category, item.category),
                     item.label,
                     item.target or "",
+                    *((value_text(ruleset, item),) if values else ()),
                     item.points,
                     item.score,
                     STATUS_WORDS[item.status],
