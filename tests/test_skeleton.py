@@ -10,6 +10,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kpirules import skeleton
 from kpirules.api import check, load
@@ -242,7 +244,7 @@ def test_render_substitutes_only_id_title_year_and_cycle() -> None:
     assert text == expected
     assert "\nin_force:\n  from: 2024-01-01\n" in text
     assert "\ncycle: quarter\n" in text
-    assert '\nid: kpi-2024\ntitle: "KPI-2024"\nversion: "2024.1"\n' in text
+    assert '\nid: "kpi-2024"\ntitle: "KPI-2024"\nversion: "2024.1"\n' in text
 
 
 @pytest.mark.parametrize(
@@ -251,6 +253,8 @@ def test_render_substitutes_only_id_title_year_and_cycle() -> None:
         ("My KPI 2026", "my-kpi-2026"),
         ("a.b_c--d", "a-b-c-d"),
         ("--", "my-ruleset"),
+        ("2026", "2026"),
+        ("true", "true"),
         ("医保办考核", "my-ruleset"),
         ("2026年度考核", "my-ruleset"),
     ],
@@ -258,3 +262,29 @@ def test_render_substitutes_only_id_title_year_and_cycle() -> None:
 def test_ruleset_id_is_an_ascii_slug_or_my_ruleset(title: str, expected: str) -> None:
     """The id is the title's ASCII letters and digits joined by hyphens, or my-ruleset."""
     assert skeleton.ruleset_id(title) == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(min_size=1, max_size=40))
+def test_any_one_line_title_is_kept_or_refused_cleanly(name: str) -> None:
+    """Whatever NAME holds, the skeleton either refuses it with SkeletonError or loads
+    without a problem and keeps the title exactly (outer spaces dropped)."""
+    try:
+        text = skeleton.render(name, today=dt.date(2026, 1, 1))
+    except skeleton.SkeletonError:
+        return
+    ruleset, problems = check("skeleton.yaml", text=text)
+    assert problems == ()
+    assert ruleset is not None
+    assert ruleset.title == skeleton.title_of(name)
+    assert ruleset.id == skeleton.ruleset_id(ruleset.title)
+
+
+@pytest.mark.parametrize("name", ["0", "2026", "true", "null", "no"])
+def test_names_yaml_would_read_as_numbers_or_words_give_a_text_id(name: str) -> None:
+    """A NAME such as 2026 or true gives a quoted id and title that load as text, not as a
+    number, a yes/no or empty."""
+    ruleset, problems = check("skeleton.yaml", text=skeleton.render(name))
+    assert problems == ()
+    assert ruleset is not None
+    assert (ruleset.id, ruleset.title) == (name, name)
