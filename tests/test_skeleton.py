@@ -183,7 +183,7 @@ def test_name_that_cannot_be_a_file_name_asks_for_output(
     assert call("new", "考核/2026") == (
         2,
         "",
-        "kpirules new: 名称 “考核/2026” 含有文件名中不能用的字符（/）：请用 --output 指定文件名，"
+        "kpirules new: 名称 “考核/2026” 不能用作文件名（含有 /）：请用 --output 指定文件名，"
         '如 kpirules new "考核/2026" --output my-ruleset.yaml\n',
     )
     assert list(tmp_path.iterdir()) == []
@@ -288,3 +288,22 @@ def test_names_yaml_would_read_as_numbers_or_words_give_a_text_id(name: str) -> 
     assert problems == ()
     assert ruleset is not None
     assert (ruleset.id, ruleset.title) == (name, name)
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("CON", "是 Windows 保留的设备名"),
+        ("com1.x", "是 Windows 保留的设备名"),
+        ("考核.", "结尾是点或空格"),
+        ("a:b", "含有 :"),
+    ],
+)
+def test_names_windows_cannot_use_as_files_need_output(name: str, why: str) -> None:
+    """A NAME Windows cannot use as a file name (a device name, a trailing dot) needs --output."""
+    with pytest.raises(skeleton.SkeletonError) as raised:
+        skeleton.default_file(skeleton.title_of(name))
+    assert str(raised.value) == (
+        f"名称 “{name}” 不能用作文件名（{why}）：请用 --output 指定文件名，"
+        f'如 kpirules new "{name}" --output my-ruleset.yaml'
+    )

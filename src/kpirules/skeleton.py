@@ -31,6 +31,10 @@ MAX_NAME = 200
 # Characters Windows refuses in a file name; NAME becomes the file name unless --output is given.
 _NOT_IN_FILE_NAMES = frozenset('<>:"/\\|?*')
 _SUFFIXES = (".yaml", ".yml")
+# Names Windows keeps for devices: CON.yaml cannot be created there.
+_DEVICE_NAMES = frozenset(
+    ["CON", "PRN", "AUX", "NUL"] + [f"{port}{n}" for port in ("COM", "LPT") for n in range(1, 10)]
+)
 
 
 class SkeletonError(ValueError):
@@ -76,13 +80,21 @@ def default_file(title: str) -> str:
     """The file ``kpirules new`` writes without ``--output``: ``TITLE.yaml``.
 
     Raises:
-        SkeletonError: the title holds a character a file name cannot have on Windows.
+        SkeletonError: the title cannot be a file name on Windows (a character such as ``:``,
+            a device name such as ``CON``, or a trailing dot or space).
     """
     bad = sorted({char for char in title if char in _NOT_IN_FILE_NAMES})
-    if bad or title.endswith((".", " ")):
-        shown = " ".join(bad) if bad else "结尾的点或空格"
+    device = title.split(".")[0].strip().upper() in _DEVICE_NAMES
+    if bad or device or title.endswith((".", " ")):
+        why = (
+            f"含有 {' '.join(bad)}"
+            if bad
+            else "是 Windows 保留的设备名"
+            if device
+            else "结尾是点或空格"
+        )
         raise SkeletonError(
-            f"名称 “{title}” 含有文件名中不能用的字符（{shown}）：请用 --output 指定文件名，"
+            f"名称 “{title}” 不能用作文件名（{why}）：请用 --output 指定文件名，"
             f'如 kpirules new "{title}" --output my-ruleset.yaml'
         )
     return f"{title}.yaml"
