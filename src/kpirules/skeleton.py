@@ -1,9 +1,9 @@
 """A commented ruleset skeleton in Chinese to start a new ruleset from (``kpirules new``).
 
-The skeleton is the packaged template ``templates/skeleton.yaml``: a complete ruleset with one
-indicator of each common scoring method, grades, outcomes, a veto and hand-computed test
-cases. Only the id, title, year and cycle are filled in, so that what is written is exactly
-what the template's own tests check.
+The skeleton is the packaged template ``skeleton.yaml`` beside this module: a complete
+ruleset with one indicator of each common scoring method, grades, outcomes, a veto and
+hand-computed test cases. Only the id, title, year and cycle are filled in, so that what is
+written is exactly what the template's own tests check.
 """
 
 from __future__ import annotations
@@ -102,11 +102,7 @@ def default_file(title: str) -> str:
 
 def template() -> str:
     """The skeleton template text, with ``${id}``, ``${title}``, ``${year}`` and ``${cycle}``."""
-    return (
-        resources.files("kpirules")
-        .joinpath("templates", "skeleton.yaml")
-        .read_text(encoding="utf-8")
-    )
+    return resources.files("kpirules").joinpath("skeleton.yaml").read_text(encoding="utf-8")
 
 
 def render(name: str, *, cycle: str = "annual", today: dt.date | None = None) -> str:
