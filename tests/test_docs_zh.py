@@ -118,18 +118,21 @@ def test_page_commands_run_with_the_exit_code_shown(
     """Every kpirules command of the quickstart (and of the methods page) runs from the
     repository root, in page order, with the exit code the page gives it; files it writes
     with --output go to a temporary folder (so the page's "file already exists" step meets
-    the file its previous step wrote)."""
+    the file its previous step wrote, and a later step that reads such a file finds it)."""
     commands = page_commands(page.read_text(encoding="utf-8"))
     assert len(commands) >= (10 if page == QUICKSTART else 2)
     if page == QUICKSTART:
         assert any(code == 1 and argv[0] == "validate" for argv, code in commands)
         assert any(code == 2 and "--output" in argv for argv, code in commands)
     monkeypatch.chdir(ROOT)
+    written: dict[str, str] = {}
     for argv, expected in commands:
         args = list(argv)
         if "--output" in args:
             at = args.index("--output") + 1
-            args[at] = str(tmp_path / args[at])
+            written[args[at]] = str(tmp_path / args[at])
+        # A file an earlier step wrote (kpirules new … --output F) is read there by later steps.
+        args = [written.get(arg, arg) for arg in args]
         out, err = io.StringIO(), io.StringIO()
         code = run(args, out, err)
         assert code == expected, (

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from kpirules import __version__, html_report, report, summary, workbook
+from kpirules import __version__, html_report, report, skeleton, summary, workbook
 from kpirules.api import check
 from kpirules.diff import compare, effect
 from kpirules.errors import Problem, RulesetError
@@ -298,6 +298,27 @@ def _parser() -> _Parser:
     schema_cmd.add_argument(
         "--tests", action="store_true", help="输出测试文件（*.tests.yaml）的 JSON Schema"
     )
+    new = sub.add_parser(
+        "new",
+        help="生成一份带中文注释的规则集骨架，从它开始编写新的规则集",
+        description=(
+            "生成一份带中文注释的规则集骨架：基本信息、数据、三个类别、每种常用计分方法一个指标、"
+            "一票否决、等级、奖惩结果和手算好的测试用例。生成的文件能通过 kpirules validate --strict"
+            " 和 kpirules test，按注释逐节修改即可（写法见 docs/zh/ruleset-guide.md）。"
+            "退出码：0 成功，2 用法错误（如文件已存在）。"
+        ),
+    )
+    new.add_argument("name", metavar="NAME", help="规则集的标题（或文件名，不含 .yaml）")
+    new.add_argument(
+        "--cycle",
+        choices=tuple(skeleton.CYCLES),
+        default="annual",
+        help="考核周期：annual 年度（默认）、halfyear 半年、quarterly 季度、monthly 月度",
+    )
+    new.add_argument(
+        "--output", metavar="FILE", help="写入的文件（默认为当前文件夹中的 NAME.yaml；原子写入）"
+    )
+    new.add_argument("--force", action="store_true", help="允许覆盖已存在的文件")
     return parser
 
 
@@ -969,6 +990,30 @@ def write_atomic(path: Path, text: str | bytes, *, encoding: str = "utf-8") -> N
         raise
 
 
+def _new(args: argparse.Namespace, stderr: TextIO) -> int:
+    try:
+        text = skeleton.render(args.name, cycle=args.cycle)
+        output = args.output or skeleton.default_file(skeleton.title_of(args.name))
+    except skeleton.SkeletonError as exc:
+        raise _UsageError(f"kpirules new: {exc}") from None
+    if Path(output).is_dir():
+        raise _UsageError(
+            f"kpirules new: {output} 是文件夹：--output 请写文件名，如 {output}/my-ruleset.yaml"
+        )
+    _check_output(output, [], force=args.force)
+    try:
+        write_atomic(Path(output), text)
+    except OSError as exc:
+        stderr.write(f"kpirules new: 无法写入 {output}：{exc.strerror or exc}\n")
+        return EXIT_INVALID
+    shown = f'"{output}"' if any(c.isspace() for c in output) else output
+    stderr.write(
+        f"已写入 {output}：按其中的注释逐节修改，改后运行 kpirules validate --strict {shown}"
+        f" 和 kpirules test {shown}\n"
+    )
+    return EXIT_OK
+
+
 def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
     """Run the command line with ``argv`` (without the program name); return the exit code."""
     parser = _parser()
@@ -999,6 +1044,8 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
             return _audit(args, stdout, stderr)
         if args.command == "keygen":
             return _keygen(args, stderr)
+        if args.command == "new":
+            return _new(args, stderr)
         return _validate(args, stdout)
     except _UsageError as exc:
         stderr.write(f"{exc}\n")
