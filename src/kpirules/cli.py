@@ -21,6 +21,7 @@ from kpirules import __version__, report
 from kpirules.api import check
 from kpirules.diff import compare, effect
 from kpirules.errors import Problem, RulesetError
+from kpirules.exact import exact
 from kpirules.inputs import InputError, Locations, Row, read_metrics, read_records
 from kpirules.ledger import Ledger, LedgerError, replay
 from kpirules.model import Ruleset
@@ -605,6 +606,7 @@ def write_atomic(path: Path, text: str, *, encoding: str = "utf-8") -> None:
         raise
 
 
+@exact
 def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
     """Run the command line with ``argv`` (without the program name); return the exit code."""
     parser = _parser()

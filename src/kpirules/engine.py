@@ -9,9 +9,11 @@ from several threads at once (evaluation keeps all state in local variables).
 from __future__ import annotations
 
 import bisect
+import contextlib
 import decimal
 import gc
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import (
     ROUND_DOWN,
     ROUND_HALF_DOWN,
@@ -27,6 +29,8 @@ import attrs
 
 from kpirules import methods
 from kpirules.compiler import CompiledFormula, FormulaEvaluationError
+from kpirules.exact import CONTEXT as CONTEXT  # re-exported: the context scoring runs in
+from kpirules.exact import CONTEXT_TEXT, exact
 from kpirules.methods import Reason
 from kpirules.model import Band, Category, Indicator, Ruleset
 from kpirules.quantity import QuantityError
@@ -57,15 +61,32 @@ _ROUNDING = {
     "half_down": ROUND_HALF_DOWN,
 }
 
-#: The arithmetic context of every evaluation; recorded in each result.
-CONTEXT = decimal.Context(
-    prec=28,
-    rounding=ROUND_HALF_EVEN,
-    Emin=-999999,
-    Emax=999999,
-    traps=[decimal.DivisionByZero, decimal.InvalidOperation, decimal.Overflow],
-)
-CONTEXT_TEXT = "prec=28, rounding=ROUND_HALF_EVEN, Emin=-999999, Emax=999999, traps=[DivisionByZero, InvalidOperation, Overflow]"
+_pause_lock = threading.Lock()
+_pausers = 0
+_collecting = False
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while any thread is inside; restore it after.
+
+    The collector is one switch for the whole process: a lock and a count of the batches
+    running make the first batch to start remember its state and the last one to finish
+    put it back, however the batches of several threads overlap.
+    """
+    global _pausers, _collecting
+    with _pause_lock:
+        if _pausers == 0:
+            _collecting = gc.isenabled()
+            gc.disable()
+        _pausers += 1
+    try:
+        yield
+    finally:
+        with _pause_lock:
+            _pausers -= 1
+            if _pausers == 0 and _collecting:
+                gc.enable()
 
 
 class _EntityError(Exception):
@@ -263,6 +284,7 @@ class Engine:
 
     # -- evaluation -----------------------------------------------------------------------
 
+    @exact
     def evaluate(self, metrics: Mapping[str, object], *, entity: str = "") -> Result:
         """Score one entity. Raises :class:`EvaluationError` with every problem found."""
         if self.cohort_items:
@@ -275,9 +297,9 @@ class Engine:
                 ]
             )
         values = self.read_inputs(entity, metrics)
-        with decimal.localcontext(CONTEXT):
-            return self._score(entity, values, {})
+        return self._score(entity, values, {})
 
+    @exact
     def evaluate_many(self, rows: Iterable[tuple[str, Mapping[str, object]]]) -> tuple[Result, ...]:
         """Score several entities together (needed by cohort methods and ranking).
 
@@ -308,17 +330,14 @@ class Engine:
         # Scoring allocates many small, acyclic objects that all stay alive in the results;
         # the cyclic garbage collector would rescan them again and again for nothing (it
         # doubled the time per entity on 10,000 entities). It is switched back on after.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            with decimal.localcontext(CONTEXT):
-                cohorts = self._cohorts(parsed)
-                results: list[Result] = []
-                for entity, values in parsed:
-                    try:
-                        results.append(self._score(entity, values, cohorts))
-                    except EvaluationError as exc:
-                        problems.extend(exc.problems)
+        with _collector_paused():
+            cohorts = self._cohorts(parsed)
+            results: list[Result] = []
+            for entity, values in parsed:
+                try:
+                    results.append(self._score(entity, values, cohorts))
+                except EvaluationError as exc:
+                    problems.extend(exc.problems)
             if problems:
                 raise EvaluationError(problems)
             totals = sorted(r.total for r in results)
@@ -328,9 +347,6 @@ class Engine:
                 attrs.evolve(r, rank=1 + n - bisect.bisect_right(totals, r.total), cohort_size=n)
                 for r in results
             )
-        finally:
-            if collecting:
-                gc.enable()
 
     def _cohorts(self, parsed: Sequence[tuple[str, dict[str, Value]]]) -> dict[str, methods.Cohort]:
         cohorts: dict[str, methods.Cohort] = {}

@@ -22,6 +22,7 @@ from typing import Any
 import attrs
 
 from kpirules.errors import KpirulesError, Problem, sorted_problems
+from kpirules.exact import exact
 from kpirules.loader import MAX_FILE_BYTES, load_yaml
 from kpirules.model import Ruleset
 from kpirules.quantity import QuantityError
@@ -51,6 +52,7 @@ class InputError(KpirulesError):
         super().__init__("\n".join(str(p) for p in self.problems[:50]))
 
 
+@exact
 def read_metrics(
     path: str | Path,
     ruleset: Ruleset,
@@ -80,6 +82,7 @@ def read_metrics(
     return [(entity, values) for entity, _, values in records]
 
 
+@exact
 def read_records(
     path: str | Path,
     ruleset: Ruleset,

@@ -20,6 +20,7 @@ from typing import NamedTuple
 import attrs
 
 from kpirules.compiler import CompiledFormula, FormulaEvaluationError
+from kpirules.exact import exact
 from kpirules.model import Band, Indicator, Metric
 from kpirules.quantity import format_decimal
 from kpirules.result import Status
@@ -67,6 +68,7 @@ class Reason(NamedTuple):
     args: tuple[object, ...]
     formats: tuple[Callable[[object], str] | None, ...] = ()
 
+    @exact
     def render(self) -> str:
         """The sentence, with every number formatted for reading."""
         if self.formats:

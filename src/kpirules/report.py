@@ -9,6 +9,7 @@ import unicodedata
 from collections.abc import Sequence
 from decimal import ROUND_DOWN, ROUND_HALF_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
 
+from kpirules.exact import exact
 from kpirules.methods import rounded
 from kpirules.model import Category, Rounding, Ruleset
 from kpirules.quantity import format_decimal
@@ -50,6 +51,7 @@ def _fixed(value: Decimal, rounding: Rounding) -> str:
     return format(rounded(value, Decimal(1).scaleb(-rounding.places), _MODES[rounding.mode]), "f")
 
 
+@exact
 def table(ruleset: Ruleset, results: Sequence[Result]) -> str:
     """A terminal table: one row per entity, category subtotals, total, grade, rank, outcomes."""
     tops = list(ruleset.categories)
@@ -79,6 +81,7 @@ def table(ruleset: Ruleset, results: Sequence[Result]) -> str:
     return "\n".join(lines) + "\n"
 
 
+@exact
 def to_csv(ruleset: Ruleset, results: Sequence[Result]) -> str:
     """CSV with one row per entity: total, grade, rank, every item score, outcomes."""
     indicators = ruleset.indicators()
@@ -102,6 +105,7 @@ def to_csv(ruleset: Ruleset, results: Sequence[Result]) -> str:
     return out.getvalue()
 
 
+@exact
 def to_json(results: Sequence[Result]) -> str:
     """Canonical JSON of all results (sorted keys, Decimals as strings), one document."""
     return (
@@ -110,6 +114,7 @@ def to_json(results: Sequence[Result]) -> str:
     )
 
 
+@exact
 def explain(ruleset: Ruleset, result: Result) -> str:
     """The full reasoning for one entity, in the ruleset's language."""
 
@@ -194,6 +199,7 @@ def _depths(ruleset: Ruleset) -> dict[str, int]:
     return out
 
 
+@exact
 def format_test_report(file: str, reports: Sequence[CaseReport]) -> str:
     """Pass/fail per test case with the differences, and a summary line."""
     lines = []
