@@ -9,8 +9,11 @@ import argparse
 import codecs
 import contextlib
 import datetime as dt
+import errno
 import json
 import os
+import sqlite3
+import stat
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -23,7 +26,7 @@ from kpirules.diff import compare, effect
 from kpirules.errors import Problem, RulesetError
 from kpirules.exact import exact
 from kpirules.inputs import InputError, Locations, Row, read_metrics, read_records
-from kpirules.ledger import Ledger, LedgerError, replay
+from kpirules.ledger import LEDGER_APPLICATION_ID, Ledger, LedgerError, replay
 from kpirules.model import Ruleset
 from kpirules.periods import Period, PeriodError, choose, family, parse_period, previous, rollup
 from kpirules.result import EvaluationError, EvaluationProblem, Result, Value
@@ -421,22 +424,19 @@ def _with_previous(
 
 
 def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    if args.output:
-        inputs = [args.ruleset, args.metrics, *([args.record] if args.record else [])]
-        _check_output(args.output, inputs, force=args.force)
+    try:
+        if args.output:
+            inputs = [args.ruleset, args.metrics, *([args.record] if args.record else [])]
+            _check_output(args.output, inputs, force=args.force)
+        if args.record:
+            _check_record(args.record)
+    except _WriteError as exc:
+        stderr.write(f"{exc}\n")
+        return EXIT_INVALID
     loaded = _load_scored(args, stderr)
     if loaded is None:
         return EXIT_INVALID
     ruleset, rows, results = loaded
-    if args.record:
-        try:
-            Path(args.record).parent.mkdir(parents=True, exist_ok=True)
-            with Ledger(args.record, create=True) as ledger:
-                entries = ledger.append(ruleset, rows, results, period=args.period, user=args.user)
-        except LedgerError as exc:
-            stderr.write(f"kpirules: {exc}\n")
-            return EXIT_INVALID
-        stderr.write(f"已记入 {args.record}：第 {entries[0].seq}–{entries[-1].seq} 条\n")
     fmt = args.format or _format_of(args.output)
     if fmt == "json":
         text = report.to_json(results)
@@ -444,13 +444,54 @@ def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         text = report.to_csv(ruleset, results)
     else:
         text = report.table(ruleset, results)
-    if args.output:
-        # A CSV file gets a byte-order mark: Excel on Chinese Windows then reads it as UTF-8.
-        write_atomic(Path(args.output), text, encoding="utf-8-sig" if fmt == "csv" else "utf-8")
+    # All or nothing: the output is written to a temporary file first (nothing is recorded
+    # if that fails), then the batch is recorded in one transaction (the temporary file is
+    # removed if that fails), and only then is the output renamed into place.
+    staged: Path | None = None
+    try:
+        if args.output:
+            # A CSV file gets a byte-order mark: Excel on Chinese Windows then reads it as UTF-8.
+            encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
+            try:
+                staged = _stage(Path(args.output), text, encoding)
+            except OSError as exc:
+                stderr.write(
+                    f"kpirules: 无法写入 {args.output}：{_os_reason(exc)}；未记录本次计分\n"
+                )
+                return EXIT_INVALID
+        if args.record:
+            new_ledger = not Path(args.record).exists()
+            try:
+                Path(args.record).parent.mkdir(parents=True, exist_ok=True)
+                with Ledger(args.record, create=True) as ledger:
+                    entries = ledger.append(
+                        ruleset, rows, results, period=args.period, user=args.user
+                    )
+            except (LedgerError, sqlite3.Error, OSError) as exc:
+                if new_ledger:
+                    _remove_if_empty(Path(args.record))
+                unwritten = f"，也未写入 {args.output}" if args.output else ""
+                stderr.write(
+                    f"kpirules: 无法记入 {args.record}：{_ledger_reason(exc)}{unwritten}\n"
+                )
+                return EXIT_INVALID
+            stderr.write(f"已记入 {args.record}：第 {entries[0].seq}–{entries[-1].seq} 条\n")
+        if staged is None:
+            stdout.write(text)
+            return EXIT_OK
+        try:
+            _publish(staged, Path(args.output))
+        except OSError as exc:
+            recorded = f"（本次计分已记入 {args.record}）" if args.record else ""
+            stderr.write(f"kpirules: 无法写入 {args.output}：{_os_reason(exc)}{recorded}\n")
+            return EXIT_INVALID
+        staged = None
         stderr.write(f"已写入 {args.output}（{len(results)} 个对象）\n")
-    else:
-        stdout.write(text)
-    return EXIT_OK
+        return EXIT_OK
+    finally:
+        if staged is not None:
+            with contextlib.suppress(OSError):
+                staged.unlink()
 
 
 def _format_of(output: str | None) -> str:
@@ -571,20 +612,158 @@ def _audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     return EXIT_OK if same == len(replayed) else EXIT_INVALID
 
 
+class _WriteError(Exception):
+    """An output or ledger file cannot or must not be written (exit code 1)."""
+
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+#: What an operating-system error means for a file being written, in the user's words
+#: (by errno name: not every system defines every name).
+_OS_REASONS = {
+    getattr(errno, name): text
+    for name, text in (
+        ("ENOSPC", "磁盘空间不足"),
+        ("EDQUOT", "超出磁盘配额"),
+        ("EROFS", "文件系统是只读的"),
+        ("EACCES", "没有写入权限"),
+        ("EPERM", "没有写入权限"),
+        ("EISDIR", "这是一个目录"),
+        ("ENOENT", "所在目录不存在"),
+        ("ENOTDIR", "路径中有一段不是目录"),
+        ("ENAMETOOLONG", "文件名太长"),
+        ("EFBIG", "文件超出大小限制"),
+        ("EIO", "磁盘读写出错"),
+        ("EBUSY", "文件正被使用"),
+        ("ETXTBSY", "文件正被使用"),
+    )
+    if hasattr(errno, name)
+}
+
+
+def _os_reason(exc: OSError) -> str:
+    return _OS_REASONS.get(exc.errno or 0) or exc.strerror or str(exc)
+
+
+def _ledger_reason(exc: Exception) -> str:
+    if isinstance(exc, OSError):
+        return _os_reason(exc)
+    text = str(exc)
+    for english, chinese in (
+        ("disk is full", "磁盘空间不足"),
+        ("readonly database", "文件是只读的"),
+        ("database is locked", "记录文件正被其他程序使用"),
+        ("unable to open database file", "无法打开记录文件"),
+        ("disk I/O error", "磁盘读写出错"),
+    ):
+        if english in text:
+            return chinese
+    return text
+
+
+def _kind(mode: int) -> str | None:
+    """What a file that is not a regular file is, in words; None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "这是一个目录"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "这是一个设备"
+    if stat.S_ISFIFO(mode):
+        return "这是一个管道"
+    if stat.S_ISSOCK(mode):
+        return "这是一个套接字"
+    return "这不是普通文件"
+
+
+def _is_ledger(path: Path) -> bool:
+    """True when ``path`` is an SQLite file that is a kpirules ledger, or may be one.
+
+    Read only: the 16-byte SQLite header and the application id in it, then
+    ``PRAGMA application_id`` and the tables. An SQLite file that is open in WAL mode or
+    cannot be read (damaged) counts as a ledger.
+    """
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(100)
+    except OSError:
+        return False
+    if not head.startswith(_SQLITE_HEADER):
+        return False
+    if int.from_bytes(head[68:72], "big") == LEDGER_APPLICATION_ID:
+        return True
+    if path.with_name(path.name + "-wal").exists():
+        return True  # open in WAL mode: its tables may not have reached the main file yet
+    try:
+        # immutable: read the file as it is, without locks and without creating -wal/-shm.
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+        try:
+            (application_id,) = db.execute("PRAGMA application_id").fetchone()
+            entries = db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entries'"
+            ).fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return True
+    return application_id == LEDGER_APPLICATION_ID or entries is not None
+
+
 def _check_output(output: str, inputs: Sequence[str], *, force: bool) -> None:
-    target = Path(output).resolve()
+    path = Path(output)
+    target = path.resolve()
     for name in inputs:
         if Path(name).resolve() == target:
             raise _UsageError(f"kpirules: 输出文件 {output} 就是输入文件或审计记录，拒绝覆盖")
-    if target.exists() and not force:
-        raise _UsageError(f"kpirules: 输出文件 {output} 已存在；要覆盖请加 --force")
+    try:
+        mode: int | None = path.stat().st_mode  # through a symbolic link, to what it names
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise _WriteError(f"kpirules: 无法写入 {output}：{_os_reason(exc)}") from None
+    if mode is None and path.is_symlink():
+        raise _WriteError(f"kpirules: 无法写入 {output}：这是一个指向不存在文件的符号链接")
+    if mode is not None:
+        kind = _kind(mode)
+        if kind is not None:
+            raise _WriteError(f"kpirules: 无法写入 {output}：{kind}，输出只能写入普通文件")
+        if _is_ledger(path):
+            raise _UsageError(
+                f"kpirules: 输出文件 {output} 是 kpirules 审计记录，拒绝覆盖（加 --force 也不会覆盖）"
+            )
+        if not force:
+            raise _UsageError(f"kpirules: 输出文件 {output} 已存在；要覆盖请加 --force")
     if not target.parent.is_dir():
         raise _UsageError(f"kpirules: 输出目录 {target.parent} 不存在")
 
 
-def write_atomic(path: Path, text: str, *, encoding: str = "utf-8") -> None:
-    """Write ``text`` to ``path`` via a temporary file and a rename: never half-written."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def _check_record(record: str) -> None:
+    """A ledger is a regular file (or does not exist yet)."""
+    try:
+        mode = Path(record).stat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise _WriteError(f"kpirules: 无法记入 {record}：{_os_reason(exc)}") from None
+    kind = _kind(mode)
+    if kind is not None:
+        raise _WriteError(f"kpirules: 无法记入 {record}：{kind}，审计记录只能是普通文件")
+
+
+def _remove_if_empty(path: Path) -> None:
+    """Remove a ledger file this run created but could not write anything into."""
+    with contextlib.suppress(OSError):
+        if path.stat().st_size == 0:
+            path.unlink()
+
+
+def _stage(path: Path, text: str, encoding: str) -> Path:
+    """Write ``text`` to a new temporary file beside ``path``, flushed and synced to disk.
+
+    Returns the temporary file; nothing is left behind if writing fails (OSError).
+    """
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(name)
     try:
         # mkstemp makes the file private (0600); give it the mode a plain write would have,
         # or keep the mode of the file it replaces.
@@ -594,16 +773,37 @@ def write_atomic(path: Path, text: str, *, encoding: str = "utf-8") -> None:
             mask = os.umask(0)
             os.umask(mask)
             mode = 0o666 & ~mask
-        Path(tmp).chmod(mode)
+        tmp.chmod(mode)
         with os.fdopen(fd, "w", encoding=encoding, newline="") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        Path(tmp).replace(path)
     except BaseException:
         with contextlib.suppress(OSError):
-            Path(tmp).unlink()
+            tmp.unlink()
         raise
+    return tmp
+
+
+def _publish(tmp: Path, path: Path) -> None:
+    """Rename a staged file over ``path`` and sync the folder; remove it if that fails."""
+    try:
+        tmp.replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    with contextlib.suppress(OSError):
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+
+def write_atomic(path: Path, text: str, *, encoding: str = "utf-8") -> None:
+    """Write ``text`` to ``path`` via a temporary file and a rename: never half-written."""
+    _publish(_stage(path, text, encoding), path)
 
 
 @exact
