@@ -28,6 +28,7 @@ from typing import Any
 import attrs
 
 from kpirules import methods
+from kpirules.characters import MAX_ENTITY_LENGTH, entity_problem, refused_character, visible
 from kpirules.compiler import CompiledFormula, FormulaEvaluationError
 from kpirules.exact import CONTEXT as CONTEXT  # re-exported: the context scoring runs in
 from kpirules.exact import CONTEXT_TEXT, exact
@@ -46,7 +47,7 @@ from kpirules.result import (
     Value,
 )
 from kpirules.validate import did_you_mean
-from kpirules.values import combine_ratings, read_value
+from kpirules.values import MAX_DIGITS, SMALL_DECIMAL_SIZE, combine_ratings, read_value
 
 ENGINE_VERSION = "kpirules 0.1.0"
 _ITEM = "{0} {1}，{2}"
@@ -236,11 +237,36 @@ class Engine:
 
     def read_inputs(self, entity: str, metrics: Mapping[str, object]) -> dict[str, Value]:
         """Check and convert raw input values; every problem of the entity at once."""
+        if entity.__class__ is not str:
+            raise EvaluationError(
+                [
+                    EvaluationProblem(
+                        visible(str(entity))[:MAX_ENTITY_LENGTH],
+                        "",
+                        f"编号应是文字（str），而不是 {type(entity).__name__}",
+                    )
+                ]
+            )
+        wrong = entity_problem(entity)
+        if wrong is not None:
+            shown = visible(entity)
+            if len(shown) > MAX_ENTITY_LENGTH:
+                shown = shown[:MAX_ENTITY_LENGTH] + "…"
+            raise EvaluationError([EvaluationProblem(shown, "", wrong)])
         problems: list[EvaluationProblem] = []
         values: dict[str, Value] = {}
         for key, raw in metrics.items():
             metric = self.metrics.get(key)
             if metric is None:
+                if key.__class__ is not str or refused_character(key) is not None:
+                    problems.append(
+                        EvaluationProblem(
+                            entity,
+                            visible(str(key))[:MAX_ENTITY_LENGTH],
+                            "规则集中没有这个指标（指标名应是文字，不能含控制字符或不可见字符）",
+                        )
+                    )
+                    continue
                 hint = did_you_mean(key, self.inputs)
                 problems.append(
                     EvaluationProblem(
@@ -260,6 +286,10 @@ class Engine:
                     (low is None or raw >= low)
                     and (high is None or raw <= high)
                     and (not whole or raw == raw.to_integral_value())
+                    # Within the digit bound (see values.within_digits): short plain text.
+                    and raw.__sizeof__() <= SMALL_DECIMAL_SIZE
+                    and len(text := str(raw)) <= MAX_DIGITS
+                    and "E" not in text
                 ):
                     values[key] = raw  # a program's Decimal within range: nothing to read
                     continue

@@ -21,6 +21,7 @@ from typing import Any
 
 import attrs
 
+from kpirules.characters import ORDINARY_SPACE, entity_problem, refused_character
 from kpirules.errors import KpirulesError, Problem, sorted_problems
 from kpirules.exact import exact
 from kpirules.loader import MAX_FILE_BYTES, load_yaml
@@ -34,6 +35,7 @@ ENTITY_COLUMNS = ("entity", "编号", "对象", "单位", "姓名", "id")
 Row = tuple[str, dict[str, Value]]
 Record = tuple[str, str, dict[str, Value]]
 PERIOD_COLUMNS = ("period", "期间")
+_DELETE_IT = "删除这个字符；常见于从网页、聊天软件或其他系统复制来的文字"
 
 
 @attrs.define
@@ -121,7 +123,23 @@ def _decode(file: str, raw: bytes, encoding: str | None) -> str:
     if encoding:
         try:
             return raw.decode(encoding)
-        except (UnicodeDecodeError, LookupError) as exc:
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            column = exc.start - raw.rfind(b"\n", 0, exc.start)
+            raise InputError(
+                [
+                    Problem(
+                        file,
+                        line,
+                        1,
+                        "$",
+                        "error",
+                        f"第 {line} 行不是 {encoding} 编码（从这一行第 {column} 个字节起无法读取）",
+                        "整个文件要用同一种编码",
+                    )
+                ]
+            ) from None
+        except LookupError as exc:
             raise InputError(
                 [Problem(file, 0, 0, "$", "error", f"无法按 {encoding} 编码读取：{exc}")]
             ) from None
@@ -145,22 +163,85 @@ def _decode(file: str, raw: bytes, encoding: str | None) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    try:
-        return raw.decode("gb18030")  # Excel on Chinese Windows saves CSV as GBK
-    except UnicodeDecodeError:
+    return _decode_mixed(file, raw)
+
+
+def _decode_mixed(file: str, raw: bytes) -> str:
+    """A file that is not all UTF-8: GBK as Excel on Chinese Windows saves it, or a mixture.
+
+    Each line with non-ASCII bytes is read on its own. The encoding of most such lines is the
+    file's encoding (the first one's on a tie); every line in the other encoding is refused,
+    so that names are never silently garbled. A line counts as UTF-8 when it is valid UTF-8
+    and not valid GB2312 (the common Chinese characters), so that GBK lines that happen to be
+    valid UTF-8 still count as GBK.
+    """
+    utf8: list[int] = []
+    gbk: list[int] = []
+    for number, chunk in enumerate(raw.split(b"\n"), 1):
+        if chunk.isascii():
+            continue
+        if _clearly_utf8(chunk):
+            utf8.append(number)
+            continue
+        try:
+            chunk.decode("gb18030")
+        except UnicodeDecodeError:
+            raise InputError(
+                [
+                    Problem(
+                        file,
+                        number,
+                        1,
+                        "$",
+                        "error",
+                        f"第 {number} 行既不是 UTF-8 也不是 GBK 编码",
+                        "用 --encoding 指定编码，或另存为 UTF-8",
+                    )
+                ]
+            ) from None
+        if _valid_utf8(chunk):
+            continue  # valid both ways: it decides nothing
+        gbk.append(number)
+    in_utf8 = len(utf8) > len(gbk) or (len(utf8) == len(gbk) and utf8[0] < gbk[0])
+    if in_utf8:
+        odd, name, other, first = gbk, "UTF-8", "看起来是 GBK", utf8[0]
+    else:
+        odd, name, other, first = utf8, "GBK", "是 UTF-8", gbk[0]
+    if odd:
         raise InputError(
             [
                 Problem(
                     file,
-                    0,
-                    0,
+                    number,
+                    1,
                     "$",
                     "error",
-                    "文件既不是 UTF-8 也不是 GBK 编码",
-                    "用 --encoding 指定编码，或另存为 UTF-8",
+                    f"第 {number} 行不是 {name} 编码（文件的其他行是 {name}，如第 {first} 行；这一行{other}）",
+                    f"整个文件要用同一种编码：重新输入这一行，或把文件统一另存为 {name}",
                 )
+                for number in odd[:20]
             ]
-        ) from None
+        )
+    return raw.decode("utf-8" if in_utf8 else "gb18030")
+
+
+def _valid_utf8(chunk: bytes) -> bool:
+    try:
+        chunk.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _clearly_utf8(chunk: bytes) -> bool:
+    """Valid UTF-8 that is not also plain GB2312 text."""
+    if not _valid_utf8(chunk):
+        return False
+    try:
+        chunk.decode("gb2312")
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 def _columns(ruleset: Ruleset) -> dict[str, str]:
@@ -195,6 +276,12 @@ def _read_csv(
     problems: list[Problem] = []
     columns = _columns(ruleset)
     derived = {key for m in ruleset.metrics if m.formula is not None for key in (m.id, m.label)}
+    for i, name in enumerate(header):
+        hidden = refused_character(name.strip(ORDINARY_SPACE))
+        if hidden is not None:
+            problems.append(
+                Problem(file, 1, i + 1, f"第{i + 1}列", "error", f"列名{hidden}", _DELETE_IT)
+            )
     header = [h.strip() for h in header]
     entity_col = next((i for i, h in enumerate(header) if h in ENTITY_COLUMNS), None)
     period_col = next((i for i, h in enumerate(header) if h in PERIOD_COLUMNS), None)
@@ -260,7 +347,10 @@ def _read_csv(
     rows: list[Record] = []
     seen: dict[tuple[str, str], int] = {}
     try:
+        ended = reader.line_num
         for record in reader:
+            # A quoted cell may hold line breaks: the record starts on the line after the last.
+            first, ended = ended + 1, reader.line_num
             line = reader.line_num
             if not any(cell.strip() for cell in record):
                 continue
@@ -292,10 +382,28 @@ def _read_csv(
                 continue
             if entity_col is None:
                 continue
+            refused = [
+                (i, found)
+                for i, cell in enumerate(record)
+                if (found := refused_character(cell.strip(ORDINARY_SPACE))) is not None
+            ]
+            for i, found in refused:
+                what = "编号" if i == entity_col else "单元格"
+                problems.append(
+                    Problem(file, first, i + 1, header[i], "error", f"{what}{found}", _DELETE_IT)
+                )
+            if refused:
+                continue
             entity = record[entity_col].strip()
             if not entity:
                 problems.append(
                     Problem(file, line, entity_col + 1, header[entity_col], "error", "编号为空")
+                )
+                continue
+            wrong = entity_problem(entity)
+            if wrong is not None:
+                problems.append(
+                    Problem(file, line, entity_col + 1, header[entity_col], "error", wrong)
                 )
                 continue
             period = record[period_col].strip() if period_col is not None else ""
@@ -366,6 +474,10 @@ def _read_tree(
     for path, entity, period, metrics in entries:
         if entity is None or not entity.strip():
             problems.append(doc.problem(path, "缺少编号：每一行要写 entity"))
+            continue
+        wrong = entity_problem(entity)
+        if wrong is not None:
+            problems.append(doc.problem(path, wrong))
             continue
         if (entity, period) in seen:
             problems.append(doc.problem(path, f"编号 “{entity}” 重复"))
