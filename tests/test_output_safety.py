@@ -220,3 +220,14 @@ def test_write_atomic_leaves_nothing_behind_on_a_full_disk(
     monkeypatch.undo()
     assert target.read_text("utf-8") == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.txt"]
+
+
+def test_user_name_with_a_line_break_is_refused(tmp_path: Path) -> None:
+    """--user text ends up in the ledger and in `history`: no control characters."""
+    ledger = tmp_path / "audit.db"
+    code, _, err = call(
+        "score", RULESET, METRICS, "--record", str(ledger), "--user", "张三\n1\t伪造"
+    )
+    assert code == 2
+    assert err == "kpirules: --user 的值含有控制字符 U+000A（换行符）（它会写入审计记录）\n"
+    assert not ledger.exists()

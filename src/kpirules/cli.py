@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 from kpirules import __version__, report
 from kpirules.api import check
+from kpirules.characters import refused_character
 from kpirules.diff import compare, effect
 from kpirules.errors import Problem, RulesetError
 from kpirules.exact import exact
@@ -106,7 +107,11 @@ def _parser() -> _Parser:
         choices=("table", "json", "csv"),
         help="输出格式（默认 table；--output 的扩展名为 .json 或 .csv 时按扩展名）",
     )
-    score.add_argument("--output", metavar="FILE", help="写入文件（原子写入；不会覆盖输入文件）")
+    score.add_argument(
+        "--output",
+        metavar="FILE",
+        help="写入文件（原子写入；不会覆盖输入文件、审计记录、目录或设备；与 --record 一起时，要么写入并记录，要么都不做）",
+    )
     score.add_argument("--force", action="store_true", help="允许覆盖已存在的输出文件")
     score.add_argument("--encoding", help="指标文件的编码（默认自动识别 UTF-8 / GBK）")
     score.add_argument(
@@ -430,6 +435,9 @@ def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             _check_output(args.output, inputs, force=args.force)
         if args.record:
             _check_record(args.record)
+        hidden = refused_character(args.user) if args.user else None
+        if hidden is not None:
+            raise _UsageError(f"kpirules: --user 的值{hidden}（它会写入审计记录）")
     except _WriteError as exc:
         stderr.write(f"{exc}\n")
         return EXIT_INVALID
