@@ -253,3 +253,17 @@ def test_refused_characters_are_exactly_the_documented_ones() -> None:
     assert refused == expected
     assert describe("\u200b") == "U+200B（零宽空格）"
     assert refused_character("阿卜杜·热合曼 （一） 科室") is None
+
+
+def test_api_refuses_unhashable_and_numeric_ids_without_crashing() -> None:
+    """A list or a number as an id is an EvaluationError, not a TypeError."""
+    with pytest.raises(EvaluationError) as info:
+        SIMPLE.evaluate_many([(["张三"], dict(ROWS[0][1])), *ROWS[1:]])  # type: ignore[list-item]
+    assert [(p.entity, p.message) for p in info.value.problems] == [
+        ("['张三']", "编号应是文字（str），而不是 list")
+    ]
+    with pytest.raises(EvaluationError) as info:
+        SIMPLE.evaluate(dict(ROWS[0][1]), entity=3)  # type: ignore[arg-type]
+    assert [(p.entity, p.message) for p in info.value.problems] == [
+        ("3", "编号应是文字（str），而不是 int")
+    ]

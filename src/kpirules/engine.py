@@ -235,24 +235,26 @@ class Engine:
 
     # -- inputs ---------------------------------------------------------------------------
 
+    @staticmethod
+    def check_entity(entity: object) -> EvaluationProblem | None:
+        """What is wrong with an entity id given to the API (the rules of files), or None."""
+        if entity.__class__ is not str:
+            return EvaluationProblem(
+                visible(str(entity))[:MAX_ENTITY_LENGTH],
+                "",
+                f"编号应是文字（str），而不是 {type(entity).__name__}",
+            )
+        assert isinstance(entity, str)
+        wrong = entity_problem(entity)
+        if wrong is None:
+            return None
+        shown = visible(entity)
+        if len(shown) > MAX_ENTITY_LENGTH:
+            shown = shown[:MAX_ENTITY_LENGTH] + "…"
+        return EvaluationProblem(shown, "", wrong)
+
     def read_inputs(self, entity: str, metrics: Mapping[str, object]) -> dict[str, Value]:
         """Check and convert raw input values; every problem of the entity at once."""
-        if entity.__class__ is not str:
-            raise EvaluationError(
-                [
-                    EvaluationProblem(
-                        visible(str(entity))[:MAX_ENTITY_LENGTH],
-                        "",
-                        f"编号应是文字（str），而不是 {type(entity).__name__}",
-                    )
-                ]
-            )
-        wrong = entity_problem(entity)
-        if wrong is not None:
-            shown = visible(entity)
-            if len(shown) > MAX_ENTITY_LENGTH:
-                shown = shown[:MAX_ENTITY_LENGTH] + "…"
-            raise EvaluationError([EvaluationProblem(shown, "", wrong)])
         problems: list[EvaluationProblem] = []
         values: dict[str, Value] = {}
         for key, raw in metrics.items():
@@ -317,6 +319,9 @@ class Engine:
     @exact
     def evaluate(self, metrics: Mapping[str, object], *, entity: str = "") -> Result:
         """Score one entity. Raises :class:`EvaluationError` with every problem found."""
+        wrong = self.check_entity(entity)
+        if wrong is not None:
+            raise EvaluationError([wrong])
         if self.cohort_items:
             names = "、".join(i.label for i in self.cohort_items)
             raise EvaluationError(
@@ -341,6 +346,10 @@ class Engine:
         seen: dict[str, int] = {}
         parsed: list[tuple[str, dict[str, Value]]] = []
         for index, (entity, metrics) in enumerate(rows):
+            wrong = self.check_entity(entity)
+            if wrong is not None:
+                problems.append(wrong)
+                continue
             if entity in seen:
                 problems.append(
                     EvaluationProblem(
