@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import kpirules
 from kpirules import report
 from kpirules.cli import run
-from kpirules.engine import _collector_paused
+from kpirules.engine import _pause_collector, _resume_collector
 from kpirules.inputs import read_metrics
 from kpirules.testing import run_tests
 
@@ -198,19 +198,21 @@ def test_overlapping_pauses_restore_the_collector_once_the_last_ends() -> None:
     seen: dict[str, bool] = {}
 
     def batch_a() -> None:
-        with _collector_paused():
-            a_in.set()
-            b_in.wait(5)
+        _pause_collector()
+        a_in.set()
+        b_in.wait(5)
+        _resume_collector()
         seen["after A"] = gc.isenabled()
         a_out.set()
 
     thread = threading.Thread(target=batch_a)
     thread.start()
     a_in.wait(5)
-    with _collector_paused():
-        b_in.set()
-        a_out.wait(5)
-        seen["inside B"] = gc.isenabled()
+    _pause_collector()
+    b_in.set()
+    a_out.wait(5)
+    seen["inside B"] = gc.isenabled()
+    _resume_collector()
     thread.join()
     assert seen == {"after A": False, "inside B": False}
     assert gc.isenabled()
