@@ -267,3 +267,12 @@ def test_api_refuses_unhashable_and_numeric_ids_without_crashing() -> None:
     assert [(p.entity, p.message) for p in info.value.problems] == [
         ("3", "编号应是文字（str），而不是 int")
     ]
+
+
+def test_byte_order_mark_at_the_start_is_the_encoding_mark(tmp_path: Path) -> None:
+    """A BOM opening the file is removed, with or without --encoding; inside a cell it is refused."""
+    path = tmp_path / "m.csv"
+    path.write_bytes("entity,payments\n甲医院,100\n".encode("utf-8-sig"))
+    expected = [("甲医院", {"payments": Decimal(100)})]
+    assert read_metrics(path, RULESET) == expected
+    assert read_metrics(path, RULESET, encoding="utf-8") == expected

@@ -122,7 +122,8 @@ def _read(
 def _decode(file: str, raw: bytes, encoding: str | None) -> str:
     if encoding:
         try:
-            return raw.decode(encoding)
+            # The byte-order mark marks the encoding; it is not part of the first cell.
+            return raw.decode(encoding).removeprefix("\ufeff")
         except UnicodeDecodeError as exc:
             line = raw.count(b"\n", 0, exc.start) + 1
             column = exc.start - raw.rfind(b"\n", 0, exc.start)
