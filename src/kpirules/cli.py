@@ -765,8 +765,9 @@ def _remove_if_empty(path: Path) -> None:
             path.unlink()
 
 
-def _stage(path: Path, text: str, encoding: str) -> Path:
-    """Write ``text`` to a new temporary file beside ``path``, flushed and synced to disk.
+def _stage(path: Path, text: str | bytes, encoding: str = "utf-8") -> Path:
+    """Write ``text`` (or bytes as they are) to a new temporary file beside ``path``, flushed
+    and synced to disk.
 
     Returns the temporary file; nothing is left behind if writing fails (OSError).
     """
@@ -782,8 +783,8 @@ def _stage(path: Path, text: str, encoding: str) -> Path:
             os.umask(mask)
             mode = 0o666 & ~mask
         tmp.chmod(mode)
-        with os.fdopen(fd, "w", encoding=encoding, newline="") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text if isinstance(text, bytes) else text.encode(encoding))
             handle.flush()
             os.fsync(handle.fileno())
     except BaseException:
@@ -809,8 +810,9 @@ def _publish(tmp: Path, path: Path) -> None:
             os.close(folder)
 
 
-def write_atomic(path: Path, text: str, *, encoding: str = "utf-8") -> None:
-    """Write ``text`` to ``path`` via a temporary file and a rename: never half-written."""
+def write_atomic(path: Path, text: str | bytes, *, encoding: str = "utf-8") -> None:
+    """Write ``text`` (or bytes as they are) to ``path`` via a temporary file and a rename:
+    never half-written; an OSError leaves no temporary file."""
     _publish(_stage(path, text, encoding), path)
 
 

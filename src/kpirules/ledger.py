@@ -31,10 +31,10 @@ from kpirules.errors import KpirulesError
 from kpirules.model import Ruleset
 from kpirules.result import Result, Value
 
+#: ``PRAGMA application_id`` of every kpirules ledger: "KPR1".
+LEDGER_APPLICATION_ID = 0x4B505231
 SCHEMA_VERSION = 1
 GENESIS = "0" * 64
-#: ``PRAGMA application_id`` of a kpirules ledger: "KPR1".
-LEDGER_APPLICATION_ID = 0x4B505231
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
