@@ -36,13 +36,15 @@ class ItemResult(NamedTuple):
     line: int
 
     @property
-    @exact
     def explanation(self) -> str:
-        """The reason as text, e.g. ``审核差错率 3.00%，高于目标 ≤ 2%，…，得 9.00分``."""
+        """The reason as text, e.g. ``审核差错率 3.00%，高于目标 ≤ 2%，…，得 9.00分``.
+
+        Rendering passes its own context to every decimal operation: it neither depends on
+        nor changes the caller's decimal context.
+        """
         text: str = self.reason.render()
         return text
 
-    @exact
     def as_dict(self) -> dict[str, Any]:
         """Plain data, with the explanation rendered."""
         data = self._asdict()
