@@ -80,28 +80,59 @@ def test_formula_escape_hatches_refused_at_load(formula: str, message: str) -> N
     assert any(message in m for m in found), found
 
 
+def _grown(points: str, steps: int) -> kpirules.Ruleset:
+    """A ruleset whose derived metrics d1…dN each multiply the previous one by itself ten
+    times (inputs are bounded to 30 digits, so huge values can only be computed)."""
+    derived = "".join(
+        f"  d{n}: {{label: 放大{n}, unit: money, formula: {' * '.join([f'd{n - 1}' if n > 1 else 'x'] * 10)}}}\n"
+        for n in range(1, steps + 1)
+    )
+    text = HEAD.replace("categories:\n", derived + "categories:\n") + (
+        f"adjustments:\n  rules:\n    - {{id: a, label: 加分, kind: bonus, points: {points}, cap: 5}}\n"
+    )
+    return kpirules.load("s.yaml", text=text)
+
+
 def test_overflow_at_evaluation_is_a_clear_error() -> None:
     """Decimal overflow while scoring becomes a per-rule error naming the formula and values."""
-    text = (
-        HEAD
-        + "adjustments:\n  rules:\n    - {id: a, label: 加分, kind: bonus, points: x * x * x * x, cap: 5}\n"
-    )
-    r = kpirules.load("s.yaml", text=text)
+    r = _grown("d4 * d4 * d4 * d4", 4)  # (1E+29)^10000 = 1E+290000, to the 4th: overflow
     with pytest.raises(EvaluationError) as info:
-        r.evaluate({"x": Decimal("1E+300000")})
+        r.evaluate({"x": Decimal("1E+29")})
     assert "超出可表示的范围" in str(info.value)
-    assert "x * x * x * x" in str(info.value)
+    assert "d4 * d4 * d4 * d4" in str(info.value)
 
 
 def test_power_base_limited_at_evaluation() -> None:
     """A power of a huge value is refused quickly (simpleeval's limit, shared by both paths)."""
-    text = (
-        HEAD
-        + "adjustments:\n  rules:\n    - {id: a, label: 加分, kind: bonus, points: x ** 4, cap: 5}\n"
-    )
-    r = kpirules.load("s.yaml", text=text)
+    r = _grown("d1 ** 4", 1)  # (1E+10)^10 = 1E+100
     with pytest.raises(EvaluationError, match="乘方的底数过大"):
-        r.evaluate({"x": Decimal("1E+100")})
+        r.evaluate({"x": Decimal("1E+10")})
+
+
+def test_api_numbers_beyond_the_ruleset_bounds_are_refused() -> None:
+    """Decimal, int and text values given to the API obey the loader's 30-digit bounds."""
+    r = kpirules.load("s.yaml", text=HEAD)
+    too_large = "x: 指标 “金额” 的值超出可用范围（整数部分最多 30 位，小数最多 30 位）"
+    for value in (
+        Decimal("1E+300000"),
+        Decimal("1" * 31),
+        Decimal("0." + "1" * 31),
+        Decimal("1E-31"),
+        Decimal("0E+31"),
+        Decimal("0." + "1" * 1_000_000),
+        10**30,
+        -(10**30),
+        "1" * 31,
+        "0." + "1" * 31,
+    ):
+        with pytest.raises(EvaluationError) as info:
+            r.evaluate({"x": value})
+        assert str(info.value) == too_large
+    text = "x: 指标 “金额” 的值过长（1001 个字符，最多 1000 个）"
+    with pytest.raises(EvaluationError, match=text):
+        r.evaluate({"x": "1" * 1001})
+    for value in (Decimal("9" * 30), Decimal("0." + "9" * 30), 10**30 - 1, "0." + "1" * 30):
+        assert r.evaluate({"x": value}).item("i").value == Decimal(value)
 
 
 class _Interrupted(BaseException):

@@ -12,6 +12,7 @@ import attrs
 
 from kpirules.engine import Engine
 from kpirules.errors import Problem, RulesetError, sorted_problems
+from kpirules.exact import exact
 from kpirules.loader import Document, load_yaml
 from kpirules.model import Ruleset
 from kpirules.validate import validate_document, validate_tests_document
@@ -19,6 +20,7 @@ from kpirules.validate import validate_document, validate_tests_document
 TESTS_KEY = "kpirules_tests"
 
 
+@exact
 def check(
     path: str | Path, *, text: str | None = None
 ) -> tuple[Ruleset | None, tuple[Problem, ...]]:
@@ -49,6 +51,7 @@ def check(
     return _compile(ruleset, doc), found
 
 
+@exact
 def load(path: str | Path, *, text: str | None = None) -> Ruleset:
     """Load a ruleset (or a tests file), or raise :class:`RulesetError` with every problem.
 
@@ -95,6 +98,7 @@ def _check_tests_file(path: Path, doc: Document) -> tuple[Ruleset | None, tuple[
     return _compile(ruleset, ruleset_doc), sorted_problems(more)
 
 
+@exact
 def fingerprint(data: Any) -> str:
     """SHA-256 of a ruleset's canonical content: its data (without test cases) as canonical
     JSON with numbers as their exact text. Comments and layout do not change it."""

@@ -9,19 +9,23 @@ import argparse
 import codecs
 import contextlib
 import datetime as dt
+import errno
 import json
 import os
 import sqlite3
+import stat
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from kpirules import __version__, html_report, report, skeleton, summary, workbook
 from kpirules.api import check
+from kpirules.characters import refused_character
 from kpirules.diff import compare, effect
 from kpirules.errors import Problem, RulesetError
+from kpirules.exact import exact
 from kpirules.inputs import (
     InputError,
     Locations,
@@ -32,7 +36,15 @@ from kpirules.inputs import (
     read_metrics,
     read_records,
 )
-from kpirules.ledger import Checkpoint, Ledger, LedgerError, engine_changed, record_batch, replay
+from kpirules.ledger import (
+    LEDGER_APPLICATION_ID,
+    Checkpoint,
+    Ledger,
+    LedgerError,
+    engine_changed,
+    record_batch,
+    replay,
+)
 from kpirules.model import Ruleset
 from kpirules.periods import Period, PeriodError, choose, family, parse_period, previous, rollup
 from kpirules.receipts import (
@@ -138,7 +150,11 @@ def _parser() -> _Parser:
         choices=("rank", "input"),
         help="行的顺序：rank 按排名（table、csv、xlsx 的默认），input 按数据文件的顺序（json 的默认）",
     )
-    score.add_argument("--output", metavar="FILE", help="写入文件（原子写入；不会覆盖输入文件）")
+    score.add_argument(
+        "--output",
+        metavar="FILE",
+        help="写入文件（原子写入；不会覆盖输入文件、审计记录、目录或设备；与 --record 一起时，要么写入并记录，要么都不做）",
+    )
     score.add_argument("--force", action="store_true", help="允许覆盖已存在的输出文件")
     score.add_argument("--encoding", help="指标文件的编码（默认自动识别 UTF-8 / GBK）")
     score.add_argument(
@@ -579,9 +595,18 @@ def _with_previous(
 
 def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     fmt = _output_format(args)
-    if args.output:
-        inputs = [args.ruleset, args.metrics, *([args.record] if args.record else [])]
-        _check_output(args.output, inputs, force=args.force)
+    try:
+        if args.output:
+            inputs = [args.ruleset, args.metrics, *([args.record] if args.record else [])]
+            _check_output(args.output, inputs, force=args.force)
+        if args.record:
+            _check_record(args.record)
+        hidden = refused_character(args.user) if args.user else None
+        if hidden is not None:
+            raise _UsageError(f"kpirules: --user 的值{hidden}（它会写入审计记录）")
+    except _WriteError as exc:
+        stderr.write(f"{exc}\n")
+        return EXIT_INVALID
     signer = _recording_options(args, stderr)
     if signer is False:
         return EXIT_INVALID
@@ -589,21 +614,61 @@ def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if loaded is None:
         return EXIT_INVALID
     ruleset, rows, results = loaded
-    notes: list[str] = []
-    if args.record:
-        checkpoint = _record(args, ruleset, rows, results, signer, stderr)
-        if checkpoint is None:
+    # All or nothing: the output is rendered and written to a temporary file inside the
+    # ledger's transaction, once the batch's checkpoint is known (so the report can carry
+    # it); nothing is recorded if that fails. Only after the commit is the output renamed
+    # into place.
+    staged: list[Path] = []
+    rendered: list[str | bytes] = []
+
+    def stage(notes: Sequence[str]) -> None:
+        text = _render(fmt, args, ruleset, results, notes)
+        rendered.append(text)
+        if args.output:
+            # A CSV file gets a byte-order mark: Excel on Chinese Windows then reads it as UTF-8.
+            encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
+            try:
+                staged.append(_stage(Path(args.output), text, encoding))
+            except OSError as exc:
+                raise _WriteError(
+                    f"kpirules: 无法写入 {args.output}：{_os_reason(exc)}；未记录本次计分"
+                ) from None
+
+    try:
+        if args.record:
+            note = f"已记入审计记录 {args.record}："
+            recorded = _record(
+                args,
+                ruleset,
+                rows,
+                results,
+                signer,
+                stderr,
+                before_commit=lambda checkpoint: stage([note + checkpoint.line()]),
+            )
+            if recorded is None:
+                return EXIT_INVALID
+        else:
+            stage([])
+        if not args.output:
+            assert isinstance(rendered[-1], str)
+            stdout.write(rendered[-1])
+            return EXIT_OK
+        try:
+            _publish(staged.pop(), Path(args.output))
+        except OSError as exc:
+            recorded_note = f"（本次计分已记入 {args.record}）" if args.record else ""
+            stderr.write(f"kpirules: 无法写入 {args.output}：{_os_reason(exc)}{recorded_note}\n")
             return EXIT_INVALID
-        notes.append(f"已记入审计记录 {args.record}：{checkpoint.line()}")
-    text = _render(fmt, args, ruleset, results, notes)
-    if args.output:
-        # A CSV file gets a byte-order mark: Excel on Chinese Windows then reads it as UTF-8.
-        write_atomic(Path(args.output), text, encoding="utf-8-sig" if fmt == "csv" else "utf-8")
         stderr.write(f"已写入 {args.output}（{len(results)} 个对象）\n")
-    else:
-        assert isinstance(text, str)
-        stdout.write(text)
-    return EXIT_OK
+        return EXIT_OK
+    except _WriteError as exc:
+        stderr.write(f"{exc}\n")
+        return EXIT_INVALID
+    finally:
+        for tmp in staged:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
 
 def _record(
@@ -613,8 +678,14 @@ def _record(
     results: Sequence[Result],
     signer: SigningKey | None,
     stderr: TextIO,
+    *,
+    before_commit: Callable[[Checkpoint], None] | None = None,
 ) -> Checkpoint | None:
-    """Record the run, print its checkpoint, write the receipt; None (said why) on failure."""
+    """Record the run, print its checkpoint, write the receipt; None (said why) on failure.
+
+    ``before_commit`` runs inside the ledger's transaction once the checkpoint is known; if
+    it raises, nothing is recorded and the exception propagates.
+    """
     try:
         entries, checkpoint = record_batch(
             args.record,
@@ -625,9 +696,11 @@ def _record(
             user=args.user,
             signer=signer,
             on_wait=lambda message: print(message, file=stderr, flush=True),
+            before_commit=before_commit,
         )
     except LedgerError as exc:
-        stderr.write(f"kpirules: {exc}\n")
+        unwritten = f"；未写入 {args.output}" if args.output else ""
+        stderr.write(f"kpirules: {exc}{unwritten}\n")
         return None
     stderr.write(f"已记入 {args.record}：第 {entries[0].seq}–{entries[-1].seq} 条\n")
     stderr.write(checkpoint.line() + "\n")
@@ -954,21 +1027,136 @@ def _template(args: argparse.Namespace, stderr: TextIO) -> int:
     return EXIT_OK
 
 
+class _WriteError(Exception):
+    """An output or ledger file cannot or must not be written (exit code 1)."""
+
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+#: What an operating-system error means for a file being written, in the user's words
+#: (by errno name: not every system defines every name).
+_OS_REASONS = {
+    getattr(errno, name): text
+    for name, text in (
+        ("ENOSPC", "磁盘空间不足"),
+        ("EDQUOT", "超出磁盘配额"),
+        ("EROFS", "文件系统是只读的"),
+        ("EACCES", "没有写入权限"),
+        ("EPERM", "没有写入权限"),
+        ("EISDIR", "这是一个目录"),
+        ("ENOENT", "所在目录不存在"),
+        ("ENOTDIR", "路径中有一段不是目录"),
+        ("ENAMETOOLONG", "文件名太长"),
+        ("EFBIG", "文件超出大小限制"),
+        ("EIO", "磁盘读写出错"),
+        ("EBUSY", "文件正被使用"),
+        ("ETXTBSY", "文件正被使用"),
+    )
+    if hasattr(errno, name)
+}
+
+
+def _os_reason(exc: OSError) -> str:
+    return _OS_REASONS.get(exc.errno or 0) or exc.strerror or str(exc)
+
+
+def _kind(mode: int) -> str | None:
+    """What a file that is not a regular file is, in words; None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "这是一个目录"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "这是一个设备"
+    if stat.S_ISFIFO(mode):
+        return "这是一个管道"
+    if stat.S_ISSOCK(mode):
+        return "这是一个套接字"
+    return "这不是普通文件"
+
+
+def _is_ledger(path: Path) -> bool:
+    """True when ``path`` is an SQLite file that is a kpirules ledger, or may be one.
+
+    Read only: the 16-byte SQLite header and the application id in it, then
+    ``PRAGMA application_id`` and the tables. An SQLite file that is open in WAL mode or
+    cannot be read (damaged) counts as a ledger.
+    """
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(100)
+    except OSError:
+        return False
+    if not head.startswith(_SQLITE_HEADER):
+        return False
+    if int.from_bytes(head[68:72], "big") == LEDGER_APPLICATION_ID:
+        return True
+    if path.with_name(path.name + "-wal").exists():
+        return True  # open in WAL mode: its tables may not have reached the main file yet
+    try:
+        # immutable: read the file as it is, without locks and without creating -wal/-shm.
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+        try:
+            (application_id,) = db.execute("PRAGMA application_id").fetchone()
+            entries = db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entries'"
+            ).fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return True
+    return application_id == LEDGER_APPLICATION_ID or entries is not None
+
+
 def _check_output(output: str, inputs: Sequence[str], *, force: bool) -> None:
-    target = Path(output).resolve()
+    path = Path(output)
+    target = path.resolve()
     for name in inputs:
         if Path(name).resolve() == target:
             raise _UsageError(f"kpirules: 输出文件 {output} 就是输入文件或审计记录，拒绝覆盖")
-    if target.exists() and not force:
-        raise _UsageError(f"kpirules: 输出文件 {output} 已存在；要覆盖请加 --force")
+    try:
+        mode: int | None = path.stat().st_mode  # through a symbolic link, to what it names
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise _WriteError(f"kpirules: 无法写入 {output}：{_os_reason(exc)}") from None
+    if mode is None and path.is_symlink():
+        raise _WriteError(f"kpirules: 无法写入 {output}：这是一个指向不存在文件的符号链接")
+    if mode is not None:
+        kind = _kind(mode)
+        if kind is not None:
+            raise _WriteError(f"kpirules: 无法写入 {output}：{kind}，输出只能写入普通文件")
+        if _is_ledger(path):
+            raise _UsageError(
+                f"kpirules: 输出文件 {output} 是 kpirules 审计记录，拒绝覆盖（加 --force 也不会覆盖）"
+            )
+        if not force:
+            raise _UsageError(f"kpirules: 输出文件 {output} 已存在；要覆盖请加 --force")
     if not target.parent.is_dir():
         raise _UsageError(f"kpirules: 输出目录 {target.parent} 不存在")
 
 
-def write_atomic(path: Path, text: str | bytes, *, encoding: str = "utf-8") -> None:
-    """Write ``text`` (or bytes as they are) to ``path`` via a temporary file and a rename:
-    never half-written."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def _check_record(record: str) -> None:
+    """A ledger is a regular file (or does not exist yet)."""
+    try:
+        mode = Path(record).stat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise _WriteError(f"kpirules: 无法记入 {record}：{_os_reason(exc)}") from None
+    kind = _kind(mode)
+    if kind is not None:
+        raise _WriteError(f"kpirules: 无法记入 {record}：{kind}，审计记录只能是普通文件")
+
+
+def _stage(path: Path, text: str | bytes, encoding: str = "utf-8") -> Path:
+    """Write ``text`` (or bytes as they are) to a new temporary file beside ``path``, flushed
+    and synced to disk.
+
+    Returns the temporary file; nothing is left behind if writing fails (OSError).
+    """
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(name)
     try:
         # mkstemp makes the file private (0600); give it the mode a plain write would have,
         # or keep the mode of the file it replaces.
@@ -978,16 +1166,16 @@ def write_atomic(path: Path, text: str | bytes, *, encoding: str = "utf-8") -> N
             mask = os.umask(0)
             os.umask(mask)
             mode = 0o666 & ~mask
-        Path(tmp).chmod(mode)
+        tmp.chmod(mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(text if isinstance(text, bytes) else text.encode(encoding))
             handle.flush()
             os.fsync(handle.fileno())
-        Path(tmp).replace(path)
     except BaseException:
         with contextlib.suppress(OSError):
-            Path(tmp).unlink()
+            tmp.unlink()
         raise
+    return tmp
 
 
 def _new(args: argparse.Namespace, stderr: TextIO) -> int:
@@ -1014,6 +1202,29 @@ def _new(args: argparse.Namespace, stderr: TextIO) -> int:
     return EXIT_OK
 
 
+def _publish(tmp: Path, path: Path) -> None:
+    """Rename a staged file over ``path`` and sync the folder; remove it if that fails."""
+    try:
+        tmp.replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    with contextlib.suppress(OSError):
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+
+def write_atomic(path: Path, text: str | bytes, *, encoding: str = "utf-8") -> None:
+    """Write ``text`` (or bytes as they are) to ``path`` via a temporary file and a rename:
+    never half-written; an OSError leaves no temporary file."""
+    _publish(_stage(path, text, encoding), path)
+
+
+@exact
 def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
     """Run the command line with ``argv`` (without the program name); return the exit code."""
     parser = _parser()

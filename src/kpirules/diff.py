@@ -8,6 +8,7 @@ from typing import TypeVar
 
 import attrs
 
+from kpirules.exact import exact
 from kpirules.model import Band, Indicator, Outcome, Ruleset, Veto
 from kpirules.quantity import format_decimal, format_percent
 from kpirules.result import Result
@@ -114,6 +115,7 @@ def _method(ind: Indicator, unit: str) -> str:
     return f"{name}（{'；'.join(parts)}）" if parts else name
 
 
+@exact
 def compare(old: Ruleset, new: Ruleset) -> list[Change]:
     """Every difference between two rulesets that changes what is scored or how."""
     out: list[Change] = []
@@ -300,6 +302,7 @@ def _rules(
             )
 
 
+@exact
 def effect(old: Sequence[Result], new: Sequence[Result]) -> list[str]:
     """How each entity's total, grade and outcomes change between two scorings."""
     lines = []

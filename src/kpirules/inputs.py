@@ -28,7 +28,9 @@ from typing import Any, Literal
 
 import attrs
 
+from kpirules.characters import ORDINARY_SPACE, entity_problem, refused_character
 from kpirules.errors import KpirulesError, Problem, sorted_problems
+from kpirules.exact import exact
 from kpirules.loader import MAX_FILE_BYTES, load_yaml
 from kpirules.model import Metric, Ruleset
 from kpirules.quantity import QuantityError
@@ -42,6 +44,7 @@ ENTITY_COLUMNS = ("entity", "编号", "对象", "科室", "部门", "单位", "�
 Row = tuple[str, dict[str, Value]]
 Record = tuple[str, str, dict[str, Value]]
 PERIOD_COLUMNS = ("period", "期间")
+_DELETE_IT = "删除这个字符；常见于从网页、聊天软件或其他系统复制来的文字"
 
 
 @attrs.define
@@ -76,6 +79,7 @@ class InputError(KpirulesError):
         super().__init__("\n".join(str(p) for p in self.problems[:50]))
 
 
+@exact
 def read_metrics(
     path: str | Path,
     ruleset: Ruleset,
@@ -108,6 +112,7 @@ def read_metrics(
     return [(entity, values) for entity, _, values in records]
 
 
+@exact
 def read_records(
     path: str | Path,
     ruleset: Ruleset,
@@ -219,8 +224,25 @@ def read_entities(path: str | Path, headings: Sequence[str] = ENTITY_COLUMNS) ->
 def _decode(file: str, raw: bytes, encoding: str | None) -> str:
     if encoding:
         try:
-            return raw.decode(encoding)
-        except (UnicodeDecodeError, LookupError) as exc:
+            # The byte-order mark marks the encoding; it is not part of the first cell.
+            return raw.decode(encoding).removeprefix("\ufeff")
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            column = exc.start - raw.rfind(b"\n", 0, exc.start)
+            raise InputError(
+                [
+                    Problem(
+                        file,
+                        line,
+                        1,
+                        "$",
+                        "error",
+                        f"第 {line} 行不是 {encoding} 编码（从这一行第 {column} 个字节起无法读取）",
+                        "整个文件要用同一种编码",
+                    )
+                ]
+            ) from None
+        except LookupError as exc:
             raise InputError(
                 [Problem(file, 0, 0, "$", "error", f"无法按 {encoding} 编码读取：{exc}")]
             ) from None
@@ -244,22 +266,85 @@ def _decode(file: str, raw: bytes, encoding: str | None) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    try:
-        return raw.decode("gb18030")  # Excel on Chinese Windows saves CSV as GBK
-    except UnicodeDecodeError:
+    return _decode_mixed(file, raw)
+
+
+def _decode_mixed(file: str, raw: bytes) -> str:
+    """A file that is not all UTF-8: GBK as Excel on Chinese Windows saves it, or a mixture.
+
+    Each line with non-ASCII bytes is read on its own. The encoding of most such lines is the
+    file's encoding (the first one's on a tie); every line in the other encoding is refused,
+    so that names are never silently garbled. A line counts as UTF-8 when it is valid UTF-8
+    and not valid GB2312 (the common Chinese characters), so that GBK lines that happen to be
+    valid UTF-8 still count as GBK.
+    """
+    utf8: list[int] = []
+    gbk: list[int] = []
+    for number, chunk in enumerate(raw.split(b"\n"), 1):
+        if chunk.isascii():
+            continue
+        if _clearly_utf8(chunk):
+            utf8.append(number)
+            continue
+        try:
+            chunk.decode("gb18030")
+        except UnicodeDecodeError:
+            raise InputError(
+                [
+                    Problem(
+                        file,
+                        number,
+                        1,
+                        "$",
+                        "error",
+                        f"第 {number} 行既不是 UTF-8 也不是 GBK 编码",
+                        "用 --encoding 指定编码，或另存为 UTF-8",
+                    )
+                ]
+            ) from None
+        if _valid_utf8(chunk):
+            continue  # valid both ways: it decides nothing
+        gbk.append(number)
+    in_utf8 = len(utf8) > len(gbk) or (len(utf8) == len(gbk) and utf8[0] < gbk[0])
+    if in_utf8:
+        odd, name, other, first = gbk, "UTF-8", "看起来是 GBK", utf8[0]
+    else:
+        odd, name, other, first = utf8, "GBK", "是 UTF-8", gbk[0]
+    if odd:
         raise InputError(
             [
                 Problem(
                     file,
-                    0,
-                    0,
+                    number,
+                    1,
                     "$",
                     "error",
-                    "文件既不是 UTF-8 也不是 GBK 编码",
-                    "用 --encoding 指定编码，或另存为 UTF-8",
+                    f"第 {number} 行不是 {name} 编码（文件的其他行是 {name}，如第 {first} 行；这一行{other}）",
+                    f"整个文件要用同一种编码：重新输入这一行，或把文件统一另存为 {name}",
                 )
+                for number in odd[:20]
             ]
-        ) from None
+        )
+    return raw.decode("utf-8" if in_utf8 else "gb18030")
+
+
+def _valid_utf8(chunk: bytes) -> bool:
+    try:
+        chunk.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _clearly_utf8(chunk: bytes) -> bool:
+    """Valid UTF-8 that is not also plain GB2312 text."""
+    if not _valid_utf8(chunk):
+        return False
+    try:
+        chunk.decode("gb2312")
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 def _columns(ruleset: Ruleset) -> dict[str, str]:
@@ -558,6 +643,12 @@ class TableReader:
         header_row, header, layout, pending = found
         self.locations.header = header_row
         self.problems.extend(layout.problems)
+        for i, name in enumerate(header):
+            hidden = refused_character(name)
+            if hidden is not None:
+                self.problems.append(
+                    self.problem(header_row, i + 1, f"第{i + 1}列", f"列名{hidden}", _DELETE_IT)
+                )
         out: list[Record] = []
         seen: dict[tuple[str, str], int] = {}
         for number, cells in itertools.chain(pending, iterator):
@@ -610,6 +701,17 @@ class TableReader:
         def at(i: int) -> Cell:
             return cells[i] if i < len(cells) else EMPTY
 
+        refused = [
+            (i, found)
+            for i, c in enumerate(cells)
+            if (found := refused_character(c.text.strip(ORDINARY_SPACE))) is not None
+        ]
+        for i, found in refused:
+            what = "编号" if i == layout.entity else "单元格"
+            field = header[i] if i < len(header) else f"第{i + 1}列"
+            self.problems.append(self.problem(line, i + 1, field, f"{what}{found}", _DELETE_IT))
+        if refused:
+            return None
         col = layout.entity
         name = header[col]
         entity_cell = at(col)
@@ -624,6 +726,10 @@ class TableReader:
                 self.problems.append(self.problem(line, col + 1, name, message, hint))
             else:
                 self.problems.append(self.problem(line, col + 1, name, "编号为空"))
+            return None
+        wrong = entity_problem(entity)
+        if wrong is not None:
+            self.problems.append(self.problem(line, col + 1, name, wrong))
             return None
         period = ""
         if layout.period is not None:
@@ -715,9 +821,12 @@ def _read_csv(
     reader = csv.reader(io.StringIO(text, newline=""))
 
     def rows() -> Iterator[tuple[int, Sequence[Cell]]]:
+        ended = 0
         try:
             for record in reader:
-                yield reader.line_num, [Cell(cell) for cell in record]
+                # A quoted cell may hold line breaks: the record starts after the last one ended.
+                first, ended = ended + 1, reader.line_num
+                yield first, [Cell(cell) for cell in record]
         except csv.Error as exc:
             table.problems.append(
                 Problem(file, reader.line_num, 1, "$", "error", f"CSV 格式错误：{exc}")
@@ -766,6 +875,10 @@ def _read_tree(
     for path, entity, period, metrics in entries:
         if entity is None or not entity.strip():
             problems.append(doc.problem(path, "缺少编号：每一行要写 entity"))
+            continue
+        wrong = entity_problem(entity)
+        if wrong is not None:
+            problems.append(doc.problem(path, wrong))
             continue
         if (entity, period) in seen:
             problems.append(doc.problem(path, f"编号 “{entity}” 重复"))

@@ -471,7 +471,7 @@ class Ledger:
         except sqlite3.OperationalError as exc:
             if not _locked(exc):
                 self.db.execute(waiting)
-                raise LedgerError(f"无法写入记录文件 {self.path}：{exc}") from None
+                raise LedgerError(f"无法写入记录文件 {self.path}：{sqlite_reason(exc)}") from None
             if self.on_wait is not None:
                 self.on_wait(WAITING_MESSAGE)
             self.db.execute(waiting)
@@ -483,7 +483,7 @@ class Ledger:
                         f"{self.path} 正被另一个计分写入，等待 {self.wait:g} 秒后仍未结束："
                         "本次计分没有记入，请稍后重试"
                     ) from None
-                raise LedgerError(f"无法写入记录文件 {self.path}：{again}") from None
+                raise LedgerError(f"无法写入记录文件 {self.path}：{sqlite_reason(again)}") from None
         self.db.execute(waiting)
         try:
             yield
@@ -492,7 +492,7 @@ class Ledger:
             if self.db.in_transaction:
                 self.db.execute("ROLLBACK")
             if isinstance(exc, sqlite3.Error):
-                raise LedgerError(f"无法写入记录文件 {self.path}：{exc}") from None
+                raise LedgerError(f"无法写入记录文件 {self.path}：{sqlite_reason(exc)}") from None
             raise
 
     def append(
@@ -517,8 +517,13 @@ class Ledger:
         period: str = "",
         user: str | None = None,
         signer: Signer | None = None,
+        before_commit: Callable[[Checkpoint], None] | None = None,
     ) -> tuple[list[Entry], Checkpoint]:
         """Record one batch atomically and end it in a checkpoint (signed if ``signer``).
+
+        ``before_commit`` is called with the checkpoint inside the transaction, before it is
+        committed (e.g. to write a report that carries the checkpoint); if it raises, nothing
+        is recorded and the exception propagates.
 
         Returns the entries written and the batch's checkpoint.
         """
@@ -588,6 +593,8 @@ class Ledger:
                     checkpoint.signature,
                 ),
             )
+            if before_commit is not None:
+                before_commit(checkpoint)
         return entries, checkpoint
 
     def entries(self, seq: int | None = None) -> Iterator[Entry]:
@@ -708,6 +715,22 @@ class Ledger:
         return []
 
 
+#: SQLite's words for what went wrong, in the user's words.
+_SQLITE_REASONS = (
+    ("disk is full", "磁盘空间不足"),
+    ("readonly database", "文件是只读的"),
+    ("database is locked", "记录文件正被其他程序使用"),
+    ("unable to open database file", "无法打开记录文件"),
+    ("disk I/O error", "磁盘读写出错"),
+)
+
+
+def sqlite_reason(exc: Exception) -> str:
+    """Why an SQLite operation failed, in Chinese where SQLite's words are known."""
+    text = str(exc)
+    return next((chinese for english, chinese in _SQLITE_REASONS if english in text), text)
+
+
 def record_batch(
     path: str | Path,
     ruleset: Ruleset,
@@ -718,8 +741,11 @@ def record_batch(
     user: str | None = None,
     signer: Signer | None = None,
     on_wait: Callable[[str], None] | None = None,
+    before_commit: Callable[[Checkpoint], None] | None = None,
 ) -> tuple[list[Entry], Checkpoint]:
     """Append one scored batch to the ledger at ``path`` (created with its folder if absent).
+
+    ``before_commit`` as in :meth:`Ledger.record`.
 
     Returns the entries written and the batch's :class:`Checkpoint`, which a report can
     print (``checkpoint.line()``) or a receipt can hold.
@@ -730,7 +756,15 @@ def record_batch(
     except OSError as exc:
         raise LedgerError(f"无法建立记录文件的目录 {target.parent}：{exc.strerror}") from None
     with Ledger(target, create=True, on_wait=on_wait) as ledger:
-        return ledger.record(ruleset, rows, results, period=period, user=user, signer=signer)
+        return ledger.record(
+            ruleset,
+            rows,
+            results,
+            period=period,
+            user=user,
+            signer=signer,
+            before_commit=before_commit,
+        )
 
 
 def latest_checkpoint(path: str | Path) -> Checkpoint | None:

@@ -28,6 +28,7 @@ from yaml.error import Mark
 from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from kpirules.characters import refused_character
 from kpirules.errors import Problem
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -395,6 +396,10 @@ class _Builder:
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         assert isinstance(node, ScalarNode)
         value = scalar_value(node)
+        if isinstance(value, str):
+            # Block scalars (| and >) are free text over several lines: newlines are theirs.
+            text = value.replace("\n", "") if node.style in ("|", ">") else value
+            self._refuse_hidden(node, path, text, "文字")
         if isinstance(value, Decimal) and not _reasonable(value):
             self._add(
                 node.start_mark.line + 1,
@@ -414,6 +419,8 @@ class _Builder:
                 self._add(kline, kcol, path, "键必须是简单的文字，不能是列表或映射")
                 continue
             key = key_node.value
+            if self._refuse_hidden(key_node, path, key, "键"):
+                continue
             if key == "<<" and key_node.style is None:
                 self._add(kline, kcol, path, "不支持合并键 <<：请把要复用的内容直接写出来")
                 continue
@@ -429,6 +436,19 @@ class _Builder:
             self.key_positions[(*path, key)] = Position(kline, kcol)
             out[key] = self.build(value_node, (*path, key))
         return out
+
+    def _refuse_hidden(self, node: Node, path: PathKey, text: str, what: str) -> bool:
+        """Report a control or invisible character in ``text``; True when there is one."""
+        problem = refused_character(text)
+        if problem is None:
+            return False
+        self._add(
+            node.start_mark.line + 1,
+            node.start_mark.column + 1,
+            path,
+            f"{what}{problem}：删除它（常见于从网页、聊天软件或其他系统复制来的文字）",
+        )
+        return True
 
     def _add(self, line: int, col: int, path: PathKey, message: str) -> None:
         self.problems.append(Problem(self.file, line, col, json_path(path), "error", message))

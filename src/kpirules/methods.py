@@ -14,7 +14,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Callable
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_HALF_EVEN, Context, Decimal, localcontext
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_HALF_EVEN, Context, Decimal
 from typing import NamedTuple
 
 import attrs
@@ -29,7 +29,11 @@ ONE = Decimal(1)
 HUNDRED = Decimal(100)
 _CENT = Decimal("0.01")
 #: Display rounding: half-even like the scoring context, with room for any input's digits.
-_DISPLAY = Context(prec=MAX_PREC, rounding=ROUND_HALF_EVEN, Emax=MAX_EMAX, Emin=MIN_EMIN)
+#: Sentences are rendered with this context passed explicitly to each operation, so they
+#: neither read nor change the current context (whoever calls ``render``).
+_DISPLAY = Context(
+    prec=MAX_PREC, rounding=ROUND_HALF_EVEN, Emax=MAX_EMAX, Emin=MIN_EMIN, capitals=1, clamp=0
+)
 
 
 class Pts(NamedTuple):
@@ -108,8 +112,7 @@ class ValueFormat:
 def rounded(value: Decimal, quantum: Decimal, mode: str = ROUND_HALF_EVEN) -> Decimal:
     """``value`` rounded for display with ``mode``, in its own context: whatever the
     caller's decimal context and whatever the number's size."""
-    with localcontext(_DISPLAY):
-        return value.quantize(quantum, rounding=mode)
+    return value.quantize(quantum, rounding=mode, context=_DISPLAY)
 
 
 def _text(arg: object) -> str:
@@ -117,7 +120,7 @@ def _text(arg: object) -> str:
         shown = rounded(arg.value, arg.quantum, arg.mode)
         return ("" if shown == arg.value else "约") + format(shown, "f") + "分"
     if isinstance(arg, Pct):
-        return format(rounded(arg.value * HUNDRED, _CENT), "f") + "%"
+        return format(rounded(_DISPLAY.multiply(arg.value, HUNDRED), _CENT), "f") + "%"
     if isinstance(arg, Num):
         shown = rounded(arg.value, _CENT)
         if shown != arg.value:
@@ -125,6 +128,8 @@ def _text(arg: object) -> str:
         return format_decimal(arg.value) + arg.word
     if isinstance(arg, Reason):
         return arg.render()
+    if isinstance(arg, Decimal):
+        return _DISPLAY.to_sci_string(arg)
     return str(arg)
 
 

@@ -17,6 +17,7 @@ import attrs
 
 from kpirules.api import load
 from kpirules.errors import KpirulesError
+from kpirules.exact import exact
 from kpirules.model import Metric, Ruleset
 from kpirules.result import Value
 from kpirules.values import combine_ratings
@@ -111,6 +112,7 @@ def in_force(ruleset: Ruleset) -> Period:
     return Period(start, end, f"{start}..{ruleset.in_force.end or '长期'}")
 
 
+@exact
 def choose(versions: Sequence[Ruleset], period: Period, *, as_of: dt.date | None = None) -> Ruleset:
     """The one version in force for ``period`` (or on ``as_of``); strict, with reasons.
 
@@ -147,6 +149,7 @@ def choose(versions: Sequence[Ruleset], period: Period, *, as_of: dt.date | None
     raise PeriodError(f"{when} 没有施行中的规则集版本。已有版本：{listed}")
 
 
+@exact
 def family(paths: Iterable[Path]) -> list[Ruleset]:
     """Every ruleset version in ``paths`` (tests files are skipped); RulesetError if any is invalid."""
     out: list[Ruleset] = []
@@ -162,6 +165,7 @@ def family(paths: Iterable[Path]) -> list[Ruleset]:
     return out
 
 
+@exact
 def rollup(
     metrics: Sequence[Metric], parts: Sequence[tuple[str, dict[str, Value]]], *, entity: str
 ) -> dict[str, Value]:

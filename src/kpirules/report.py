@@ -12,6 +12,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP,
 from typing import Literal
 
 from kpirules import summary
+from kpirules.exact import exact as in_engine_context
 from kpirules.methods import rounded
 from kpirules.model import ROUNDING_WORDS, Category, Rounding, Ruleset
 from kpirules.quantity import format_decimal, format_percent
@@ -65,6 +66,7 @@ def title_line(ruleset: Ruleset, *, period: str = "", exact: bool = False) -> st
     return f"{ruleset.title}（{'，'.join(parts)}；{shown}）"
 
 
+@in_engine_context
 def table(
     ruleset: Ruleset,
     results: Sequence[Result],
@@ -91,6 +93,7 @@ def table(
     return "\n".join(lines) + "\n"
 
 
+@in_engine_context
 def to_csv(
     ruleset: Ruleset,
     results: Sequence[Result],
@@ -132,6 +135,7 @@ def _csv_line(cells: Sequence[str]) -> str:
     return out.getvalue()[:-2] + "\n"
 
 
+@in_engine_context
 def to_json(results: Sequence[Result]) -> str:
     """Canonical JSON of all results (sorted keys, Decimals as strings), one document."""
     return (
@@ -140,6 +144,7 @@ def to_json(results: Sequence[Result]) -> str:
     )
 
 
+@in_engine_context
 def explain(ruleset: Ruleset, result: Result) -> str:
     """The full reasoning for one entity, in the ruleset's language."""
 
@@ -306,6 +311,7 @@ def _depths(ruleset: Ruleset) -> dict[str, int]:
     return out
 
 
+@in_engine_context
 def format_test_report(file: str, reports: Sequence[CaseReport]) -> str:
     """Pass/fail per test case with the differences, and a summary line."""
     lines = []

@@ -9,6 +9,7 @@ from typing import Any, Literal, NamedTuple
 import attrs
 
 from kpirules.errors import KpirulesError
+from kpirules.exact import exact
 
 Status = Literal["met", "not_met", "no_target", "missing", "excluded", "monitor", "vetoed"]
 Value = Decimal | bool | tuple[Decimal, ...]
@@ -36,7 +37,11 @@ class ItemResult(NamedTuple):
 
     @property
     def explanation(self) -> str:
-        """The reason as text, e.g. ``审核差错率 3.00%，高于目标 ≤ 2%，…，得 9.00分``."""
+        """The reason as text, e.g. ``审核差错率 3.00%，高于目标 ≤ 2%，…，得 9.00分``.
+
+        Rendering passes its own context to every decimal operation: it neither depends on
+        nor changes the caller's decimal context.
+        """
         text: str = self.reason.render()
         return text
 
@@ -165,6 +170,7 @@ class Result:
                 return cat.subtotal
         raise KeyError(category_id)
 
+    @exact
     def to_dict(self) -> dict[str, Any]:
         """Plain data: Decimals as exact strings, tuples as lists, keys in a fixed order."""
         data: dict[str, Any] = {
@@ -188,6 +194,7 @@ class Result:
         converted: dict[str, Any] = _plain(data)
         return converted
 
+    @exact
     def to_json(self, *, indent: int | None = None) -> str:
         """Canonical JSON: sorted keys, Decimals as strings, UTF-8 text; byte-stable."""
         return json.dumps(

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import attrs
 
+from kpirules.exact import exact
 from kpirules.model import Ruleset, TestCase
 from kpirules.result import EvaluationError, Result
 
@@ -24,6 +25,7 @@ class CaseReport:
         return not self.differences
 
 
+@exact
 def run_case(ruleset: Ruleset, case: TestCase) -> CaseReport:
     """Evaluate one test case and compare with its expectations."""
     expect = case.expect
@@ -48,6 +50,7 @@ def run_case(ruleset: Ruleset, case: TestCase) -> CaseReport:
     return CaseReport(case.name, case.line, tuple(_differences(case, result)))
 
 
+@exact
 def run_tests(ruleset: Ruleset) -> tuple[CaseReport, ...]:
     """Run every test case of ``ruleset`` in order."""
     return tuple(run_case(ruleset, case) for case in ruleset.tests)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from kpirules.characters import ORDINARY_SPACE, refused_character
+from kpirules.loader import MAX_DIGITS as MAX_DIGITS  # re-exported: the bound on every number
 from kpirules.model import Metric
 from kpirules.quantity import (
     QuantityError,
@@ -24,12 +26,27 @@ Value = Decimal | bool | tuple[Decimal, ...]
 #: Several ratings in one cell or text: ``88;90;92`` (also ；, | and 、).
 RATING_SEPARATORS = (";", "；", "|", "、")
 
+#: The longest text accepted as one value (a number with its unit, or several ratings).
+MAX_TEXT = 1000
+_INT_LIMIT = 10**MAX_DIGITS
+#: The memory a Decimal takes while its digits fit in the object itself: every number
+#: within the digit bound does.
+SMALL_DECIMAL_SIZE = max(Decimal("9" * (2 * MAX_DIGITS)).__sizeof__(), Decimal(0).__sizeof__())
+
 _YES = frozenset({"是", "true", "True", True})
 _NO = frozenset({"否", "false", "False", False})
 
 
 def read_value(metric: Metric, raw: object) -> Value:
     """Read ``raw`` as a value of ``metric``; raise :class:`QuantityError` saying what is wrong."""
+    if isinstance(raw, str):
+        if len(raw) > MAX_TEXT:
+            raise QuantityError(
+                f"指标 “{metric.label}” 的值过长（{len(raw)} 个字符，最多 {MAX_TEXT} 个）"
+            )
+        hidden = refused_character(raw.strip(ORDINARY_SPACE))
+        if hidden is not None:
+            raise QuantityError(f"指标 “{metric.label}” 的值{hidden}")
     if metric.unit == "yes_no":
         if isinstance(raw, bool | str) and raw in _YES:
             return True
@@ -57,7 +74,29 @@ def read_value(metric: Metric, raw: object) -> Value:
     return _number(metric, raw)
 
 
+def within_digits(value: Decimal) -> bool:
+    """Whether a finite number has at most :data:`MAX_DIGITS` digits before and after the
+    decimal point: the bound the loader puts on a ruleset's numbers."""
+    if value.__sizeof__() > SMALL_DECIMAL_SIZE:
+        return False  # more digits than any number within the bound: do not unpack them
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)
+    if value.is_zero():
+        return -MAX_DIGITS <= exponent <= MAX_DIGITS
+    return value.adjusted() < MAX_DIGITS and exponent >= -MAX_DIGITS
+
+
+def _too_large(metric: Metric) -> QuantityError:
+    return QuantityError(
+        f"指标 “{metric.label}” 的值超出可用范围（整数部分最多 {MAX_DIGITS} 位，小数最多 {MAX_DIGITS} 位）"
+    )
+
+
 def _number(metric: Metric, raw: object) -> Decimal:
+    if isinstance(raw, int) and not isinstance(raw, bool) and not -_INT_LIMIT < raw < _INT_LIMIT:
+        raise _too_large(metric)
+    if isinstance(raw, Decimal) and raw.is_finite() and not within_digits(raw):
+        raise _too_large(metric)
     if type(raw) is Decimal and raw.is_finite():
         # Fast path for numbers handed over by a program: no text to read.
         value = raw
@@ -75,6 +114,8 @@ def _number(metric: Metric, raw: object) -> Decimal:
         q = parse_quantity(raw)
     except QuantityError as exc:
         raise QuantityError(f"指标 “{metric.label}” 的值{exc}") from None
+    if not within_digits(q.number):
+        raise _too_large(metric)
     problem = word_problem(q, metric.unit, metric.measure)
     if problem:
         raise QuantityError(f"指标 “{metric.label}” 的值 “{q.text}”：{problem}")
