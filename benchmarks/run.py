@@ -47,13 +47,7 @@ def ruleset_text() -> str:
         "metrics:",
     ]
     lines += [f"  r{i}: {{label: 差错率{i}, unit: percent}}" for i in range(N_INDICATORS)]
-    lines += [
-        "categories:",
-        "  - id: all",
-        "    label: 全部",
-        f"    weight: {N_INDICATORS * 10}",
-        "    indicators:",
-    ]
+    lines += ["categories:", "  - id: all", "    label: 全部", f"    weight: {N_INDICATORS * 10}", "    indicators:"]
     lines += [
         f"      - {{id: s{i}, label: 差错率{i}, metric: r{i}, weight: 10, target: ≤ 2%, "
         "scoring: {method: deduct, per: 1%, deduct: 1, partial: pro_rata}}"
@@ -65,11 +59,7 @@ def ruleset_text() -> str:
 def zen_model() -> dict[str, Any]:
     """The model as a JDM graph: one expression node with 30 expressions."""
     expressions = [
-        {
-            "id": f"e{i}",
-            "key": f"s{i}",
-            "value": f"r{i} <= 0.02 ? 10 : max([0, 10 - (r{i} - 0.02) * 100])",
-        }
+        {"id": f"e{i}", "key": f"s{i}", "value": f"r{i} <= 0.02 ? 10 : max([0, 10 - (r{i} - 0.02) * 100])"}
         for i in range(N_INDICATORS)
     ]
     return {
@@ -138,18 +128,14 @@ def main(argv: list[str]) -> int:
             if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
                 node.value = Decimal(ast.get_source_segment(source, node) or repr(node.value))
         parsed.append((f"s{i}", source, tree))
-    evaluator = simpleeval.SimpleEval(
-        functions=dict(FUNCTIONS), operators=dict(simpleeval.DEFAULT_OPERATORS)
-    )
+    evaluator = simpleeval.SimpleEval(functions=dict(FUNCTIONS), operators=dict(simpleeval.DEFAULT_OPERATORS))
 
     def run_simpleeval() -> list[dict[str, Decimal]]:
         out = []
         with decimal.localcontext(CONTEXT):
             for row in data:
                 evaluator.names = row
-                out.append(
-                    {key: evaluator.eval(src, previously_parsed=tree) for key, src, tree in parsed}
-                )
+                out.append({key: evaluator.eval(src, previously_parsed=tree) for key, src, tree in parsed})
         return out
 
     engines: list[tuple[str, Callable[[], object]]] = [
@@ -164,9 +150,7 @@ def main(argv: list[str]) -> int:
         zen = None
         print("zen-engine is not installed: pip install -e '.[bench]'", file=sys.stderr)
     if zen is not None:
-        engine = zen.ZenEngine(
-            {"loader": {"type": "static", "content": {"model.json": zen_model()}}}
-        )
+        engine = zen.ZenEngine({"loader": {"type": "static", "content": {"model.json": zen_model()}}})
         batch = [{"key": "model.json", "context": row} for row in float_rows]
 
         def run_zen_batch() -> list[Any]:
@@ -197,31 +181,20 @@ def main(argv: list[str]) -> int:
         zout = outputs["zen-engine evaluate_batch (static loader)"]
         assert isinstance(zout, list)
         got = [
-            [
-                Decimal(repr(float(z["data"]["result"][f"s{i}"]))).quantize(q)
-                for i in range(N_INDICATORS)
-            ]
+            [Decimal(repr(float(z["data"]["result"][f"s{i}"]))).quantize(q) for i in range(N_INDICATORS)]
             for z in zout
         ]
         mismatches = sum(1 for a, b in zip(got, expected, strict=True) if a != b)
-        print(
-            f"zen-engine scores differing from kpirules at 2 places: {mismatches} of {len(got)} entities"
-        )
+        print(f"zen-engine scores differing from kpirules at 2 places: {mismatches} of {len(got)} entities")
 
     base = timings[engines[0][0]]
-    print(
-        f"{args.entities} entities × {N_INDICATORS} indicators; best of {args.repeat}; "
-        f"Python {platform.python_version()} on {platform.machine()}"
-    )
+    print(f"{args.entities} entities × {N_INDICATORS} indicators; best of {args.repeat}; "
+          f"Python {platform.python_version()} on {platform.machine()}")
     print(f"{'engine':<48} {'µs/entity':>10} {'× kpirules':>11}")
     for name, seconds in timings.items():
         per = seconds / args.entities * 1e6
         print(f"{name:<48} {per:>10.1f} {seconds / base:>11.2f}")
-    print(
-        json.dumps(
-            {k: round(v / args.entities * 1e6, 1) for k, v in timings.items()}, ensure_ascii=False
-        )
-    )
+    print(json.dumps({k: round(v / args.entities * 1e6, 1) for k, v in timings.items()}, ensure_ascii=False))
     return 0
 
 
