@@ -543,9 +543,13 @@ def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if loaded is None:
         return EXIT_INVALID
     ruleset, rows, results = loaded
-    if args.record and not _record(args, ruleset, rows, results, signer, stderr):
-        return EXIT_INVALID
-    text = _render(fmt, args, ruleset, results)
+    notes: list[str] = []
+    if args.record:
+        checkpoint = _record(args, ruleset, rows, results, signer, stderr)
+        if checkpoint is None:
+            return EXIT_INVALID
+        notes.append(checkpoint.line())
+    text = _render(fmt, args, ruleset, results, notes=notes)
     if args.output:
         # A CSV file gets a byte-order mark: Excel on Chinese Windows then reads it as UTF-8.
         write_atomic(Path(args.output), text, encoding="utf-8-sig" if fmt == "csv" else "utf-8")
@@ -563,8 +567,9 @@ def _record(
     results: Sequence[Result],
     signer: SigningKey | None,
     stderr: TextIO,
-) -> bool:
-    """Record the run, print its checkpoint, write the receipt; False (said why) on failure."""
+) -> Checkpoint | None:
+    """Record the run, print its checkpoint, write the receipt; the checkpoint, or None
+    (said why) on failure."""
     try:
         entries, checkpoint = record_batch(
             args.record,
@@ -578,7 +583,7 @@ def _record(
         )
     except LedgerError as exc:
         stderr.write(f"kpirules: {exc}\n")
-        return False
+        return None
     stderr.write(f"已记入 {args.record}：第 {entries[0].seq}–{entries[-1].seq} 条\n")
     stderr.write(checkpoint.line() + "\n")
     if args.receipt:
@@ -586,9 +591,9 @@ def _record(
             write_receipt(args.receipt, checkpoint, args.record, force=args.force)
         except LedgerError as exc:
             stderr.write(f"kpirules: {exc}（本次计分已记入，检查点见上一行）\n")
-            return False
+            return None
         stderr.write(f"收据已写入 {args.receipt}\n")
-    return True
+    return checkpoint
 
 
 def _recording_options(
@@ -667,9 +672,15 @@ def _output_format(args: argparse.Namespace) -> str:
 
 
 def _render(
-    fmt: str, args: argparse.Namespace, ruleset: Ruleset, results: Sequence[Result]
+    fmt: str,
+    args: argparse.Namespace,
+    ruleset: Ruleset,
+    results: Sequence[Result],
+    *,
+    notes: Sequence[str] = (),
 ) -> str | bytes:
-    """The results in the chosen format: text, or the bytes of a workbook."""
+    """The results in the chosen format: text, or the bytes of a workbook (whose title
+    block carries ``notes``, e.g. the audit checkpoint)."""
     headers: report.Headers = "id" if args.headers == "id" else "zh"
     if fmt == "json":
         return report.to_json(summary.ordered(results, args.sort or "input"))
@@ -677,7 +688,9 @@ def _render(
     if fmt == "csv":
         return report.to_csv(ruleset, results, headers=headers, exact=args.exact, order=order)
     if fmt == "xlsx":
-        return workbook.to_xlsx(ruleset, results, period=args.period, headers=headers, order=order)
+        return workbook.to_xlsx(
+            ruleset, results, period=args.period, notes=notes, headers=headers, order=order
+        )
     return report.table(
         ruleset, results, headers=headers, exact=args.exact, order=order, period=args.period
     )
