@@ -144,7 +144,8 @@ def _parser() -> _Parser:
     score.add_argument(
         "--record",
         metavar="LEDGER",
-        help="把本次计分追加到审计记录文件（SQLite，不存在则新建），并打印本次的检查点 N:HASH",
+        help="把本次计分追加到审计记录文件（SQLite，不存在则新建），并打印本次的检查点 N:HASH"
+        "（输出为 .xlsx 时，检查点也写在“汇总”工作表的标题中）",
     )
     score.add_argument(
         "--period",
