@@ -195,10 +195,9 @@ def _cache(path: Path, formula: str, value: str) -> None:
         parts = {name: z.read(name) for name in z.namelist()}
     sheet = "xl/worksheets/sheet1.xml"
     text = parts[sheet].decode()
-    # openpyxl writes the empty value as <v /> through the standard library, <v></v> with lxml.
-    empty = next(v for v in ("<v />", "<v></v>") if f"<f>{formula}</f>{v}" in text)
+    assert f"<f>{formula}</f><v />" in text
     parts[sheet] = text.replace(
-        f"<f>{formula}</f>{empty}", f"<f>{formula}</f><v>{value}</v>"
+        f"<f>{formula}</f><v />", f"<f>{formula}</f><v>{value}</v>"
     ).encode()
     with zipfile.ZipFile(path, "w") as z:
         for name, data in parts.items():
