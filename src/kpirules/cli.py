@@ -544,6 +544,9 @@ def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if loaded is None:
         return EXIT_INVALID
     ruleset, rows, results = loaded
+    too_large = workbook.too_large(ruleset, results, notes=1) if fmt == "xlsx" else None
+    if too_large:
+        raise _UsageError(f"kpirules: {too_large}")
     notes: list[str] = []
     if args.record:
         checkpoint = _record(args, ruleset, rows, results, signer, stderr)

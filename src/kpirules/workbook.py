@@ -56,7 +56,34 @@ _RATE_PLACES = 4
 #: carriage return).
 _ILLEGAL = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 
+#: The most rows an Excel worksheet holds.
+MAX_ROWS = 1_048_576
+
 Sheet = Any  # an xlsxwriter Worksheet (the library ships no type information)
+
+
+def too_large(ruleset: Ruleset, results: Sequence[Result], *, notes: int = 0) -> str | None:
+    """Why the results do not fit in a workbook (a sheet would need more than
+    :data:`MAX_ROWS` rows), or None when they fit.
+
+    The 计分说明 sheet has a header and one row per entity and indicator; the 汇总 sheet the
+    title block (six lines, ``notes`` more, a blank line), a header and one row per entity.
+    """
+    indicators = len(ruleset.indicators())
+    explained = 1 + len(results) * indicators
+    if explained > MAX_ROWS:
+        return (
+            f"结果放不进 Excel 工作簿：一个工作表最多 {MAX_ROWS:,} 行，“计分说明”需要 "
+            f"{explained:,} 行（{len(results):,} 个对象 × {indicators} 项指标，加表头）；"
+            "请改用 --output 结果.csv"
+        )
+    ranked = 6 + notes + 1 + 1 + len(results)
+    if ranked > MAX_ROWS:
+        return (
+            f"结果放不进 Excel 工作簿：一个工作表最多 {MAX_ROWS:,} 行，“汇总”需要 "
+            f"{ranked:,} 行（{len(results):,} 个对象，加标题和表头）；请改用 --output 结果.csv"
+        )
+    return None
 
 
 class _Formats:
