@@ -122,8 +122,9 @@ def _number_format(column: summary.Column) -> str:
 
 
 def _number(value: Decimal | int) -> float | int:
-    """A number as the workbook stores it: an int stays an int; a decimal (at most 15
-    significant digits after rounding for display) becomes the float with the same text."""
+    """A number as the workbook stores it: an int stays an int; a decimal becomes the
+    nearest float, written back with its own digits (``15.93``) up to the 15 significant
+    digits Excel keeps anyway; the exact value is on the 精确值 sheet."""
     return value if isinstance(value, int) else float(value)
 
 
