@@ -4,6 +4,7 @@ command it shows runs as it says."""
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import shlex
 from pathlib import Path
@@ -197,3 +198,126 @@ def test_links_between_pages_resolve() -> None:
                 if anchor not in {_anchor(h) for h in headings}:
                     broken.append(f"{page.name}: {target}")
     assert broken == []
+
+
+_FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[^\n]*\n", re.MULTILINE | re.DOTALL)
+#: What may stand between a command's block and the block of what it printed.
+_BETWEEN = ("", "打印：")
+
+
+def pasted_outputs(text: str) -> list[tuple[list[str], int, str]]:
+    """Each ```sh block holding one kpirules command that is followed right away (nothing
+    between but a blank line or “打印：”) by a ```text block: the command, the exit code the
+    page gives it, and the text it is said to print."""
+    found: list[tuple[list[str], int, str]] = []
+    blocks = list(_FENCE.finditer(text))
+    for block, after in itertools.pairwise(blocks):
+        if block.group(1) != "sh" or after.group(1) != "text":
+            continue
+        between = text[block.end() : after.start()].strip()
+        commands = page_commands(block.group(0))
+        if between in _BETWEEN and len(commands) == 1:
+            argv, code = commands[0]
+            found.append((argv, code, after.group(2)))
+    return found
+
+
+def _printed(argv: list[str], tmp_path: Path) -> tuple[int, str]:
+    """Run ``kpirules argv`` from the repository root (an --output file goes to ``tmp_path``
+    and is named in messages as the page names it); stdout then stderr."""
+    args = list(argv)
+    if "--output" in args:
+        at = args.index("--output") + 1
+        args[at] = str(tmp_path / argv[at])
+    out, err = io.StringIO(), io.StringIO()
+    code = run(args, out, err)
+    printed = out.getvalue() + err.getvalue()
+    if "--output" in argv:
+        at = argv.index("--output") + 1
+        printed = printed.replace(args[at], argv[at])
+    return code, printed
+
+
+def _lines(text: str) -> list[str]:
+    return [line.rstrip() for line in text.rstrip("\n").splitlines()]
+
+
+def test_pasted_outputs_parser() -> None:
+    """A text block counts as a command's output only right after its one-command sh block."""
+    text = (
+        "```sh\nkpirules validate a.yaml\n```\n\n```text\na.yaml: 有效\n```\n"
+        "```sh\nkpirules score r.yaml m.csv   # 退出码 1\n```\n打印：\n\n```text\nx\n```\n"
+        "```sh\nkpirules test r/\n```\n例如：\n\n```text\n失败\n```\n"
+        "```sh\nkpirules validate a.yaml\nkpirules validate b.yaml\n```\n```text\ny\n```\n"
+    )
+    assert pasted_outputs(text) == [
+        (["validate", "a.yaml"], 0, "a.yaml: 有效\n"),
+        (["score", "r.yaml", "m.csv"], 1, "x\n"),
+    ]
+
+
+def test_quickstart_outputs_are_what_the_commands_print(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every output the quickstart pastes right after a command is, line for line (trailing
+    spaces aside), what that command prints now; commands run in page order, so the
+    “file already exists” step meets the file the step before it wrote."""
+    text = QUICKSTART.read_text(encoding="utf-8")
+    pasted = pasted_outputs(text)
+    assert len(pasted) >= 8
+    assert (["score", "rulesets/a-office-annual.yaml", "examples/a-offices-2026.csv"], 0) in [
+        (argv, code) for argv, code, _ in pasted
+    ]
+    assert any(argv[0] == "explain" for argv, _, _ in pasted)
+    monkeypatch.chdir(ROOT)
+    drifted = []
+    for argv, expected in page_commands(text):
+        code, printed = _printed(argv, tmp_path)
+        if pasted and (pasted[0][0], pasted[0][1]) == (argv, expected):
+            _, _, shown = pasted.pop(0)
+            if (code, _lines(printed)) != (expected, _lines(shown)):
+                drifted.append(f"kpirules {' '.join(argv)}（退出码 {code}）实际打印：\n{printed}")
+    assert (drifted, pasted) == ([], [])
+
+
+#: Pages in English that paste a command's output as ``$ kpirules …`` then what it printed,
+#: with ``…`` for lines left out.
+EXCERPT_PAGES = ("README.md", "docs/scoring.md", "docs/rulesets.md")
+
+
+@pytest.mark.parametrize("name", EXCERPT_PAGES)
+def test_english_excerpts_are_what_the_commands_print(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each ``$ kpirules …`` excerpt shows lines the command prints, in order: the lines
+    between two ``…`` are consecutive output lines, and an excerpt without a leading
+    (trailing) ``…`` starts (ends) where the output does."""
+    monkeypatch.chdir(ROOT)
+    excerpts = [
+        body.splitlines()
+        for lang, body in _BLOCK.findall((ROOT / name).read_text(encoding="utf-8"))
+        if lang == "text" and body.startswith("$ kpirules ")
+    ]
+    assert excerpts
+    for first, *shown in excerpts:
+        _, printed = _printed(shlex.split(first.removeprefix("$ kpirules ")), tmp_path)
+        output = _lines(printed)
+        runs: list[list[str]] = [[]]
+        for line in shown:
+            if line.strip() == "…":
+                runs.append([])
+            else:
+                runs[-1].append(line.rstrip())
+        at = 0
+        for n, part in enumerate(runs):
+            if not part:
+                continue
+            starts = [
+                i for i in range(at, len(output) - len(part) + 1) if output[i:][: len(part)] == part
+            ]
+            assert starts, f"{name}: {first} 的输出中没有这几行（或顺序不对）：{part}"
+            if n == 0:
+                assert starts[0] == 0, f"{name}: {first} 的输出不是从这里开始：{part[0]}"
+            at = starts[0] + len(part)
+        if runs[-1]:
+            assert at == len(output), f"{name}: {first} 的输出在 {runs[-1][-1]} 之后还有内容"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import signal
 import sqlite3
 import subprocess
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 
 import kpirules
@@ -862,3 +864,26 @@ def test_two_writers_at_once_both_record_whole_batches(tmp_path: Path) -> None:
     assert len(entries) == 4 + 2 * 15 * 4
     assert [c.size for c in checkpoints] == list(range(4, 125, 4))
     assert sorted(e.period for e in entries[4:]).count("甲") == 60
+
+
+def test_workbook_title_block_carries_the_checkpoint_verify_prints(tmp_path: Path) -> None:
+    """`score --record --output x.xlsx`: the 汇总 title block has the batch's checkpoint line,
+    whose N:HASH is the head `kpirules verify` prints; without --record there is no such line."""
+    db = tmp_path / "ledger.db"
+    target = tmp_path / "结果.xlsx"
+    err = record_cli(db, "--output", str(target), "--period", "2026")
+    checkpoint = next(line for line in err.splitlines() if line.startswith("检查点 "))
+    code, out, _ = cli("verify", str(db))
+    assert code == 0
+    head = re.search(r"当前检查点 (\d+:[0-9a-f]{64})", out)
+    assert head is not None and head.group(1).startswith("4:")
+    ws = openpyxl.load_workbook(target)["汇总"]
+    lines = [ws.cell(r, 1).value for r in range(1, 10)]
+    assert lines[6] == f"已记入审计记录 {db}：{checkpoint}"
+    assert re.fullmatch(
+        rf"已记入审计记录 .+：检查点 {head.group(1)}（记录文件 [^，]+，[^）]+）", str(lines[6])
+    )
+    assert (lines[7], lines[8]) == (None, "排名")
+    plain = tmp_path / "未记录.xlsx"
+    assert cli("score", str(RULESET), str(EXAMPLE), "--output", str(plain))[0] == 0
+    assert openpyxl.load_workbook(plain)["汇总"].cell(8, 1).value == "排名"

@@ -8,12 +8,13 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
+import openpyxl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kpirules
-from kpirules import report
+from kpirules import report, workbook
 from kpirules.cli import run
 from kpirules.diff import compare
 from kpirules.model import Money
@@ -352,3 +353,123 @@ def test_deposit_example_passes_its_own_cases() -> None:
         ("总分 59.99，不予返还", ()),
         ("总分 77.5，按总分返还", ()),
     ]
+
+
+def _score(*argv: str) -> str:
+    out, err = io.StringIO(), io.StringIO()
+    code = run(["score", str(DEPOSIT), str(DEPOSIT_DATA), *argv], out, err)
+    assert code == 0, err.getvalue()
+    return out.getvalue()
+
+
+# The five offices of examples/deposit-refund-2026.csv, by hand (总分 = 工作质量 × 60% +
+# 服务评价 × 40%; 保证金 = 统筹支付数额 × 5%, exact; the amount rounded once to the fen):
+#   第一 96, 94 → 57.6 + 37.6 = 95.2 ≥ 95: full refund 172,839.4565 → 172,839.46
+#   第二 94.99 → 94.99: 172,839.4565 × 94.99 / 100 = 164,180.19972935 → 164,180.20
+#   第三 80, 73.75 → 77.5: 2,780,000 × 5% = 139,000 × 77.5 / 100 = 107,725.00
+#   第四 60 → 60: 1,234,567.89 × 5% = 61,728.3945 × 60 / 100 = 37,037.0367 → 37,037.04
+#   第五 58, 61 → 34.8 + 24.4 = 59.2 < 60: forfeited, 0.00 (保证金 49,382.716 → 49,382.72)
+DEPOSIT_TABLE = """\
+考核预留保证金返还（示例）（版本 2026.1；总分保留 2 位小数，四舍五入）
+排名  对象            年度考核（100分）  各项合计  加减分  一票否决  总分   等级    奖惩结果              考核保证金全额返还（元）  考核保证金按总分返还（元）  考核保证金不予返还（元）  统筹支付数额（元）  考核预留保证金（元）
+----  --------------  -----------------  --------  ------  --------  -----  ------  --------------------  ------------------------  --------------------------  ------------------------  ------------------  --------------------
+   1  第一医院医保办              95.20     95.20    0.00  —         95.20  优秀    考核保证金全额返还                  172,839.46                           —                         —        3,456,789.13            172,839.46
+   2  第二医院医保办              94.99     94.99    0.00  —         94.99  优秀    考核保证金按总分返还                         —                  164,180.20                         —        3,456,789.13            172,839.46
+   3  第三医院医保办              77.50     77.50    0.00  —         77.50  合格    考核保证金按总分返还                         —                  107,725.00                         —        2,780,000.00            139,000.00
+   4  第四医院医保办              60.00     60.00    0.00  —         60.00  合格    考核保证金按总分返还                         —                   37,037.04                         —        1,234,567.89             61,728.39
+   5  第五医院医保办              59.20     59.20    0.00  —         59.20  不合格  考核保证金不予返还                           —                           —                      0.00          987,654.32             49,382.72
+"""
+
+
+def test_table_has_a_column_per_amount_and_shown_value() -> None:
+    """The terminal table gives each amount its own column in 元 with thousands separators
+    (empty where the outcome did not fire), then the shown values at the money places."""
+    assert _score() == DEPOSIT_TABLE
+
+
+def test_csv_amounts_are_plain_numbers_with_ids() -> None:
+    """CSV: amounts and shown values as plain numbers at 2 places, headed by their ids."""
+    lines = _score("--format", "csv", "--headers", "id").splitlines()
+    assert lines[0] == (
+        "rank,entity,appraisal,raw_total,adjustment,vetoes,total,grade,outcomes,"
+        "deposit_full_refund,deposit_refund,deposit_forfeited,pooled_payment,deposit,"
+        "quality_score,service_score"
+    )
+    assert [line.split(",")[9:14] for line in lines[1:]] == [
+        ["172839.46", "", "", "3456789.13", "172839.46"],
+        ["", "164180.20", "", "3456789.13", "172839.46"],
+        ["", "107725.00", "", "2780000.00", "139000.00"],
+        ["", "37037.04", "", "1234567.89", "61728.39"],
+        ["", "", "0.00", "987654.32", "49382.72"],
+    ]
+
+
+def test_exact_csv_shows_the_exact_shown_values() -> None:
+    """--exact: the deposit 61,728.3945 keeps every digit; an amount is its rounded value."""
+    lines = _score("--format", "csv", "--exact").splitlines()
+    assert lines[4].split(",")[9:14] == ["", "37037.04", "", "1234567.89", "61728.3945"]
+
+
+def test_workbook_stores_amounts_as_money(tmp_path: Path) -> None:
+    """XLSX 汇总: amounts and money values are numbers with a #,##0.00 format; 精确值 has the
+    exact shown values and every amount before rounding."""
+    target = tmp_path / "保证金.xlsx"
+    _score("--output", str(target))
+    book = openpyxl.load_workbook(target)
+    ws = book["汇总"]
+    assert [c.value for c in ws[8]][9:] == [
+        "考核保证金全额返还（元）",
+        "考核保证金按总分返还（元）",
+        "考核保证金不予返还（元）",
+        "统筹支付数额（元）",
+        "考核预留保证金（元）",
+    ]
+    rows = [[c.value for c in ws[n]][9:] for n in range(9, 14)]
+    assert rows == [
+        [172839.46, None, None, 3456789.13, 172839.46],
+        [None, 164180.2, None, 3456789.13, 172839.46],
+        [None, 107725, None, 2780000, 139000],
+        [None, 37037.04, None, 1234567.89, 61728.39],
+        [None, None, 0, 987654.32, 49382.72],
+    ]
+    assert {(ws.cell(10, c).data_type, ws.cell(10, c).number_format) for c in (11, 13, 14)} == {
+        ("n", "#,##0.00")
+    }
+    exact = book["精确值"]
+    heads = [c.value for c in exact[1]]
+    assert heads[9:14] == [c.value for c in ws[8]][9:]
+    assert heads[16:] == [
+        "考核保证金全额返还（元，取舍前）",
+        "考核保证金按总分返还（元，取舍前）",
+        "考核保证金不予返还（元，取舍前）",
+    ]
+    second = [c.value for c in exact[3]]
+    assert second[10] == "164180.20"
+    assert second[13] == "172839.4565"
+    assert second[16:] == [None, "164180.19972935", None]
+    assert [c.value for c in exact[6]][16:] == [None, None, "0"]
+
+
+def test_amount_display_keeps_a_half_even_money_rule() -> None:
+    """Money half-even at 2 places, scores half-up at 1: 12,345.65 × 10% = 1,234.565 is
+    stored as 1,234.56 and shown so everywhere (not 1,234.6 nor 1,234.57)."""
+    money = "money: {mode: half_even}\nrounding: {places: 1, mode: half_up, at: total}"
+    ruleset = kpirules.load("b.yaml", text=BONUS.replace("MONEY", money))
+    results = ruleset.evaluate_many([("甲", {"rate": "95%", "bonus_base": "12345.65"})])
+    assert results[0].outcomes[0].amount == Decimal("1234.56")
+    assert report.table(ruleset, results).splitlines()[3].split()[-1] == "1,234.56"
+    assert report.to_csv(ruleset, results).splitlines()[1].split(",")[-2] == "1234.56"
+    ws = openpyxl.load_workbook(io.BytesIO(workbook.to_xlsx(ruleset, results)))["汇总"]
+    assert [c.value for c in ws[8]][-1] == "奖金（元）"
+    cell = ws.cell(9, ws.max_column)
+    assert (cell.value, cell.number_format) == (1234.56, "#,##0.00")
+
+
+def test_money_places_zero_gives_a_whole_yuan_format() -> None:
+    """Money at 0 places: 1,234.565 → 1,235 元, formatted #,##0 in the workbook."""
+    ruleset = kpirules.load("b.yaml", text=BONUS.replace("MONEY", "money: {places: 0}"))
+    results = ruleset.evaluate_many([("甲", {"rate": "95%", "bonus_base": "12345.65"})])
+    ws = openpyxl.load_workbook(io.BytesIO(workbook.to_xlsx(ruleset, results)))["汇总"]
+    cell = ws.cell(9, ws.max_column)
+    assert (cell.value, cell.number_format) == (1235, "#,##0")
+    assert report.table(ruleset, results).splitlines()[3].split()[-1] == "1,235"

@@ -321,3 +321,35 @@ def test_ids_and_input_order(tmp_path: Path) -> None:
     ]
     assert sheet(book, "各项得分").cell(1, 3).value == "payment_accuracy_score"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ids.xlsx"]
+
+
+def test_too_many_rows_for_a_sheet_is_refused_before_recording(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a sheet limit of 36 rows, 4 offices × 9 indicators need 37 rows on 计分说明: the
+    command says so and exits 2, and neither the workbook nor the ledger is written."""
+    target = tmp_path / "结果.xlsx"
+    ledger = tmp_path / "ledger.db"
+    monkeypatch.setattr(workbook, "MAX_ROWS", 36)
+    argv = ("score", str(RULESET), str(EXAMPLE), "--output", str(target), "--record", str(ledger))
+    assert call(*argv) == (
+        2,
+        "",
+        "kpirules: 结果放不进 Excel 工作簿：一个工作表最多 36 行，“计分说明”需要 37 行"
+        "（4 个对象 × 9 项指标，加表头）；请改用 --output 结果.csv\n",
+    )
+    assert sorted(tmp_path.iterdir()) == []
+    monkeypatch.setattr(workbook, "MAX_ROWS", 37)
+    assert call(*argv)[0] == 0
+    # One indicator (the small ruleset): 汇总 is the longer sheet, six title lines, a blank
+    # line, the header and 4 rows = 12 (13 with a note).
+    small = kpirules.load("small.yaml", text=SMALL)
+    results = small.evaluate_many(
+        [(name, {"q": "90", "v": 0, "late": 0}) for name in ("甲", "乙", "丙", "丁")]
+    )
+    monkeypatch.setattr(workbook, "MAX_ROWS", 12)
+    assert workbook.too_large(small, results) is None
+    assert workbook.too_large(small, results, notes=1) == (
+        "结果放不进 Excel 工作簿：一个工作表最多 12 行，“汇总”需要 13 行"
+        "（4 个对象，加标题和表头）；请改用 --output 结果.csv"
+    )

@@ -160,7 +160,8 @@ def _parser() -> _Parser:
     score.add_argument(
         "--record",
         metavar="LEDGER",
-        help="把本次计分追加到审计记录文件（SQLite，不存在则新建），并打印本次的检查点 N:HASH",
+        help="把本次计分追加到审计记录文件（SQLite，不存在则新建），并打印本次的检查点 N:HASH"
+        "（输出为 .xlsx 时，检查点也写在“汇总”工作表的标题中）",
     )
     score.add_argument(
         "--period",
@@ -614,6 +615,9 @@ def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if loaded is None:
         return EXIT_INVALID
     ruleset, rows, results = loaded
+    too_large = workbook.too_large(ruleset, results, notes=1) if fmt == "xlsx" else None
+    if too_large:
+        raise _UsageError(f"kpirules: {too_large}")
     # All or nothing: the output is rendered and written to a temporary file inside the
     # ledger's transaction, once the batch's checkpoint is known (so the report can carry
     # it); nothing is recorded if that fails. Only after the commit is the output renamed
@@ -802,7 +806,8 @@ def _render(
     results: Sequence[Result],
     notes: Sequence[str] = (),
 ) -> str | bytes:
-    """The results in the chosen format: text, or the bytes of a workbook."""
+    """The results in the chosen format: text, or the bytes of a workbook (whose title
+    block carries ``notes``, e.g. the audit checkpoint)."""
     headers: report.Headers = "id" if args.headers == "id" else "zh"
     if fmt == "json":
         return report.to_json(summary.ordered(results, args.sort or "input"))

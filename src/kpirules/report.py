@@ -81,7 +81,7 @@ def table(
     ``order="input"``. Numbers are rounded as the ruleset declares unless ``exact``."""
     data = summary.ranking(ruleset, results, order=order)
     head = data.headers(ids=headers == "id")
-    rows = [[text or "—" for text in row] for row in data.texts(exact=exact)]
+    rows = [[text or "—" for text in row] for row in data.texts(exact=exact, grouped=True)]
     numeric = {i for i, col in enumerate(data.columns) if col.kind != "text"}
     widths = [max(width(row[i]) for row in [head, *rows]) for i in range(len(head))]
     lines = [title_line(ruleset, period=period, exact=exact)]

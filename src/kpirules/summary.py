@@ -60,6 +60,9 @@ STATUS_WORDS = {
 
 VETO_EFFECT_WORDS = {"zero": "总分记为 0", "cap_total": "总分封顶", "cap_grade": "等级封顶"}
 
+#: Units a shown value is money in, besides the ruleset's own money unit.
+MONEY_UNITS = ("元", "万元", "亿元")
+
 #: Characters that make a spreadsheet read a text cell as a formula (OWASP CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -75,6 +78,9 @@ class Column:
     places: int | None = None
     mode: str = "half_up"
     unit: str = ""
+    #: Money (an outcome amount or a shown value in a money unit): shown with thousands
+    #: separators where people read it (terminal table, workbook), plain in CSV.
+    money: bool = False
 
     def shown(self, value: Cell) -> Cell:
         """The value as displayed: numbers rounded to the column's places with its mode."""
@@ -82,12 +88,14 @@ class Column:
             return rounded(value, Decimal(1).scaleb(-self.places), MODES[self.mode])
         return value
 
-    def text(self, value: Cell, *, exact: bool = False) -> str:
-        """The value as text: rounded for display unless ``exact``; empty for None."""
+    def text(self, value: Cell, *, exact: bool = False, grouped: bool = False) -> str:
+        """The value as text: rounded for display unless ``exact``; empty for None; money
+        with thousands separators when ``grouped`` (``172,839.46``)."""
         if value is None:
             return ""
         if isinstance(value, Decimal):
-            return decimal_text(value if exact else _decimal(self.shown(value)))
+            text = decimal_text(value if exact else _decimal(self.shown(value)))
+            return format(Decimal(text), ",f") if grouped and self.money else text
         return str(value)
 
 
@@ -103,10 +111,13 @@ class Table:
         """The header row, in Chinese or (``ids``) by id."""
         return [c.id_header if ids else c.header for c in self.columns]
 
-    def texts(self, *, exact: bool = False) -> list[list[str]]:
-        """Every row as display text."""
+    def texts(self, *, exact: bool = False, grouped: bool = False) -> list[list[str]]:
+        """Every row as display text (money with thousands separators when ``grouped``)."""
         return [
-            [col.text(cell, exact=exact) for col, cell in zip(self.columns, row, strict=True)]
+            [
+                col.text(cell, exact=exact, grouped=grouped)
+                for col, cell in zip(self.columns, row, strict=True)
+            ]
             for row in self.rows
         ]
 
@@ -186,9 +197,75 @@ def _score_column(ruleset: Ruleset, key: str, header: str, id_header: str) -> Co
     return Column(key, header, id_header, "number", r.places, r.mode, "分")
 
 
+def money_columns(ruleset: Ruleset) -> tuple[Column, ...]:
+    """One column per outcome with an ``amount:`` formula (``考核保证金按总分返还（元）``,
+    id header the outcome's id), then one per shown value (``show:``) with its unit.
+
+    Amounts and shown values in a money unit are displayed at the ruleset's money places
+    with its money mode: an amount is already rounded once by that rule, so display leaves
+    it as it is. Other shown values are displayed exact.
+    """
+    money = ruleset.money
+    columns = [
+        Column(
+            f"amount:{o.id}",
+            f"{o.label}（{money.unit}）",
+            o.id,
+            "number",
+            money.places,
+            money.mode,
+            money.unit,
+            money=True,
+        )
+        for o in ruleset.outcomes
+        if o.amount is not None
+    ]
+    metrics = {m.id: m for m in ruleset.metrics}
+    for mid in ruleset.show:
+        metric = metrics[mid]
+        unit = metric.measure or ("元" if metric.unit == "money" else "")
+        is_money = metric.unit == "money" or unit in MONEY_UNITS or unit == money.unit
+        header = f"{metric.label}（{unit}）" if unit else metric.label
+        places, mode = (money.places, money.mode) if is_money else (None, "half_up")
+        columns.append(
+            Column(f"value:{mid}", header, mid, "number", places, mode, unit, money=is_money)
+        )
+    return tuple(columns)
+
+
+def _money_cells(ruleset: Ruleset, result: Result) -> tuple[Cell, ...]:
+    """The cells of :func:`money_columns` for one result: each amount if its outcome fired
+    (else empty), then each shown value (empty when missing)."""
+    amounts = {o.id: o.amount for o in result.outcomes}
+    values = {v.id: v.value for v in result.values}
+    return (
+        *[amounts.get(o.id) for o in ruleset.outcomes if o.amount is not None],
+        *[values.get(mid) for mid in ruleset.show],
+    )
+
+
+def unrounded_amounts(
+    ruleset: Ruleset, results: Sequence[Result], *, order: Order = "rank"
+) -> Table:
+    """Each amount as its formula computed it, before the money rule rounded it: one
+    column per outcome with an ``amount:`` formula (``…（元，取舍前）``, id ``ID_unrounded``)."""
+    outcomes = [o for o in ruleset.outcomes if o.amount is not None]
+    unit = ruleset.money.unit
+    columns = tuple(
+        Column(f"unrounded:{o.id}", f"{o.label}（{unit}，取舍前）", f"{o.id}_unrounded", "number")
+        for o in outcomes
+    )
+    rows = []
+    for r in ordered(results, order):
+        fired = {f.id: f.unrounded for f in r.outcomes}
+        rows.append(tuple(fired.get(o.id) for o in outcomes))
+    return Table("金额取舍前", columns, tuple(rows))
+
+
 def ranking(ruleset: Ruleset, results: Sequence[Result], *, order: Order = "rank") -> Table:
     """The summary: one row per entity with rank, category subtotals, adjustments,
-    veto, total, grade and outcomes in words."""
+    veto, total, grade, outcomes in words, then the amount of each outcome with an
+    ``amount:`` formula and the shown values (:func:`money_columns`)."""
     tops = ruleset.categories
     columns = [
         Column("rank", "排名", "rank", "integer"),
@@ -205,6 +282,7 @@ def ranking(ruleset: Ruleset, results: Sequence[Result], *, order: Order = "rank
         _score_column(ruleset, "total", "总分", "total"),
         Column("grade", "等级", "grade"),
         Column("outcomes", "奖惩结果", "outcomes"),
+        *money_columns(ruleset),
     ]
     rows = []
     for r in ordered(results, order):
@@ -221,6 +299,7 @@ def ranking(ruleset: Ruleset, results: Sequence[Result], *, order: Order = "rank
                 r.total,
                 r.grade or "",
                 "、".join(o.label for o in r.outcomes),
+                *_money_cells(ruleset, r),
             )
         )
     return Table("汇总", tuple(columns), tuple(rows))
