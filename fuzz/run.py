@@ -67,7 +67,7 @@ def work(name: str, examples: int, first_seed: int, budget: float | None) -> Tal
     target = fuzzing.TARGETS[name]
     tally = Tally(name)
     start = time.monotonic()
-    stop = start + budget if budget else None
+    stop = start + budget if budget is not None else None
 
     def one(case: Any) -> None:
         if stop is not None and time.monotonic() > stop:

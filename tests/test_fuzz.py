@@ -6,6 +6,9 @@ profile keeps the test command fast, ``HYPOTHESIS_PROFILE=fuzz`` runs thousands.
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
 from typing import Any
 
 import fuzzing
@@ -14,9 +17,12 @@ import yaml
 from conftest import SLOW_SHARE
 from fuzzing import TARGETS, Broken, share
 from hypothesis import example, given
+from hypothesis import strategies as st
 
 import kpirules
 from kpirules.loader import load_yaml
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _holds(target: str, case: Any) -> None:
@@ -110,3 +116,53 @@ def test_open_findings_are_still_found() -> None:
         with pytest.raises(Broken) as info:
             TARGETS[finding.target].check(finding.reproducer)
         assert fuzzing.open_finding(finding.target, str(info.value)) == finding
+
+
+def _runner() -> Any:
+    spec = importlib.util.spec_from_file_location("fuzz_run", ROOT / "fuzz" / "run.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["fuzz_run"] = module  # its workers find work() and Tally by this name
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_runner_counts_failures_with_a_reproducer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker records every broken case by kind, with a case that reproduces it, and goes on."""
+    runner = _runner()
+
+    def odd_is_broken(n: int) -> None:
+        if n % 2:
+            raise fuzzing.broken("odd number", str(n))
+
+    target = fuzzing.Target("odd", "odd numbers", lambda: st.integers(0, 10**6), odd_is_broken, 1)
+    monkeypatch.setitem(TARGETS, "odd", target)
+    tally = runner.work("odd", 40, 3, None)
+    assert tally.tried == 40
+    count, case = tally.failures["Broken: odd number"]
+    assert 0 < count < 40
+    assert case % 2 == 1
+    script = runner._reproducer("odd", case)
+    assert f"fuzzing.TARGETS['odd'].check({case!r})" in script
+
+
+def test_runner_prints_a_table_and_stops_on_budget(capsys: pytest.CaptureFixture[str]) -> None:
+    """One target, two workers: the inputs are shared out and summed; a spent budget stops early."""
+    runner = _runner()
+    assert (
+        runner.main(["--jobs", "2", "--targets", "bytes", "--examples", "30", "--seed", "1"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "| target | inputs | inputs/s | slowest (s) | failures |" in out
+    assert "| random bytes as a ruleset (`bytes`) | 30 |" in out
+    assert runner.work("bytes", 10**9, 1, 0.0).tried <= 1
+
+
+def test_campaign_weights_share_the_inputs() -> None:
+    """--campaign shares its inputs among the targets by weight, a million in all."""
+    runner = _runner()
+    args = runner.argparse.Namespace(campaign=1_000_000, examples=0)
+    plan = runner._plan(args, list(TARGETS))
+    assert plan["bytes"] == 956_200
+    assert plan["ledger"] == 540
+    assert sum(plan.values()) == 1_000_000
