@@ -1316,6 +1316,11 @@ OPEN_FINDINGS += [
             )
         ),
     ),
+    OpenFinding(
+        "ledger",
+        "verify modified the ledger file",
+        LedgerCase((("append", 0), ("tamper", "truncate", 0, 0), ("verify",))),
+    ),
 ]
 
 

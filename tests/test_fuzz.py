@@ -7,6 +7,7 @@ profile keeps the test command fast, ``HYPOTHESIS_PROFILE=fuzz`` runs thousands.
 from __future__ import annotations
 
 import importlib.util
+import io
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 import kpirules
+from kpirules.cli import run
 from kpirules.loader import load_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -166,3 +168,28 @@ def test_campaign_weights_share_the_inputs() -> None:
     assert plan["bytes"] == 956_200
     assert plan["ledger"] == 540
     assert sum(plan.values()) == 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("kind", "a", "plain", "receipt", "code"),
+    [
+        ("update", 1, "fail", "fail", 1),
+        ("ruleset_text", 0, "fail", "fail", 1),
+        ("delete", 0, "fail", "fail", 1),
+        ("delete", 3, "any", "fail", 0),
+        ("rechain", 1, "any", "fail", 0),
+        ("truncate", 4096, "fail", "fail", 1),
+    ],
+)
+def test_each_tampering_says_what_verify_must_say(
+    tmp_path: Path, kind: str, a: int, plain: str, receipt: str, code: int
+) -> None:
+    """Each tampering of a four-entry ledger returns its verdicts; verify without a receipt agrees.
+
+    Deleting the last entry or re-chaining every hash is invisible without a receipt (exit 0)."""
+    ledger = tmp_path / "l.db"
+    argv = ["score", str(ROOT / "rulesets" / "a-office-annual.yaml")]
+    argv += [str(ROOT / "examples" / "a-offices-2026.csv"), "--record", str(ledger)]
+    assert run(argv, io.StringIO(), io.StringIO()) == 0
+    assert fuzzing.TAMPERINGS[kind](ledger, a, 0) == fuzzing.Expect(plain, receipt)
+    assert run(["verify", str(ledger)], io.StringIO(), io.StringIO()) == code
