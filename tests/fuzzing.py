@@ -676,6 +676,19 @@ def _dump(path: Path) -> Dump:
         db.close()
 
 
+def _head(path: Path) -> tuple[int, str] | None:
+    """The checkpoint ``N:HASH`` a receipt would hold now: the last entry's number and hash."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.text_factory = bytes
+    try:
+        row = db.execute("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
+    finally:
+        db.close()
+    if row is None or not isinstance(row[1], bytes):
+        return None
+    return int(row[0]), row[1].decode("ascii", "replace")
+
+
 def _entries(dump: Dump | None) -> list[tuple[Any, ...]]:
     return list(dump[0]) if dump else []
 
@@ -938,15 +951,9 @@ def check_ledger(case: LedgerCase) -> None:
                 if not ledger.exists():
                     continue
                 try:
-                    rows = _entries(_dump(ledger))
+                    state.head = _head(ledger)
                 except (sqlite3.DatabaseError, UnicodeDecodeError):
                     continue  # not yet a ledger (a writer killed early), or already unreadable
-                head = rows[-1][-1] if rows else None  # the hash, the last column
-                state.head = (
-                    (len(rows), head.decode("ascii", "replace"))
-                    if isinstance(head, bytes)
-                    else None
-                )
                 try:
                     expect = TAMPERINGS[op[1]](ledger, op[2], op[3])
                 except (sqlite3.DatabaseError, UnicodeDecodeError):
