@@ -1,177 +1,53 @@
-"""Random mutations of valid rulesets give a ruleset or our own problems, never another exception."""
+"""Fuzz targets, a few cases each: the same cases and checks ``fuzz/run.py`` runs at length.
+
+Example counts come from the Hypothesis profile (``tests/conftest.py``): the ``default``
+profile keeps the test command fast, ``HYPOTHESIS_PROFILE=fuzz`` runs thousands.
+"""
 
 from __future__ import annotations
 
-from decimal import Decimal
+import importlib.util
+import io
+import sys
 from pathlib import Path
 from typing import Any
 
+import fuzzing
+import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from conftest import SLOW_SHARE
+from fuzzing import TARGETS, Broken, share
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import kpirules
-from kpirules.loader import load_yaml, scalar_value, walk
+from kpirules.cli import run
+from kpirules.loader import load_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-SEEDS = [
-    p.read_text("utf-8")
-    for p in sorted((ROOT / "rulesets").glob("*.yaml"))
-    if not p.name.endswith(".tests.yaml")
-]
-SEEDS.append(
-    (ROOT / "tests" / "fixtures" / "invalid" / "scheme_a_faithful.yaml").read_text("utf-8")
-)
-SEEDS.append((ROOT / "examples" / "deposit-refund.yaml").read_text("utf-8"))
-
-ODD_VALUES = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(10**30), max_value=10**30),
-    st.decimals(allow_nan=False, allow_infinity=False, places=3),
-    st.sampled_from(
-        [
-            "≥ 95%",
-            "≤ 2%",
-            "= 100%",
-            "100%",
-            "-5%",
-            "≥",
-            "是",
-            "no",
-            "010",
-            "12:30",
-            "1e999",
-            "5万元",
-            "24小时",
-            "x.y",
-            "a +",
-            "__import__('os')",
-            "10 ** 10 ** 10",
-            "[",
-            "",
-            " ",
-            "percent",
-            "points",
-            "share",
-            "monitor",
-            "table",
-            "deduct",
-            "rate",
-            "total",
-            "优秀",
-            "2026-02-30",
-            "2026-01-01",
-            "∞",
-            "\u200b",
-            "ＡＢＣ",
-        ]
-    ),
-    st.text(max_size=12),
-    st.lists(st.integers(0, 100), max_size=3),
-    st.dictionaries(
-        st.sampled_from(["from", "to", "below", "points", "id", "label"]),
-        st.integers(0, 100),
-        max_size=3,
-    ),
-)
 
 
-class _Dumper(yaml.SafeDumper):
-    """Writes data as a person would: plain numbers, text quoted only where needed, no tags."""
+def _holds(target: str, case: Any) -> None:
+    """Run one case of a target; a finding still open (see docs/security.md) is not re-reported."""
+    try:
+        TARGETS[target].check(case)
+    except Broken as exc:
+        if fuzzing.open_finding(target, str(exc)) is None:
+            raise
 
 
-_Dumper.yaml_implicit_resolvers = {}  # plain scalars carry no tag, as kpirules reads them
-
-
-def _decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.ScalarNode:
-    text = format(value, "f") if value.is_finite() else str(value)
-    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=None)
-
-
-def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    plain = scalar_value(yaml.ScalarNode("tag:yaml.org,2002:str", value)) == value
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=None if plain else '"')
-
-
-def _flag(dumper: yaml.SafeDumper, value: bool) -> yaml.ScalarNode:
-    return dumper.represent_scalar(
-        "tag:yaml.org,2002:str", "true" if value else "false", style=None
-    )
-
-
-def _null(dumper: yaml.SafeDumper, value: None) -> yaml.ScalarNode:
-    return dumper.represent_scalar("tag:yaml.org,2002:str", "null", style=None)
-
-
-_Dumper.add_representer(Decimal, _decimal)
-_Dumper.add_representer(str, _text)
-_Dumper.add_representer(bool, _flag)
-_Dumper.add_representer(type(None), _null)
-_Dumper.add_representer(
-    int, lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", str(v), style=None)
-)
-
-
-def _set(data: Any, path: tuple[Any, ...], value: Any) -> Any:
-    if not path:
-        return value
-    head, rest = path[0], path[1:]
-    if isinstance(data, dict):
-        out = dict(data)
-        out[head] = _set(data[head], rest, value)
-        return out
-    out_list = list(data)
-    out_list[head] = _set(data[head], rest, value)
-    return out_list
-
-
-def _delete(data: Any, path: tuple[Any, ...]) -> Any:
-    if len(path) == 1:
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items() if k != path[0]}
-        return [v for i, v in enumerate(data) if i != path[0]]
-    head = path[0]
-    if isinstance(data, dict):
-        return {**data, head: _delete(data[head], path[1:])}
-    return [(_delete(v, path[1:]) if i == head else v) for i, v in enumerate(data)]
-
-
-def _assert_our_own_answer(text: str) -> None:
-    ruleset, problems = kpirules.check("fuzz.yaml", text=text)
-    if ruleset is None:
-        assert any(p.severity == "error" for p in problems)
-    for p in problems:
-        assert p.file == "fuzz.yaml"
-        assert p.line >= 0
-        assert p.message
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.sampled_from(SEEDS), data=st.data())
-def test_value_mutations(seed: str, data: st.DataObject) -> None:
+@given(text=fuzzing.value_mutations())
+def test_value_mutations(text: str) -> None:
     """Replacing or deleting any value of a valid ruleset never escapes as a Python error."""
-    doc, _ = load_yaml("seed.yaml", text=seed)
-    assert doc is not None
-    paths = [p for p, _ in walk(doc.data) if p]
-    tree = doc.data
-    for _ in range(data.draw(st.integers(1, 3))):
-        paths = [p for p, _ in walk(tree) if p]
-        path = data.draw(st.sampled_from(paths))
-        if data.draw(st.booleans()):
-            tree = _set(tree, path, data.draw(ODD_VALUES))
-        else:
-            tree = _delete(tree, path)
-    text = yaml.dump(tree, Dumper=_Dumper, allow_unicode=True, sort_keys=False)
-    _assert_our_own_answer(text)
+    fuzzing.check_ruleset_text(text)
 
 
 def test_dumper_round_trips_the_seeds() -> None:
     """The fuzz writer reproduces each seed exactly, so value mutations reach validation."""
-    for seed in SEEDS:
+    for seed in fuzzing.SEEDS:
         doc, _ = load_yaml("seed.yaml", text=seed)
         assert doc is not None
-        text = yaml.dump(doc.data, Dumper=_Dumper, allow_unicode=True, sort_keys=False)
+        text = yaml.dump(doc.data, Dumper=fuzzing.Dumper, allow_unicode=True, sort_keys=False)
         again, problems = load_yaml("again.yaml", text=text)
         assert problems == []
         assert again is not None and again.data == doc.data
@@ -180,27 +56,151 @@ def test_dumper_round_trips_the_seeds() -> None:
         assert [p.message for p in after] == [p.message for p in before]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.sampled_from(SEEDS), data=st.data())
-def test_text_mutations(seed: str, data: st.DataObject) -> None:
+@given(text=fuzzing.text_mutations())
+def test_text_mutations(text: str) -> None:
     """Deleting, duplicating or corrupting lines and characters never escapes as a Python error."""
-    lines = seed.splitlines(keepends=True)
-    for _ in range(data.draw(st.integers(1, 3))):
-        kind = data.draw(st.sampled_from(["delete", "duplicate", "insert", "truncate", "indent"]))
-        i = data.draw(st.integers(0, max(len(lines) - 1, 0)))
-        if not lines:
-            break
-        if kind == "delete":
-            del lines[i]
-        elif kind == "duplicate":
-            lines.insert(i, lines[i])
-        elif kind == "insert":
-            line = lines[i]
-            j = data.draw(st.integers(0, len(line)))
-            lines[i] = line[:j] + data.draw(st.text(min_size=1, max_size=4)) + line[j:]
-        elif kind == "truncate":
-            lines = lines[: i + 1]
-            lines[-1] = lines[-1][: data.draw(st.integers(0, len(lines[-1])))]
-        else:
-            lines[i] = "  " + lines[i]
-    _assert_our_own_answer("".join(lines))
+    fuzzing.check_ruleset_text(text)
+
+
+@share(1 / SLOW_SHARE)
+@given(case=fuzzing.cli_cases())
+@example(
+    fuzzing.CliCase(
+        ("score", "{R}", "{M}", "--output", "{OUT}.csv"), fuzzing.SEEDS[0], "a-offices-2026.csv"
+    )
+)
+@example(
+    fuzzing.CliCase(
+        ("score", "{R}", "{M}", "--output", "{R}", "--force"),
+        fuzzing.SEEDS[0],
+        "a-offices-2026.csv",
+    )
+)
+def test_cli_outputs(case: fuzzing.CliCase) -> None:
+    """Any command line over generated files: exit 0/1/2, no traceback, outputs complete, inputs kept."""
+    _holds("cli", case)
+
+
+@share(1 / SLOW_SHARE)
+@given(case=fuzzing.ledger_cases_without_kills())
+@example(
+    fuzzing.LedgerCase((("append", 0), ("append", 2), ("tamper", "update", 1, 4), ("verify",)))
+)
+@example(fuzzing.LedgerCase((("append", 0), ("tamper", "delete", 1, 0), ("verify",), ("history",))))
+def test_ledger_interleavings(case: fuzzing.LedgerCase) -> None:
+    """Appends and tamperings: verify catches every in-place change; reading leaves the file alone."""
+    _holds("ledger", case)
+
+
+@pytest.mark.parametrize("ms", [0, 60_000])
+def test_killed_writer_leaves_a_ledger_that_verifies(ms: int) -> None:
+    """A writer killed at once leaves no ledger; one left to finish leaves a ledger that verifies."""
+    _holds("ledger", fuzzing.LedgerCase((("append", 2), ("kill", ms), ("verify",), ("history",))))
+
+
+@share(1 / 5)
+@given(case=fuzzing.encoding_cases())
+def test_mixed_encodings(case: fuzzing.EncodingCase) -> None:
+    """Rows in mixed encodings with NUL and control characters: names exact, or an error at a row."""
+    _holds("encodings", case)
+
+
+@share(1 / 10)
+@given(case=fuzzing.context_cases())
+def test_caller_decimal_contexts(case: fuzzing.ContextCase) -> None:
+    """The caller's decimal context changes no byte of any output and is left as it was."""
+    _holds("contexts", case)
+
+
+def test_open_findings_are_still_found() -> None:
+    """Each finding listed as open is produced by its reproducer today (remove it once fixed)."""
+    for finding in fuzzing.OPEN_FINDINGS:
+        with pytest.raises(Broken) as info:
+            TARGETS[finding.target].check(finding.reproducer)
+        assert fuzzing.open_finding(finding.target, str(info.value)) == finding
+
+
+def test_fixed_findings_stay_fixed() -> None:
+    """Reproducers of failures earlier fuzz runs found (a NUL without its row, a BOM or GBK row
+    garbling names, the caller's decimal context leaking in, a too-long ledger name, a directory
+    as output, a corrupted ledger, verify writing to an emptied file) now pass their checks."""
+    assert len(fuzzing.FIXED_FINDINGS) == 10
+    for finding in fuzzing.FIXED_FINDINGS:
+        TARGETS[finding.target].check(finding.reproducer)
+
+
+def _runner() -> Any:
+    spec = importlib.util.spec_from_file_location("fuzz_run", ROOT / "fuzz" / "run.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["fuzz_run"] = module  # its workers find work() and Tally by this name
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_runner_counts_failures_with_a_reproducer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker records every broken case by kind, with a case that reproduces it, and goes on."""
+    runner = _runner()
+
+    def odd_is_broken(n: int) -> None:
+        if n % 2:
+            raise fuzzing.broken("odd number", str(n))
+
+    target = fuzzing.Target("odd", "odd numbers", lambda: st.integers(0, 10**6), odd_is_broken, 1)
+    monkeypatch.setitem(TARGETS, "odd", target)
+    tally = runner.work("odd", 40, 3, None)
+    assert tally.tried == 40
+    count, case = tally.failures["Broken: odd number"]
+    assert 0 < count < 40
+    assert case % 2 == 1
+    script = runner._reproducer("odd", case)
+    assert f"fuzzing.TARGETS['odd'].check({case!r})" in script
+
+
+def test_runner_prints_a_table_and_stops_on_budget(capsys: pytest.CaptureFixture[str]) -> None:
+    """One target, two workers: the inputs are shared out and summed; a spent budget stops early."""
+    runner = _runner()
+    assert (
+        runner.main(["--jobs", "2", "--targets", "bytes", "--examples", "30", "--seed", "1"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "| target | inputs | inputs/s | slowest (s) | failures |" in out
+    assert "| random bytes as a ruleset (`bytes`) | 30 |" in out
+    assert runner.work("bytes", 10**9, 1, 0.0).tried <= 1
+
+
+def test_campaign_weights_share_the_inputs() -> None:
+    """--campaign shares its inputs among the targets by weight, a million in all."""
+    runner = _runner()
+    args = runner.argparse.Namespace(campaign=1_000_000, examples=0)
+    plan = runner._plan(args, list(TARGETS))
+    assert plan["bytes"] == 956_200
+    assert plan["ledger"] == 540
+    assert sum(plan.values()) == 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("kind", "a", "plain", "receipt", "code"),
+    [
+        ("update", 1, "fail", "fail", 1),
+        ("ruleset_text", 0, "fail", "fail", 1),
+        ("delete", 0, "fail", "fail", 1),
+        ("delete", 3, "any", "fail", 1),
+        ("rechain", 1, "any", "fail", 1),
+        ("truncate", 4096, "fail", "fail", 1),
+    ],
+)
+def test_each_tampering_says_what_verify_must_say(
+    tmp_path: Path, kind: str, a: int, plain: str, receipt: str, code: int
+) -> None:
+    """Each tampering of a four-entry ledger returns its verdicts; verify without a receipt agrees.
+
+    Deleting the last entry or re-chaining every hash (leaving the stored checkpoints) is
+    caught by the checkpoints stored in the ledger; an attacker who also rewrites those is
+    caught only by a receipt ("any" without one)."""
+    ledger = tmp_path / "l.db"
+    argv = ["score", str(ROOT / "rulesets" / "a-office-annual.yaml")]
+    argv += [str(ROOT / "examples" / "a-offices-2026.csv"), "--record", str(ledger)]
+    assert run(argv, io.StringIO(), io.StringIO()) == 0
+    assert fuzzing.TAMPERINGS[kind](ledger, a, 0) == fuzzing.Expect(plain, receipt)
+    assert run(["verify", str(ledger)], io.StringIO(), io.StringIO()) == code

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from fuzzing import share
+from hypothesis import given
 from hypothesis import strategies as st
 
 import kpirules
@@ -193,7 +194,7 @@ ODD: st.SearchStrategy[Any] = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@share(2)
 @given(
     values=st.dictionaries(
         st.sampled_from([*INPUT_NAMES, "unknown", "payment_accuracy"]), ODD, max_size=12

@@ -950,6 +950,9 @@ def _audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     except sqlite3.Error as exc:
         stderr.write(f"kpirules: 无法读取记录文件 {args.ledger}：{exc}\n")
         return EXIT_INVALID
+    except OSError as exc:
+        stderr.write(f"kpirules: 无法读取记录文件 {args.ledger}：{_os_reason(exc)}\n")
+        return EXIT_INVALID
     if note:
         stdout.write(f"{args.ledger}: {note}\n")
     for r in replayed:
@@ -1052,6 +1055,7 @@ _OS_REASONS = {
         ("ENOENT", "所在目录不存在"),
         ("ENOTDIR", "路径中有一段不是目录"),
         ("ENAMETOOLONG", "文件名太长"),
+        ("ELOOP", "符号链接太多层"),
         ("EFBIG", "文件超出大小限制"),
         ("EIO", "磁盘读写出错"),
         ("EBUSY", "文件正被使用"),

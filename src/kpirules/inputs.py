@@ -814,8 +814,11 @@ def _read_csv(
 ) -> list[Record]:
     text = _decode(file, raw, encoding)
     if "\x00" in text:
+        at = text.index("\x00")
+        line = text.count("\n", 0, at) + 1
+        column = at - text.rfind("\n", 0, at)
         raise InputError(
-            [Problem(file, 0, 0, "$", "error", "文件含有空字符（NUL）：这不是一个文本文件")]
+            [Problem(file, line, column, "$", "error", "文件含有空字符（NUL）：这不是一个文本文件")]
         )
     table = TableReader(file, None, ruleset, locations)
     reader = csv.reader(io.StringIO(text, newline=""))

@@ -300,6 +300,10 @@ def _what_is(path: Path, header: bytes) -> str | None:
     return None
 
 
+def _lenient_text(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace")
+
+
 def _is_first_version(path: Path) -> bool:
     """Whether the file is a ledger of the first version (a ``meta`` row, no application id)."""
     try:
@@ -369,11 +373,21 @@ class Ledger:
                 self.db.execute("PRAGMA synchronous=FULL")
         except sqlite3.Error as exc:
             raise LedgerError(f"无法打开记录文件 {path}：{exc}") from None
+        # Text that is not UTF-8 can only come from tampering: read it (with U+FFFD for the
+        # bad bytes) so that the entry's hash no longer matches and verify names the entry.
+        self.db.text_factory = _lenient_text
         try:
             if new:
                 self._create()
             self._check_tables()
             self.ledger_id = self._meta("ledger_id")
+        except UnicodeDecodeError:
+            # SQLite's own table descriptions are read as UTF-8 whatever the text factory.
+            self.db.close()
+            raise LedgerError(
+                f"{self.path} 已损坏：文件内部的表结构中有无法读取的字节（文件被改动过），"
+                "不能作为审计记录读取"
+            ) from None
         except BaseException:
             self.db.close()
             raise
