@@ -265,6 +265,22 @@ def _parser() -> _Parser:
         description="以只读方式逐条列出审计记录：序号、时间、期间、对象、规则集版本、总分、等级、操作人。",
     )
     history.add_argument("ledger", metavar="LEDGER", help="审计记录文件")
+    serve = sub.add_parser(
+        "serve",
+        help="启动 HTTP 服务和网页（供医院信息系统调用、政策人员在浏览器中使用）",
+        description=(
+            "启动 HTTP 服务：/v1 下的接口（规则集、检查、计分、解释、记录与核查）和 / 处的网页。"
+            "记录和审计记录接口需要令牌（--token-file 或环境变量 KPIRULES_TOKEN）。"
+            "需要安装：pip install 'kpirules[server]'。"
+        ),
+    )
+    serve.add_argument(
+        "--rulesets", required=True, metavar="DIR", help="规则集所在目录（只从这里读）"
+    )
+    serve.add_argument("--ledger", metavar="FILE", help="审计记录文件（/v1/record 记入这里）")
+    serve.add_argument("--host", default="127.0.0.1", help="监听地址（默认 127.0.0.1，仅本机）")
+    serve.add_argument("--port", type=int, default=8000, help="端口（默认 8000）")
+    serve.add_argument("--token-file", metavar="F", help="令牌文件：第一行是令牌（至少 16 个字符）")
     schema_cmd = sub.add_parser(
         "schema",
         help="输出规则集的 JSON Schema（供编辑器自动补全和检查）",
@@ -879,6 +895,30 @@ def _template(args: argparse.Namespace, stderr: TextIO) -> int:
     return EXIT_OK
 
 
+def _serve(args: argparse.Namespace, stderr: TextIO) -> int:
+    try:
+        import uvicorn
+
+        from kpirules.service import Settings, create_app
+        from kpirules.service.settings import SettingsError, read_token
+    except ImportError:
+        stderr.write("kpirules: serve 需要 HTTP 服务组件：pip install 'kpirules[server]'\n")
+        return EXIT_USAGE
+    if not Path(args.rulesets).is_dir():
+        raise _UsageError(f"kpirules: 规则集目录 {args.rulesets} 不存在")
+    try:
+        token = read_token(args.token_file)
+    except SettingsError as exc:
+        raise _UsageError(f"kpirules: {exc}") from None
+    ledger = Path(args.ledger).resolve() if args.ledger else None
+    app = create_app(Settings(Path(args.rulesets).resolve(), ledger=ledger, token=token))
+    stderr.write(f"kpirules: 服务地址 http://{args.host}:{args.port}/（按 Ctrl+C 停止）\n")
+    if token is None:
+        stderr.write("kpirules: 没有配置令牌：记录和审计记录接口不可用\n")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return EXIT_OK
+
+
 def _check_output(output: str, inputs: Sequence[str], *, force: bool) -> None:
     target = Path(output).resolve()
     for name in inputs:
@@ -943,6 +983,8 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
             return _audit(args, stdout, stderr)
         if args.command == "keygen":
             return _keygen(args, stderr)
+        if args.command == "serve":
+            return _serve(args, stderr)
         return _validate(args, stdout)
     except _UsageError as exc:
         stderr.write(f"{exc}\n")
