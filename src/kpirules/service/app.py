@@ -228,6 +228,31 @@ async def _form_text(form: Any, key: str) -> str | None:
     return value.strip() or None
 
 
+async def _from_form(form: Any) -> tuple[dict[str, str | None], Upload]:
+    """The fields and the uploaded metrics file of a multipart form."""
+    fields = {
+        k: await _form_text(form, k) for k in ("ruleset", "period", "sheet", "entity", "user")
+    }
+    unknown = sorted(set(form.keys()) - {*fields, "file"})
+    if unknown:
+        raise ServiceError(422, "invalid_form", f"表单中有不认识的项：{'、'.join(unknown)}")
+    file = form.get("file")
+    if not isinstance(file, UploadFile):
+        raise ServiceError(422, "invalid_form", "表单缺少指标数据文件（file）")
+    suffix = Path(_display_name(file.filename, "")).suffix.lower()
+    if suffix not in _UPLOAD_SUFFIXES:
+        raise ServiceError(
+            422,
+            "unsupported_file",
+            f"不能读取 “{_display_name(file.filename, '')}”：指标数据文件应为 .xlsx、.csv、.yaml 或 .json",
+        )
+    data = await file.read()
+    upload = Upload(data, _display_name(file.filename, suffix), suffix, fields["sheet"])
+    if not fields["ruleset"]:
+        raise ServiceError(422, "invalid_form", "表单缺少规则集编号（ruleset）")
+    return fields, upload
+
+
 class Service:
     """The state of one running service: settings, ruleset index, worker threads."""
 
@@ -264,27 +289,10 @@ class Service:
                 raise ServiceError(
                     422, "invalid_form", f"表单无法读取：{type(exc).__name__}"
                 ) from None
-            fields = {
-                k: await _form_text(form, k)
-                for k in ("ruleset", "period", "sheet", "entity", "user")
-            }
-            unknown = sorted(set(form.keys()) - {*fields, "file"})
-            if unknown:
-                raise ServiceError(422, "invalid_form", f"表单中有不认识的项：{'、'.join(unknown)}")
-            file = form.get("file")
-            if not isinstance(file, UploadFile):
-                raise ServiceError(422, "invalid_form", "表单缺少指标数据文件（file）")
-            suffix = Path(_display_name(file.filename, "")).suffix.lower()
-            if suffix not in _UPLOAD_SUFFIXES:
-                raise ServiceError(
-                    422,
-                    "unsupported_file",
-                    f"不能读取 “{_display_name(file.filename, '')}”：指标数据文件应为 .xlsx、.csv、.yaml 或 .json",
-                )
-            data = await file.read()
-            upload = Upload(data, _display_name(file.filename, suffix), suffix, fields["sheet"])
-            if not fields["ruleset"]:
-                raise ServiceError(422, "invalid_form", "表单缺少规则集编号（ruleset）")
+            try:
+                fields, upload = await _from_form(form)
+            finally:
+                await form.close()
             return None, fields, upload
         raise ServiceError(
             415,
@@ -448,6 +456,35 @@ _UPLOAD_SCHEMA = {
 }
 
 
+_bearer = HTTPBearer(auto_error=False, description="--token-file 或 KPIRULES_TOKEN 中的令牌")
+
+
+def _authorised(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """The bearer token of the recording and ledger endpoints, compared in constant time."""
+    settings: Settings = request.app.state.service.settings
+    if settings.token is None:
+        raise ServiceError(
+            403,
+            "recording_disabled",
+            "服务没有配置令牌（--token-file 或环境变量 KPIRULES_TOKEN），不接受记录和审计记录请求",
+        )
+    given = credentials.credentials.encode("utf-8") if credentials else b""
+    if not hmac.compare_digest(given, settings.token.encode("utf-8")):
+        raise ServiceError(
+            401,
+            "unauthorized",
+            "需要有效的令牌：请求头 Authorization: Bearer <令牌>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if settings.ledger is None:
+        raise ServiceError(
+            403, "no_ledger", "服务没有配置审计记录文件（--ledger），不接受记录和审计记录请求"
+        )
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The application: the API under ``/v1``, its OpenAPI document, and the page at ``/``."""
     service = Service(settings)
@@ -461,31 +498,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.service = service
     install_handlers(app)
-    bearer = HTTPBearer(auto_error=False, description="--token-file 或 KPIRULES_TOKEN 中的令牌")
-
-    def authorised(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> None:
-        if settings.token is None:
-            raise ServiceError(
-                403,
-                "recording_disabled",
-                "服务没有配置令牌（--token-file 或环境变量 KPIRULES_TOKEN），不接受记录和审计记录请求",
-            )
-        given = credentials.credentials.encode("utf-8") if credentials else b""
-        if not hmac.compare_digest(given, settings.token.encode("utf-8")):
-            raise ServiceError(
-                401,
-                "unauthorized",
-                "需要有效的令牌：请求头 Authorization: Bearer <令牌>",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        if settings.ledger is None:
-            raise ServiceError(
-                403, "no_ledger", "服务没有配置审计记录文件（--ledger），不接受记录和审计记录请求"
-            )
-
-    guarded = [Depends(authorised)]
+    guarded = [Depends(_authorised)]
 
     @app.get("/v1/rulesets", response_model=models.RulesetsOut, tags=["rulesets"])
     def rulesets() -> dict[str, Any]:
