@@ -52,7 +52,10 @@ class Catalog:
                     attrs.evolve(p, file=name) if p.file == str(path) else p for p in problems
                 )
                 continue
-            found.setdefault(ruleset.id, []).append(Version(ruleset, name))
+            # Named as inside the folder: explanations and the ledger never show this
+            # machine's paths to clients.
+            named = attrs.evolve(ruleset, file=name)
+            found.setdefault(ruleset.id, []).append(Version(named, name))
         by_id = {
             rid: tuple(sorted(versions, key=lambda v: in_force(v.ruleset).start))
             for rid, versions in sorted(found.items())
