@@ -688,3 +688,14 @@ def test_serve_refuses_a_missing_folder_and_a_short_token(tmp_path: Path) -> Non
     assert (
         err.getvalue() == f"kpirules: 令牌文件 {token} 中的令牌太短（5 个字符）：至少要 16 个字符\n"
     )
+
+
+def test_replay_of_an_entry_past_the_end_is_404(client: TestClient) -> None:
+    """Replaying entry 999 of a shorter ledger names how many entries there are."""
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    body = json.dumps({"ruleset": "c-staff-halfyear", "rows": [{"entity": "甲", "metrics": {}}]})
+    post_json(client, "/v1/record", body, **auth)
+    size = client.get("/v1/ledger/verify", headers=auth).json()["size"]
+    response = post_json(client, "/v1/ledger/replay", '{"entry": 999}', **auth)
+    detail = error_of(response, 404, "entry_not_found")
+    assert detail["message"] == f"审计记录中没有第 999 条（共 {size} 条）"

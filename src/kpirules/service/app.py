@@ -427,14 +427,14 @@ _GUARDED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _body(*names: str, upload: bool = True) -> dict[str, Any]:
+def _body(*names: str, upload: bool = True, required: bool = True) -> dict[str, Any]:
     """The requestBody of an endpoint that parses its own body (exact numbers, uploads)."""
     content: dict[str, Any] = {
         "application/json": {"schema": {"$ref": f"#/components/schemas/{names[0]}"}}
     }
     if upload:
         content["multipart/form-data"] = {"schema": {"$ref": "#/components/schemas/ScoreUpload"}}
-    return {"requestBody": {"required": True, "content": content}}
+    return {"requestBody": {"required": required, "content": content}}
 
 
 _UPLOAD_SCHEMA = {
@@ -747,7 +747,7 @@ def create_app(settings: Settings) -> FastAPI:
         tags=["ledger"],
         dependencies=guarded,
         responses=_GUARDED,
-        openapi_extra=_body("ReplayRequest", upload=False),
+        openapi_extra=_body("ReplayRequest", upload=False, required=False),
     )
     async def replay_entries(request: Request) -> dict[str, Any]:
         """Re-score recorded entries from their recorded ruleset text and inputs, byte for byte."""
@@ -755,6 +755,11 @@ def create_app(settings: Settings) -> FastAPI:
         asked = strict(models.ReplayRequest, _integral(exact_json(raw or b"{}")))
 
         def work(ledger: Ledger) -> dict[str, Any]:
+            size, _ = ledger.head()
+            if asked.entry is not None and asked.entry > size:
+                raise ServiceError(
+                    404, "entry_not_found", f"审计记录中没有第 {asked.entry} 条（共 {size} 条）"
+                )
             note = engine_changed(ledger, asked.entry)
             done = replay(ledger, asked.entry)
             return {

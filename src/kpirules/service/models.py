@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
+from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
 
@@ -48,8 +49,33 @@ class Row(_Strict):
     )
 
 
+#: One office of the shipped example, as a request would send it.
+EXAMPLE_ROW: JsonDict = {
+    "entity": "第一医院医保办",
+    "metrics": {
+        "payment_errors": 0,
+        "payments": 10000,
+        "settlements_on_time": 2400,
+        "settlements": 2400,
+        "enrollee_data_accuracy": "100%",
+        "supervision_timeliness": "100%",
+        "review_quality": "80;90;90;90;100",
+        "satisfaction": 0.96,
+        "attitude": "85;85;85;85;85",
+        "info_security": 100,
+        "confidentiality": 90,
+    },
+}
+
+
 class ScoreRequest(_Strict):
     """Score rows against a ruleset (the version in force for ``period``)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"ruleset": "a-office-annual", "period": "2026", "rows": [EXAMPLE_ROW]}]
+        }
+    )
 
     ruleset: str = Field(min_length=1, description="规则集编号（GET /v1/rulesets 中的 id）")
     period: str | None = Field(
@@ -61,11 +87,32 @@ class ScoreRequest(_Strict):
 class ExplainRequest(ScoreRequest):
     """Score the rows and explain one entity."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"ruleset": "a-office-annual", "rows": [EXAMPLE_ROW], "entity": "第一医院医保办"}
+            ]
+        }
+    )
+
     entity: str = Field(min_length=1, description="要解释的对象")
 
 
 class RecordRequest(ScoreRequest):
     """Score the rows and record the batch in the ledger."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "ruleset": "a-office-annual",
+                    "period": "2026",
+                    "rows": [EXAMPLE_ROW],
+                    "user": "绩效办",
+                }
+            ]
+        }
+    )
 
     user: str | None = Field(default=None, description="记入审计记录的操作人")
 
