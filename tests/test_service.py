@@ -699,3 +699,25 @@ def test_replay_of_an_entry_past_the_end_is_404(client: TestClient) -> None:
     response = post_json(client, "/v1/ledger/replay", '{"entry": 999}', **auth)
     detail = error_of(response, 404, "entry_not_found")
     assert detail["message"] == f"审计记录中没有第 999 条（共 {size} 条）"
+
+
+def test_missing_data_in_json_rows_is_placed_at_the_entity_row(client: TestClient) -> None:
+    """An entity that cannot be scored is named with its field at its row of the request."""
+    body = json.dumps(
+        {
+            "ruleset": "c-staff-halfyear",
+            "rows": [
+                {"entity": "甲", "metrics": {}},
+                {"entity": "乙", "metrics": {"claims_handled": 5}},
+            ],
+        },
+        ensure_ascii=False,
+    )
+    detail = error_of(post_json(client, "/v1/score", body), 422, "cannot_score")
+    assert detail["message"] == "请求：有对象无法计分，未计分"
+    first = detail["problems"][0]
+    assert (first["entity"], first["field"], first["path"]) == (
+        "甲",
+        "claims_handled",
+        "$.rows[0].metrics.claims_handled",
+    )

@@ -334,6 +334,13 @@ class Service:
                 results = version.ruleset.evaluate_many(rows)
             except EvaluationError as exc:
                 problems = [evaluation_problem_data(p, file, locations) for p in exc.problems]
+                if json_rows is not None:
+                    # Rows sent as JSON: the problem's place is its row in the request.
+                    index = {row.entity: i for i, row in enumerate(json_rows)}
+                    for problem in problems:
+                        where = f"$.rows[{index.get(problem['entity'] or '', 0)}]"
+                        field = problem["field"]
+                        problem["path"] = f"{where}.metrics.{field}" if field else where
                 raise ServiceError(
                     422, "cannot_score", f"{file}：有对象无法计分，未计分", problems
                 ) from None
@@ -848,7 +855,12 @@ def _page_routes(app: FastAPI) -> None:
 
         return serve
 
-    app.add_api_route("/", static(page, "text/html; charset=utf-8"), include_in_schema=False)
+    app.add_api_route(
+        "/",
+        static(page, "text/html; charset=utf-8"),
+        methods=["GET", "HEAD"],
+        include_in_schema=False,
+    )
     app.add_api_route(
         "/page.css", static(style, "text/css; charset=utf-8"), include_in_schema=False
     )
