@@ -721,3 +721,21 @@ def test_missing_data_in_json_rows_is_placed_at_the_entity_row(client: TestClien
         "claims_handled",
         "$.rows[0].metrics.claims_handled",
     )
+
+
+def test_scoring_across_a_change_of_rules_is_422(family_client: TestClient) -> None:
+    """Scoring for a period in which the rules change is refused, not guessed."""
+    body = '{"ruleset": "a-office", "period": "2026-07-01..2027-06-30", "rows": [{"entity": "甲", "metrics": {}}]}'
+    detail = error_of(post_json(family_client, "/v1/score", body), 422, "period")
+    assert "期间规则发生变化" in detail["message"]
+
+
+def test_quarterly_upload_is_rolled_up_to_the_period(client: TestClient) -> None:
+    """A file with a period column is rolled up to the year, as `score --period` does."""
+    path = EXAMPLES / "a-offices-2026-quarterly.csv"
+    response = upload(client, "/v1/score", "a-office-annual", path, period="2026")
+    assert response.status_code == 200, response.text
+    out, err = io.StringIO(), io.StringIO()
+    args = ["score", str(RULESETS / "a-office-annual.yaml"), str(path), "--period", "2026"]
+    assert run([*args, "--format", "json"], out, err) == 0
+    assert response.content == out.getvalue().encode("utf-8")

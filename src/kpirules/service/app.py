@@ -68,7 +68,6 @@ class Scored:
     period: str | None
     rows: list[Row]
     results: tuple[Result, ...]
-    notes: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -285,9 +284,11 @@ class Service:
         if kind == "multipart/form-data":
             try:
                 form = await request.form(max_files=1, max_fields=20)
-            except Exception as exc:  # the multipart parser's own errors
+            except Exception:  # the multipart parser's own errors, in its own words
                 raise ServiceError(
-                    422, "invalid_form", f"表单无法读取：{type(exc).__name__}"
+                    422,
+                    "invalid_form",
+                    "表单无法读取：应为 multipart/form-data，最多 20 项、1 个文件",
                 ) from None
             try:
                 fields, upload = await _from_form(form)
@@ -314,7 +315,7 @@ class Service:
 
         def work() -> Scored:
             if upload is not None:
-                rows, notes, locations = self._read_upload(version.ruleset, period, upload)
+                rows, locations = self._read_upload(version.ruleset, period, upload)
                 file = upload.name
             else:
                 assert json_rows is not None
@@ -327,7 +328,7 @@ class Service:
                         "请求中的指标数据有误，未计分",
                         [problem_data(p) for p in exc.problems],
                     ) from None
-                notes, locations, file = (), None, REQUEST
+                locations, file = None, REQUEST
             if len(rows) > self.settings.max_entities:
                 raise self._too_many(len(rows))
             try:
@@ -344,7 +345,7 @@ class Service:
                 raise ServiceError(
                     422, "cannot_score", f"{file}：有对象无法计分，未计分", problems
                 ) from None
-            return Scored(version, period, rows, results, notes)
+            return Scored(version, period, rows, results)
 
         scored: Scored = await self.in_worker(work)
         return scored
@@ -358,7 +359,7 @@ class Service:
 
     def _read_upload(
         self, ruleset: Ruleset, period: str | None, upload: Upload
-    ) -> tuple[list[Row], tuple[str, ...], Locations]:
+    ) -> tuple[list[Row], Locations]:
         """Read an uploaded metrics file from a private temporary folder; problems name the
         upload by its own name."""
         # Imported here: the command line module is only needed for reading uploads.
@@ -373,6 +374,7 @@ class Service:
             def named(text: str) -> str:
                 return text.replace(here, upload.name)
 
+            # What the reader says about rolling periods up is for a terminal, not an answer.
             notes = io.StringIO()
             args = argparse.Namespace(metrics=here, encoding=None, sheet=upload.sheet)
             try:
@@ -389,8 +391,7 @@ class Service:
                 ) from None
             except PeriodError as exc:
                 raise ServiceError(422, "period", named(str(exc))) from None
-        lines = tuple(named(line) for line in notes.getvalue().splitlines())
-        return rows, lines, locations
+        return rows, locations
 
 
 def _version_out(version: Version) -> dict[str, Any]:
@@ -529,10 +530,7 @@ def create_app(settings: Settings) -> FastAPI:
         ruleset_id: str, period: Annotated[str, Query(min_length=1, description="期间，如 2026")]
     ) -> dict[str, Any]:
         """Which version of the ruleset is in force for the period."""
-        try:
-            version = service.catalog.pick(ruleset_id, period)
-        except PeriodError as exc:
-            raise ServiceError(422, "period", str(exc)) from None
+        version = service.catalog.pick(ruleset_id, period)
         return {"id": ruleset_id, "period": period, "version": _version_out(version)}
 
     @app.post(
@@ -798,10 +796,7 @@ def create_app(settings: Settings) -> FastAPI:
         """The data-entry workbook of the ruleset version in force for the period."""
         from kpirules.template import build_template
 
-        try:
-            version = service.catalog.pick(ruleset_id, period)
-        except PeriodError as exc:
-            raise ServiceError(422, "period", str(exc)) from None
+        version = service.catalog.pick(ruleset_id, period)
         data = await service.in_worker(lambda: build_template(version.ruleset, [], version.file))
         return Response(
             data,

@@ -89,7 +89,10 @@ class Catalog:
                 "period_required",
                 f"规则集 “{ruleset_id}” 有多个版本（{listed}）：请给出期间 period 以选择施行中的版本",
             )
-        chosen = choose([v.ruleset for v in versions], period)
+        try:
+            chosen = choose([v.ruleset for v in versions], period)
+        except PeriodError as exc:
+            raise ServiceError(422, "period", str(exc)) from None
         return next(v for v in versions if v.ruleset is chosen)
 
 
