@@ -8,6 +8,7 @@ browser fails these tests.
 from __future__ import annotations
 
 import io
+import shutil
 import socket
 import threading
 import time
@@ -22,7 +23,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from kpirules.service import Settings, create_app
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
+#: Debian's chromium, found on PATH as scripts/install-test-tools.sh leaves it.
+CHROMIUM = shutil.which("chromium")
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +49,9 @@ def base_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    assert CHROMIUM.is_file(), "Chromium is missing: run bash scripts/install-test-tools.sh"
+    assert CHROMIUM is not None, "Chromium is missing: run bash scripts/install-test-tools.sh"
     with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield launched
         launched.close()
 

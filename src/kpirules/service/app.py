@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hmac
 import io
 import json
 import re
 import sqlite3
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from importlib import resources
@@ -284,7 +285,7 @@ class Service:
         if kind == "multipart/form-data":
             try:
                 form = await request.form(max_files=1, max_fields=20)
-            except Exception:  # the multipart parser's own errors, in its own words
+            except Exception:  # the multipart parser's errors: too many parts, a broken body
                 raise ServiceError(
                     422,
                     "invalid_form",
@@ -496,7 +497,14 @@ def _authorised(
 def create_app(settings: Settings) -> FastAPI:
     """The application: the API under ``/v1``, its OpenAPI document, and the page at ``/``."""
     service = Service(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        service.workers.shutdown(wait=False, cancel_futures=True)
+
     app = FastAPI(
+        lifespan=lifespan,
         title="kpirules",
         version=__version__,
         description="绩效考核规则引擎的 HTTP 接口：列出规则集、检查规则集、计分、解释、记录与核查。",
