@@ -55,6 +55,8 @@ from kpirules.service.settings import Settings
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: What the page and every answer may load: nothing but this service itself.
 CSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+#: Worker threads reading and scoring at once; further requests wait their turn.
+WORKERS = 4
 _UPLOAD_SUFFIXES = (".xlsx", ".csv", ".yaml", ".yml", ".json")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -259,11 +261,19 @@ class Service:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.catalog = Catalog.scan(settings.rulesets)
-        self.workers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="kpirules")
+        self._workers: ThreadPoolExecutor | None = None
+
+    def close(self) -> None:
+        """Let the worker threads end once their work is done; new work starts new ones."""
+        if self._workers is not None:
+            self._workers.shutdown(wait=False, cancel_futures=True)
+            self._workers = None
 
     async def in_worker(self, work: Callable[[], Any], *, limited: bool = True) -> Any:
         """Run blocking work in a worker thread; 503 when it takes longer than the limit."""
-        future = asyncio.wrap_future(self.workers.submit(work))
+        if self._workers is None:
+            self._workers = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="kpirules")
+        future = asyncio.wrap_future(self._workers.submit(work))
         if not limited:
             return await future
         try:
@@ -501,7 +511,7 @@ def create_app(settings: Settings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        service.workers.shutdown(wait=False, cancel_futures=True)
+        service.close()
 
     app = FastAPI(
         lifespan=lifespan,
