@@ -739,3 +739,46 @@ def test_quarterly_upload_is_rolled_up_to_the_period(client: TestClient) -> None
     args = ["score", str(RULESETS / "a-office-annual.yaml"), str(path), "--period", "2026"]
     assert run([*args, "--format", "json"], out, err) == 0
     assert response.content == out.getvalue().encode("utf-8")
+
+
+def test_serve_says_when_the_port_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A port already in use is refused in words, exit 1, before the server starts."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        out, err = io.StringIO(), io.StringIO()
+        code = run(["serve", "--rulesets", str(RULESETS), "--port", str(port)], out, err)
+    assert code == 1
+    assert (
+        err.getvalue()
+        == f"kpirules: 无法在 127.0.0.1:{port} 上监听：端口已被占用（换一个 --port，或先停止占用它的程序）\n"
+    )
+    err = io.StringIO()
+    assert run(["serve", "--rulesets", str(RULESETS), "--port", "70000"], out, err) == 2
+    assert err.getvalue() == "kpirules: 端口 70000 不可用：应在 1–65535 之间\n"
+
+
+def test_service_works_again_after_its_workers_were_stopped() -> None:
+    """Leaving the application's lifespan stops its workers; the next request starts new ones."""
+    app = create_app(Settings(RULESETS))
+    for _ in range(2):
+        with TestClient(app) as c:
+            response = upload(c, "/v1/score", "a-office-annual", EXAMPLES / "a-offices-2026.csv")
+            assert [r["total"] for r in response.json()] == ["97.00", "93.20", "83.47", "97.12"]
+
+
+def test_openapi_document_describes_strict_requests(client: TestClient) -> None:
+    """Requests refuse unknown fields; a metric value is a string or a number, nothing else."""
+    document = client.get("/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    assert schemas["ScoreRequest"]["additionalProperties"] is False
+    assert schemas["Row"]["properties"]["metrics"]["additionalProperties"] == {
+        "anyOf": [{"type": "string"}, {"type": "number"}]
+    }
+    score = document["paths"]["/v1/score"]["post"]
+    assert set(score["requestBody"]["content"]) == {"application/json", "multipart/form-data"}
+    assert {"404", "413", "422", "500", "503"} <= set(score["responses"])
+    assert score["responses"]["413"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorOut"
+    }

@@ -9,8 +9,10 @@ import argparse
 import codecs
 import contextlib
 import datetime as dt
+import errno
 import json
 import os
+import socket
 import sqlite3
 import sys
 import tempfile
@@ -271,6 +273,7 @@ def _parser() -> _Parser:
         description=(
             "启动 HTTP 服务：/v1 下的接口（规则集、检查、计分、解释、记录与核查）和 / 处的网页。"
             "记录和审计记录接口需要令牌（--token-file 或环境变量 KPIRULES_TOKEN）。"
+            "上限：请求内容 5 MiB，每次 5000 个对象，每次 30 秒。"
             "需要安装：pip install 'kpirules[server]'。"
         ),
     )
@@ -906,12 +909,26 @@ def _serve(args: argparse.Namespace, stderr: TextIO) -> int:
         return EXIT_USAGE
     if not Path(args.rulesets).is_dir():
         raise _UsageError(f"kpirules: 规则集目录 {args.rulesets} 不存在")
+    if not 0 < args.port < 65536:
+        raise _UsageError(f"kpirules: 端口 {args.port} 不可用：应在 1–65535 之间")
     try:
         token = read_token(args.token_file)
     except SettingsError as exc:
         raise _UsageError(f"kpirules: {exc}") from None
     ledger = Path(args.ledger).resolve() if args.ledger else None
     app = create_app(Settings(Path(args.rulesets).resolve(), ledger=ledger, token=token))
+    try:
+        # Bind once first, so that a port in use is said in words before anything starts.
+        with socket.create_server((args.host, args.port)):
+            pass
+    except OSError as exc:
+        reason = {
+            errno.EADDRINUSE: "端口已被占用（换一个 --port，或先停止占用它的程序）",
+            errno.EACCES: "没有权限（1024 以下的端口需要管理员权限）",
+            errno.EADDRNOTAVAIL: "本机没有这个地址",
+        }.get(exc.errno or 0, os.strerror(exc.errno) if exc.errno else str(exc))
+        stderr.write(f"kpirules: 无法在 {args.host}:{args.port} 上监听：{reason}\n")
+        return EXIT_INVALID
     stderr.write(f"kpirules: 服务地址 http://{args.host}:{args.port}/（按 Ctrl+C 停止）\n")
     if token is None:
         stderr.write("kpirules: 没有配置令牌：记录和审计记录接口不可用\n")
