@@ -56,10 +56,10 @@
 
   async function refreshVersion() {
     const id = $("ruleset").value;
-    $("template-link").href = "/v1/template/" + encodeURIComponent(id) + periodQuery();
+    $("template-link").href = "v1/template/" + encodeURIComponent(id) + periodQuery();
     const period = $("period").value.trim();
     if (!id || !period) { $("version").textContent = ""; return; }
-    const response = await fetch("/v1/rulesets/" + encodeURIComponent(id) + "/in-force" + periodQuery());
+    const response = await fetch("v1/rulesets/" + encodeURIComponent(id) + "/in-force" + periodQuery());
     if (response.ok) {
       const body = await response.json();
       const v = body.version;
@@ -70,7 +70,7 @@
   }
 
   async function loadRulesets() {
-    const response = await fetch("/v1/rulesets");
+    const response = await fetch("v1/rulesets");
     const select = $("ruleset");
     if (!response.ok) { showProblems($("problems"), await failure(response)); return; }
     const body = await response.json();
@@ -124,7 +124,7 @@
   }
 
   async function explain(entity) {
-    const response = await fetch("/v1/explain", { method: "POST", body: formData({ entity: entity }) });
+    const response = await fetch("v1/explain", { method: "POST", body: formData({ entity: entity }) });
     const section = $("explanation");
     section.hidden = false;
     if (!response.ok) {
@@ -146,7 +146,7 @@
     $("xlsx-button").disabled = true;
     if (!$("file").files.length) { status.textContent = "请先选择填好的工作簿"; return; }
     status.textContent = "正在计分…";
-    const response = await fetch("/v1/score", { method: "POST", body: formData() });
+    const response = await fetch("v1/score", { method: "POST", body: formData() });
     if (!response.ok) {
       status.textContent = "未计分";
       showProblems($("problems"), await failure(response));
@@ -161,7 +161,7 @@
 
   async function download() {
     if (!lastScored) return;
-    const response = await fetch("/v1/score?format=xlsx", { method: "POST", body: formData() });
+    const response = await fetch("v1/score?format=xlsx", { method: "POST", body: formData() });
     if (!response.ok) { showProblems($("problems"), await failure(response)); return; }
     const blob = await response.blob();
     const link = document.createElement("a");
@@ -189,7 +189,7 @@
     const list = $("check-problems");
     list.replaceChildren();
     const name = $("ruleset-file").files.length ? $("ruleset-file").files[0].name : "粘贴的规则集.yaml";
-    const response = await fetch("/v1/validate", {
+    const response = await fetch("v1/validate", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ text: $("ruleset-text").value, name: name }),
