@@ -782,3 +782,29 @@ def test_openapi_document_describes_strict_requests(client: TestClient) -> None:
     assert score["responses"]["413"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/ErrorOut"
     }
+
+
+def test_entity_that_cannot_be_scored_is_placed_at_its_cell_in_the_upload(
+    client: TestClient,
+) -> None:
+    """A missing rating is reported where the command line reports it: row 3, column 9."""
+    path = EXAMPLES / "c-staff-2026h1-missing.csv"
+    detail = error_of(upload(client, "/v1/score", "c-staff-halfyear", path), 422, "cannot_score")
+    assert detail["message"] == "c-staff-2026h1-missing.csv：有对象无法计分，未计分"
+    assert detail["problems"] == [
+        {
+            "file": "c-staff-2026h1-missing.csv",
+            "line": 3,
+            "column": 9,
+            "cell": None,
+            "path": "$.report_quality",
+            "severity": "error",
+            "message": "缺少数据：统计分析报告质量评分（report_quality）；这些指标规定缺失时报错（missing: error）",
+            "suggestion": None,
+            "entity": "罗晨",
+            "field": "report_quality",
+        }
+    ]
+    out, err = io.StringIO(), io.StringIO()
+    assert run(["score", str(RULESETS / "c-staff-halfyear.yaml"), str(path)], out, err) == 1
+    assert err.getvalue().startswith(f"{path}:3:9: error: 罗晨: report_quality: ")
