@@ -982,6 +982,8 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
         if args.command is None:
             parser.print_help(stderr)
             return EXIT_USAGE
+        if args.command == "serve":
+            return _serve(args, stderr)
         if args.command == "schema":
             definition = tests_schema() if args.tests else schema()
             stdout.write(json.dumps(definition, ensure_ascii=False, indent=2) + "\n")
@@ -1000,8 +1002,6 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
             return _audit(args, stdout, stderr)
         if args.command == "keygen":
             return _keygen(args, stderr)
-        if args.command == "serve":
-            return _serve(args, stderr)
         return _validate(args, stdout)
     except _UsageError as exc:
         stderr.write(f"{exc}\n")
