@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system programs the test suite drives for real, when they are missing:
-# Debian's chromium (the HTML report is rendered and printed in a headless browser).
+# Debian's chromium (the HTML report is rendered and printed in a headless browser; the web
+# page of kpirules serve is driven in it through Playwright, which never downloads a browser).
 # Uses apt-get directly as root, through sudo otherwise.
 set -euo pipefail
 if command -v chromium >/dev/null 2>&1; then

@@ -12,6 +12,7 @@ import datetime as dt
 import errno
 import json
 import os
+import socket
 import sqlite3
 import stat
 import sys
@@ -307,6 +308,23 @@ def _parser() -> _Parser:
         description="以只读方式逐条列出审计记录：序号、时间、期间、对象、规则集版本、总分、等级、操作人。",
     )
     history.add_argument("ledger", metavar="LEDGER", help="审计记录文件")
+    serve = sub.add_parser(
+        "serve",
+        help="启动 HTTP 服务和网页（供医院信息系统调用、政策人员在浏览器中使用）",
+        description=(
+            "启动 HTTP 服务：/v1 下的接口（规则集、检查、计分、解释、记录与核查）和 / 处的网页。"
+            "记录和审计记录接口需要令牌（--token-file 或环境变量 KPIRULES_TOKEN）。"
+            "上限：请求内容 5 MiB，每次 5000 个对象，每次 30 秒。"
+            "需要安装：pip install 'kpirules[server]'。"
+        ),
+    )
+    serve.add_argument(
+        "--rulesets", required=True, metavar="DIR", help="规则集所在目录（只从这里读）"
+    )
+    serve.add_argument("--ledger", metavar="FILE", help="审计记录文件（/v1/record 记入这里）")
+    serve.add_argument("--host", default="127.0.0.1", help="监听地址（默认 127.0.0.1，仅本机）")
+    serve.add_argument("--port", type=int, default=8000, help="端口（默认 8000）")
+    serve.add_argument("--token-file", metavar="F", help="令牌文件：第一行是令牌（至少 16 个字符）")
     schema_cmd = sub.add_parser(
         "schema",
         help="输出规则集的 JSON Schema（供编辑器自动补全和检查）",
@@ -1117,6 +1135,44 @@ def _is_ledger(path: Path) -> bool:
     return application_id == LEDGER_APPLICATION_ID or entries is not None
 
 
+def _serve(args: argparse.Namespace, stderr: TextIO) -> int:
+    try:
+        import uvicorn
+
+        from kpirules.service import Settings, create_app
+        from kpirules.service.settings import SettingsError, read_token
+    except ImportError:
+        stderr.write("kpirules: serve 需要 HTTP 服务组件：pip install 'kpirules[server]'\n")
+        return EXIT_USAGE
+    if not Path(args.rulesets).is_dir():
+        raise _UsageError(f"kpirules: 规则集目录 {args.rulesets} 不存在")
+    if not 0 < args.port < 65536:
+        raise _UsageError(f"kpirules: 端口 {args.port} 不可用：应在 1–65535 之间")
+    try:
+        token = read_token(args.token_file)
+    except SettingsError as exc:
+        raise _UsageError(f"kpirules: {exc}") from None
+    ledger = Path(args.ledger).resolve() if args.ledger else None
+    app = create_app(Settings(Path(args.rulesets).resolve(), ledger=ledger, token=token))
+    try:
+        # Bind once first, so that a port in use is said in words before anything starts.
+        with socket.create_server((args.host, args.port)):
+            pass
+    except OSError as exc:
+        reason = {
+            errno.EADDRINUSE: "端口已被占用（换一个 --port，或先停止占用它的程序）",
+            errno.EACCES: "没有权限（1024 以下的端口需要管理员权限）",
+            errno.EADDRNOTAVAIL: "本机没有这个地址",
+        }.get(exc.errno or 0, os.strerror(exc.errno) if exc.errno else str(exc))
+        stderr.write(f"kpirules: 无法在 {args.host}:{args.port} 上监听：{reason}\n")
+        return EXIT_INVALID
+    stderr.write(f"kpirules: 服务地址 http://{args.host}:{args.port}/（按 Ctrl+C 停止）\n")
+    if token is None:
+        stderr.write("kpirules: 没有配置令牌：记录和审计记录接口不可用\n")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return EXIT_OK
+
+
 def _check_output(output: str, inputs: Sequence[str], *, force: bool) -> None:
     path = Path(output)
     target = path.resolve()
@@ -1244,6 +1300,8 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
         if args.command is None:
             parser.print_help(stderr)
             return EXIT_USAGE
+        if args.command == "serve":
+            return _serve(args, stderr)
         if args.command == "schema":
             definition = tests_schema() if args.tests else schema()
             stdout.write(json.dumps(definition, ensure_ascii=False, indent=2) + "\n")
