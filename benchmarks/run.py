@@ -182,7 +182,7 @@ def zen_engines(graph: dict[str, Any], contexts: list[dict[str, Any]], normal: A
     import zen
 
     engine = zen.ZenEngine({"loader": {"type": "static", "content": {"model.json": graph}}})
-    batch = [{"key": "model.json", "context": c} for c in contexts]
+    batch: list[Any] = [{"key": "model.json", "context": c} for c in contexts]
 
     def run_batch() -> list[Any]:
         return list(engine.evaluate_batch(batch))
@@ -221,7 +221,9 @@ def peers30_model(n: int, with_zen: bool) -> Model:
         tree = ast.parse(source, mode="eval").body
         for node in ast.walk(tree):
             if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
-                node.value = Decimal(ast.get_source_segment(source, node) or repr(node.value))
+                # simpleeval returns a Constant's value as it is, so a Decimal stays one.
+                text = ast.get_source_segment(source, node) or repr(node.value)
+                node.value = Decimal(text)  # type: ignore[assignment]
         parsed.append((source, tree))
     evaluator = simpleeval.SimpleEval(
         functions={"max": max}, operators=dict(simpleeval.DEFAULT_OPERATORS)
