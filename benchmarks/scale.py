@@ -70,6 +70,7 @@ def generate(path: Path, n: int, seed: int = 20261201) -> None:
                     f"{percent(rng, 75)},{ratings(rng)},{rng.randint(60, 100)},"
                     f"{rng.randint(60, 100)}\n"
                 )
+        Path(tmp).chmod(0o644)  # mkstemp makes it private; it is no secret
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
