@@ -376,6 +376,33 @@ def test_score_as_csv_is_the_cli_csv_with_a_byte_order_mark(client: TestClient) 
     assert response.content == out.getvalue().encode("utf-8-sig")
 
 
+def test_score_as_html_is_the_cli_report(
+    client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """?format=html (or Accept: text/html) gives the printable report, byte-identical to
+    `kpirules report` run in the rulesets folder (the service names a ruleset by its file
+    name there, never by a server path)."""
+    response = upload(
+        client, "/v1/score?format=html", "a-office-annual", EXAMPLES / "a-offices-2026.csv"
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    out = tmp_path / "报告.html"
+    monkeypatch.chdir(RULESETS)
+    args = ["report", "a-office-annual.yaml", str(EXAMPLES / "a-offices-2026.csv")]
+    assert run([*args, "--output", str(out)], io.StringIO(), io.StringIO()) == 0
+    assert response.content == out.read_bytes()
+    path = EXAMPLES / "a-offices-2026.csv"
+    with path.open("rb") as handle:
+        by_accept = client.post(
+            "/v1/score",
+            data={"ruleset": "a-office-annual"},
+            files={"file": (path.name, handle)},
+            headers={"accept": "text/html"},
+        )
+    assert by_accept.content == response.content
+
+
 def test_template_is_the_data_entry_workbook(client: TestClient) -> None:
     """The template of a ruleset downloads as a workbook with its guide sheet."""
     response = client.get("/v1/template/a-office-annual")

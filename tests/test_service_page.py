@@ -106,6 +106,12 @@ def test_upload_a_workbook_read_the_ranking_and_download_the_results(page: Page)
     assert download.suggested_filename == "结果.xlsx"
     book = openpyxl.load_workbook(io.BytesIO(Path(download.path()).read_bytes()))
     assert book.sheetnames[0] == "汇总"
+    with page.expect_download() as info:
+        page.click("#html-button")
+    report = info.value
+    assert report.suggested_filename == "报告.html"
+    html = Path(report.path()).read_text("utf-8")
+    assert "第二医院医保办" in html and "93.20" in html
 
 
 def test_template_downloads_for_the_chosen_ruleset(page: Page) -> None:

@@ -572,10 +572,11 @@ def create_app(settings: Settings) -> FastAPI:
     score_responses: dict[int | str, dict[str, Any]] = {
         200: {
             "model": list[models.ResultOut],
-            "description": "每个对象的结果（与 kpirules score --format json 逐字节相同），或 Excel 工作簿、CSV",
+            "description": "每个对象的结果（与 kpirules score --format json 逐字节相同），或 Excel 工作簿、CSV、HTML 报告",
             "content": {
                 XLSX: {"schema": {"type": "string", "format": "binary"}},
                 "text/csv": {"schema": {"type": "string"}},
+                "text/html": {"schema": {"type": "string"}},
             },
         }
     }
@@ -589,7 +590,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def score(
         request: Request,
         format: Annotated[
-            Literal["json", "xlsx", "csv"] | None,
+            Literal["json", "xlsx", "csv", "html"] | None,
             Query(description="结果格式；缺省时按 Accept 请求头，再缺省为 json"),
         ] = None,
     ) -> Response:
@@ -607,6 +608,17 @@ def create_app(settings: Settings) -> FastAPI:
             )
             return Response(
                 data, media_type=XLSX, headers={"Content-Disposition": _attachment("结果.xlsx")}
+            )
+        if chosen == "html":
+            from kpirules import html_report
+
+            page = await service.in_worker(
+                lambda: html_report.render(ruleset, scored.results, period=scored.period or "")
+            )
+            return Response(
+                page.encode("utf-8"),
+                media_type="text/html; charset=utf-8",
+                headers={"Content-Disposition": _attachment("报告.html")},
             )
         if chosen == "csv":
             text = report.to_csv(ruleset, scored.results, order="rank")
@@ -832,6 +844,8 @@ def create_app(settings: Settings) -> FastAPI:
 def _accepted(accept: str) -> str:
     if XLSX in accept:
         return "xlsx"
+    if "text/html" in accept:
+        return "html"
     if "text/csv" in accept:
         return "csv"
     return "json"

@@ -144,6 +144,7 @@
     $("ranking").replaceChildren();
     $("explanation").hidden = true;
     $("xlsx-button").disabled = true;
+    $("html-button").disabled = true;
     if (!$("file").files.length) { status.textContent = "请先选择填好的工作簿"; return; }
     status.textContent = "正在计分…";
     const response = await fetch("v1/score", { method: "POST", body: formData() });
@@ -157,16 +158,17 @@
     status.textContent = "已计分：" + results.length + " 个对象";
     showRanking(results);
     $("xlsx-button").disabled = false;
+    $("html-button").disabled = false;
   }
 
-  async function download() {
+  async function download(format, name) {
     if (!lastScored) return;
-    const response = await fetch("v1/score?format=xlsx", { method: "POST", body: formData() });
+    const response = await fetch("v1/score?format=" + format, { method: "POST", body: formData() });
     if (!response.ok) { showProblems($("problems"), await failure(response)); return; }
     const blob = await response.blob();
     const link = document.createElement("a");
     link.href = URL.createObjectURL(blob);
-    link.download = "结果.xlsx";
+    link.download = name;
     document.body.appendChild(link);
     link.click();
     link.remove();
@@ -227,7 +229,8 @@
     $("ruleset").addEventListener("change", refreshVersion);
     $("period").addEventListener("change", refreshVersion);
     $("score-form").addEventListener("submit", score);
-    $("xlsx-button").addEventListener("click", download);
+    $("xlsx-button").addEventListener("click", () => download("xlsx", "结果.xlsx"));
+    $("html-button").addEventListener("click", () => download("html", "报告.html"));
     $("check-form").addEventListener("submit", check);
     $("ruleset-file").addEventListener("change", readRulesetFile);
     loadRulesets();
