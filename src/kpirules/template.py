@@ -17,6 +17,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 from kpirules.inputs import rater_columns, unit_text
@@ -190,6 +191,13 @@ def build_template(ruleset: Ruleset, entities: Sequence[str], ruleset_name: str)
             for row in range(2, last + 1):
                 ws.cell(row=row, column=i).number_format = "0.00%"
     ws.freeze_panes = "B2"
+    # Printed as a blank form: A4 landscape, one page wide, the header on every page.
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.print_title_rows = "1:1"
     _guide(wb, ruleset, entity_column, columns, ruleset_name)
     out = io.BytesIO()
     wb.save(out)

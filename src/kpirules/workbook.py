@@ -184,7 +184,17 @@ def _write_table(
             _put(ws, i, j, column, value, fmt)
     ws.freeze_panes(row, freeze_column - 1)
     _fit(ws, [heads, *table.texts()])
+    _printable(ws, header_row=row)
     return row
+
+
+def _printable(ws: Sheet, *, header_row: int | None) -> None:
+    """Print on A4 landscape, one page wide, the header row repeated on every page."""
+    ws.set_paper(9)  # A4
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    if header_row is not None:
+        ws.repeat_rows(header_row - 1)
 
 
 def _title_block(
@@ -241,6 +251,7 @@ def _charts(
 ) -> None:
     """The 图表 sheet: grade counts and score rates as small tables, and three bar charts."""
     ws = book.add_worksheet("图表")
+    _printable(ws, header_row=None)
     last = header_row + len(ranking.rows)
     keys = [c.key for c in ranking.columns]
     total_col = keys.index("total") + 1
