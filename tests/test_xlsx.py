@@ -526,6 +526,9 @@ def test_template_layout(tmp_path: Path, ruleset_file: Path) -> None:
     ]  # fmt: skip
     assert [ws["A2"].value, ws["A3"].value] == ["甲医院", "乙医院"]
     assert ws.freeze_panes == "B2"
+    assert (ws.page_setup.paperSize, ws.page_setup.orientation) == (9, "landscape")
+    assert (ws.page_setup.fitToWidth, ws.page_setup.fitToHeight) == (1, 0)
+    assert ws.print_title_rows == "$1:$1"
     assert ws["D2"].number_format == "0.00%"
     rules = {str(dv.sqref): dv for dv in ws.data_validations.dataValidation}
     assert rules["I2:I500"].type == "list"

@@ -133,6 +133,19 @@ def test_frozen_headers_and_widths(book: openpyxl.Workbook) -> None:
     assert ws.cell(8, 1).font.bold
 
 
+def test_every_sheet_prints_a4_landscape_one_page_wide(book: openpyxl.Workbook) -> None:
+    """A director prints the workbook: A4 landscape, fitted to one page wide, header repeated."""
+    for title, header in (("汇总", "$8:$8"), ("各项得分", "$1:$1"), ("计分说明", "$1:$1")):
+        ws = sheet(book, title)
+        assert (ws.page_setup.paperSize, ws.page_setup.orientation) == (9, "landscape")
+        # fitToWidth absent means 1 in the file format (XlsxWriter leaves the default out).
+        assert (ws.page_setup.fitToWidth or 1, ws.page_setup.fitToHeight) == (1, 0)
+        assert ws.sheet_properties.pageSetUpPr.fitToPage
+        assert ws.print_title_rows == header
+    charts = sheet(book, "图表")
+    assert charts.page_setup.orientation == "landscape"
+
+
 def test_item_scores_and_explanations(book: openpyxl.Workbook) -> None:
     """各项得分 holds every indicator; 计分说明 every explanation sentence (4 entities × 9 indicators)."""
     items = sheet(book, "各项得分")
