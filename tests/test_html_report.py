@@ -617,3 +617,25 @@ def test_findings_list_vetoes_and_outcomes() -> None:
         '<li><span class="kind">奖惩结果</span> 荣誉表彰：列入荣誉榜，并在医院内部进行表彰：黄敏、林涛</li>'
         in html
     )
+
+
+def test_ranking_shows_each_amount_as_money() -> None:
+    """The deposit example: the ranking has a column per outcome amount, in 元 with thousands
+    separators at the money places (第三医院医保办: deposit 2,780,000 × 5% = 139,000.00 元,
+    refunded × 77.50 / 100 = 107,725.00 元)."""
+    ruleset = kpirules.load(ROOT / "examples" / "deposit-refund.yaml")
+    results = ruleset.evaluate_many(
+        read_metrics(ROOT / "examples" / "deposit-refund-2026.csv", ruleset)
+    )
+    page = html_report.render(ruleset, results)
+    assert '<th class="num">考核保证金按总分返还（元）</th>' in page
+    amounts = {
+        r.entity: next(o.amount for o in r.outcomes if o.id == "deposit_refund")
+        for r in results
+        if any(o.id == "deposit_refund" for o in r.outcomes)
+    }
+    assert amounts["第三医院医保办"] == Decimal("107725.00")
+    assert '<td class="num">107,725.00</td>' in page
+    for amount in amounts.values():
+        assert amount is not None
+        assert f'<td class="num">{amount:,.2f}</td>' in page
