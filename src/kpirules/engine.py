@@ -29,6 +29,7 @@ from typing import Any
 import attrs
 
 from kpirules import methods
+from kpirules._core.suggest import did_you_mean
 from kpirules._version import __version__
 from kpirules.characters import MAX_ENTITY_LENGTH, entity_problem, refused_character, visible
 from kpirules.compiler import CompiledFormula, FormulaEvaluationError
@@ -50,7 +51,6 @@ from kpirules.result import (
     Value,
     decimal_text,
 )
-from kpirules.validate import did_you_mean
 from kpirules.values import MAX_DIGITS, SMALL_DECIMAL_SIZE, combine_ratings, read_value
 
 ENGINE_VERSION = f"kpirules {__version__}"

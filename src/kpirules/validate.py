@@ -13,7 +13,6 @@ everything it can, so that one run shows every mistake.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import itertools
 import keyword
 from collections.abc import Callable, Iterable, Sequence
@@ -23,6 +22,8 @@ from typing import Any, TypeVar, cast, get_args
 import attrs
 
 from kpirules import model
+from kpirules._core.suggest import closest
+from kpirules._core.suggest import did_you_mean as did_you_mean  # re-exported for older callers
 from kpirules.errors import Problem
 from kpirules.formula import FUNCTIONS, Formula, FormulaError, parse_formula
 from kpirules.loader import Document, PathKey
@@ -151,12 +152,6 @@ def validate_tests_document(
     if any(p.severity == "error" for p in problems):
         return None, problems
     return attrs.evolve(ruleset, tests=(*ruleset.tests, *tests)), problems
-
-
-def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
-    """A "did you mean" suggestion for a misspelt name, or None."""
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.5)
-    return f"是不是要写 {close[0]}？" if close else None
 
 
 def _dec(value: object) -> Decimal | None:
@@ -1775,7 +1770,9 @@ class _Builder:
                     at_key=True,
                 )
                 # The misspelt name is probably the input reported missing: say it once.
-                rejected.update(difflib.get_close_matches(key, list(inputs), n=1, cutoff=0.5))
+                near = closest(key, inputs)
+                if near is not None:
+                    rejected.add(near)
             elif key not in inputs:
                 if key in self.metrics:
                     self.err(

@@ -1,0 +1,65 @@
+"""The leaf helpers: one "did you mean" and one yes/no vocabulary for every stage."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from kpirules._core.suggest import closest, did_you_mean
+from kpirules._core.yesno import NO_WORDS, YES_WORDS, yes_no
+from kpirules.model import Metric
+from kpirules.quantity import parse_target
+from kpirules.values import read_value
+
+
+def test_did_you_mean_picks_the_closest_name() -> None:
+    """A misspelt name gets the closest known one; nothing alike gets no suggestion."""
+    assert did_you_mean("agregate", ["aggregate", "unit"]) == "是不是要写 aggregate？"
+    assert closest("xyz", ["aggregate", "unit"]) is None
+    assert did_you_mean("xyz", ["aggregate"]) is None
+
+
+@pytest.mark.parametrize(
+    ("word", "answer"),
+    [
+        ("是", True),
+        ("达标", True),
+        ("有", True),
+        ("否", False),
+        ("未达标", False),
+        ("无", False),
+        (True, True),
+        ("yes", None),
+        ("1", None),
+    ],
+)
+def test_yes_no_words(word: object, answer: bool | None) -> None:
+    """One vocabulary: 是/达标/有 and 否/未达标/无; English yes/no is not read."""
+    assert yes_no(word) is answer
+
+
+def test_values_and_targets_share_the_vocabulary() -> None:
+    """Every word a yes/no target accepts is accepted as a value too (达标 was refused as a value)."""
+    metric = _metric("yes_no")
+    for word in YES_WORDS | NO_WORDS:
+        target = parse_target(word)
+        assert read_value(metric, word) is target.flag
+    assert read_value(metric, "达标") is True
+    assert read_value(_metric("percent"), "95%") == Decimal("0.95")
+
+
+def _metric(unit: str) -> Metric:
+    return Metric(
+        id="m",
+        label="方案落地",
+        unit=unit,
+        measure=None,
+        minimum=None,
+        maximum=None,
+        formula=None,
+        aggregate="",
+        ratings=None,
+        source=None,
+        line=1,
+    )
