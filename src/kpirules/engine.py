@@ -55,12 +55,17 @@ from kpirules.values import MAX_DIGITS, SMALL_DECIMAL_SIZE, combine_ratings, rea
 
 ENGINE_VERSION = f"kpirules {__version__}"
 
-#: The modules whose code decides a score or how a result is written.
+#: The modules whose code decides a score or how a result is written (every module of the
+#: methods package, in name order).
 ENGINE_MODULES = (
     "compiler.py",
     "engine.py",
     "formula.py",
-    "methods.py",
+    *sorted(
+        f"methods/{f.name}"
+        for f in resources.files("kpirules").joinpath("methods").iterdir()
+        if f.name.endswith(".py")
+    ),
     "quantity.py",
     "result.py",
     "values.py",
@@ -142,7 +147,7 @@ class Engine:
         self.category_of = _category_of(ruleset.all_categories())
         self.quantum = Decimal(1).scaleb(-ruleset.rounding.places)
         self.plans = tuple(
-            methods.Plan(
+            methods.plan(
                 ind,
                 self.metrics[ind.metric],
                 self.category_of[ind.id],
@@ -645,7 +650,7 @@ class Engine:
             return self._make(plan, v, inputs, ZERO, "monitor", why)
         try:
             if method == "pass_fail":
-                score, reason = methods.pass_fail(plan, v, shown)
+                score, reason = plan.score(plan, v, shown)
             elif isinstance(v, bool):
                 raise FormulaEvaluationError("是/否指标只能用 pass_fail 计分")
             elif method in methods.PREFIXED:
@@ -662,11 +667,11 @@ class Engine:
                         ind.scoring.baseline,
                         f"{ind.label}：缺少基期指标 “{self.metrics[ind.scoring.baseline].label}” 的数据",
                     )
-                score, reason = methods.change(plan, v, base)
+                score, reason = plan.score(plan, v, base)
             else:
                 names: dict[str, object] = self._numeric(known)
                 names.update(value=v, target=ind.target_value, points=ind.points)
-                score, reason = methods.formula(plan, v, names)
+                score, reason = plan.score(plan, v, names)
         except FormulaEvaluationError as exc:
             raise _EntityError(ind.id, f"{ind.label}：{exc}") from None
         status: Status

@@ -27,6 +27,7 @@ from kpirules._core.suggest import did_you_mean as did_you_mean  # re-exported f
 from kpirules.errors import Problem
 from kpirules.formula import FUNCTIONS, Formula, FormulaError, parse_formula
 from kpirules.loader import Document, PathKey
+from kpirules.methods import METHODS
 from kpirules.quantity import (
     OP_TEXT,
     UNITS,
@@ -45,22 +46,7 @@ from kpirules.values import Value, read_value
 #: Names with a fixed meaning in formulas and conditions; no id may take them.
 RESERVED = frozenset({"total", "raw_total", "value", "target", "points", "baseline", *FUNCTIONS})
 
-_METHOD_PARAMS: dict[str, frozenset[str]] = {
-    "pass_fail": frozenset({"otherwise"}),
-    "proportional": frozenset(),
-    "linear": frozenset({"segments", "below", "above"}),
-    "deduct": frozenset({"per", "deduct", "partial", "floor"}),
-    "per_occurrence": frozenset({"deduct", "floor"}),
-    "bonus": frozenset({"per", "add", "cap"}),
-    "table": frozenset({"rows"}),
-    "change": frozenset({"baseline", "compare", "scoring"}),
-    "best_ratio": frozenset(),
-    "rank": frozenset({"points_by_rank", "otherwise"}),
-    "percentile": frozenset({"rows"}),
-    "scale": frozenset(),
-    "monitor": frozenset(),
-    "formula": frozenset({"formula"}),
-}
+_METHOD_PARAMS: dict[str, frozenset[str]] = {m.id: m.params for m in METHODS.values()}
 _DIRECTION_OF_OP = {
     "<=": "lower_better",
     "<": "lower_better",
@@ -78,7 +64,7 @@ _DEFAULT_DIRECTION = {
 _DIRECTIONS = ("higher_better", "lower_better", "equal", "monitor")
 _WEIGHTINGS = ("points", "percent_of_total", "percent_of_parent", "share")
 #: Methods that only make sense when more (or less) is better.
-_NO_EQUAL = frozenset({"proportional", "change", "best_ratio", "rank", "percentile"})
+_NO_EQUAL = frozenset(m.id for m in METHODS.values() if m.no_equal)
 _NEEDS_TARGET = frozenset({"pass_fail", "proportional", "deduct", "change"})
 _NEEDS_DIRECTION = frozenset(
     {"proportional", "deduct", "change", "best_ratio", "rank", "percentile"}
