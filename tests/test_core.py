@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from kpirules._core.rounding import MODE_WORDS, MODES
 from kpirules._core.suggest import closest, did_you_mean
 from kpirules._core.yesno import NO_WORDS, YES_WORDS, yes_no
 from kpirules.model import Metric
@@ -63,3 +64,11 @@ def _metric(unit: str) -> Metric:
         source=None,
         line=1,
     )
+
+
+def test_rounding_modes_and_words_cover_the_same_modes() -> None:
+    """Every rounding mode has its decimal rounding and its words; 四舍五入 rounds half up."""
+    assert set(MODES) == set(MODE_WORDS) == {"half_up", "half_even", "down", "up", "half_down"}
+    assert MODE_WORDS["half_up"] == "四舍五入"
+    assert Decimal("84.5").quantize(Decimal(1), rounding=MODES["half_up"]) == Decimal(85)
+    assert Decimal("84.5").quantize(Decimal(1), rounding=MODES["half_even"]) == Decimal(84)

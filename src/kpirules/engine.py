@@ -15,11 +15,6 @@ import hashlib
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import (
-    ROUND_DOWN,
-    ROUND_HALF_DOWN,
-    ROUND_HALF_EVEN,
-    ROUND_HALF_UP,
-    ROUND_UP,
     Decimal,
 )
 from importlib import resources
@@ -29,6 +24,7 @@ from typing import Any
 import attrs
 
 from kpirules import methods
+from kpirules._core.rounding import MODES
 from kpirules._core.suggest import did_you_mean
 from kpirules._version import __version__
 from kpirules.characters import MAX_ENTITY_LENGTH, entity_problem, refused_character, visible
@@ -90,13 +86,6 @@ _ITEM = "{0} {1}，{2}"
 ZERO = Decimal(0)
 _ONE = Decimal(1)
 
-_ROUNDING = {
-    "half_up": ROUND_HALF_UP,
-    "half_even": ROUND_HALF_EVEN,
-    "down": ROUND_DOWN,
-    "up": ROUND_UP,
-    "half_down": ROUND_HALF_DOWN,
-}
 
 _pause_lock = threading.Lock()
 _pausers = 0
@@ -153,7 +142,7 @@ class Engine:
                 self.category_of[ind.id],
                 self._inputs_of(ind),
                 self.quantum,
-                _ROUNDING[ruleset.rounding.mode],
+                MODES[ruleset.rounding.mode],
                 CompiledFormula(ind.scoring.formula) if ind.scoring.formula is not None else None,
             )
             for ind in self.indicators
@@ -191,9 +180,9 @@ class Engine:
         self.cohort_items = tuple(
             ind for ind in self.indicators if ind.scoring.method in methods.COHORT
         )
-        self.rounding = _ROUNDING[ruleset.rounding.mode]
+        self.rounding = MODES[ruleset.rounding.mode]
         self.money_quantum = Decimal(1).scaleb(-ruleset.money.places)
-        self.money_rounding = _ROUNDING[ruleset.money.mode]
+        self.money_rounding = MODES[ruleset.money.mode]
         self.shown = tuple(
             (mid, self.metrics[mid].label, _unit_text(self.metrics[mid])) for mid in ruleset.show
         )

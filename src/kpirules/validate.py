@@ -22,6 +22,7 @@ from typing import Any, TypeVar, cast, get_args
 import attrs
 
 from kpirules import model
+from kpirules._core.rounding import MODE_WORDS
 from kpirules._core.suggest import closest
 from kpirules._core.suggest import did_you_mean as did_you_mean  # re-exported for older callers
 from kpirules.errors import Problem
@@ -1668,7 +1669,7 @@ class _Builder:
             self.warn(
                 (*path, "amount"),
                 f"金额按 money 的规定只取舍一次（{money.places} 位小数，"
-                f"{model.ROUNDING_WORDS[money.mode]}）："
+                f"{MODE_WORDS[money.mode]}）："
                 "公式中的 round_half_up 会让金额先后取舍两次",
                 "删去 round_half_up，需要别的位数或方式时改写 money: {places: …, mode: …}",
             )
