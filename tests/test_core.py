@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
+import kpirules
+from kpirules import api, ledger
+from kpirules._core.canonical import canonical_json
 from kpirules._core.rounding import MODE_WORDS, MODES
 from kpirules._core.suggest import closest, did_you_mean
 from kpirules._core.yesno import NO_WORDS, YES_WORDS, yes_no
+from kpirules.inputs import read_metrics
 from kpirules.model import Metric
 from kpirules.quantity import parse_target
 from kpirules.values import read_value
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_did_you_mean_picks_the_closest_name() -> None:
@@ -72,3 +81,23 @@ def test_rounding_modes_and_words_cover_the_same_modes() -> None:
     assert MODE_WORDS["half_up"] == "四舍五入"
     assert Decimal("84.5").quantize(Decimal(1), rounding=MODES["half_up"]) == Decimal(85)
     assert Decimal("84.5").quantize(Decimal(1), rounding=MODES["half_even"]) == Decimal(84)
+
+
+def test_one_canonical_writer_for_fingerprints_results_and_the_ledger() -> None:
+    """Fingerprints, results and the ledger write the same canonical JSON; hashes are kept."""
+    data = {"b": [Decimal("1E+2"), (Decimal("0.50"), "是")], "a": "甲"}
+    text = '{"a":"甲","b":["1E+2",["0.50","是"]]}'
+    assert canonical_json(data) == ledger.canonical(data) == text
+    assert api.fingerprint(data) == "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+    ruleset = kpirules.load(ROOT / "rulesets" / "a-office-annual.yaml")
+    # The fingerprint of a shipped ruleset is the one recorded before the writer was shared.
+    assert ruleset.fingerprint == (
+        "sha256:7d3411ae61debe2422c9aea431543017cd15543b5ce49c9af3976bf014a2dd02"
+    )
+    result = ruleset.evaluate_many(read_metrics(ROOT / "examples" / "a-offices-2026.csv", ruleset))[
+        0
+    ]
+    assert result.to_json() == canonical_json(result.to_dict())
+    assert result.to_json(indent=2) == json.dumps(
+        result.to_dict(), ensure_ascii=False, sort_keys=True, indent=2
+    )
