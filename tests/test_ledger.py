@@ -759,7 +759,7 @@ def test_results_record_the_engine_digest() -> None:
         == "sha256:" + digest.hexdigest()
     )
     assert result.provenance.engine == f"kpirules {kpirules.__version__}"
-    assert "methods.py" in ENGINE_MODULES and "engine.py" in ENGINE_MODULES
+    assert "methods/__init__.py" in ENGINE_MODULES and "engine.py" in ENGINE_MODULES
 
 
 DIES_MID_COMMIT = """

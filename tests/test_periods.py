@@ -11,7 +11,14 @@ import pytest
 
 import kpirules
 from kpirules.cli import run
-from kpirules.periods import PeriodError, choose, parse_period, rollup
+from kpirules.periods import (
+    NoPeriodDataError,
+    PeriodError,
+    choose,
+    parse_period,
+    period_rows,
+    rollup,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 RULESET = ROOT / "rulesets" / "a-office-annual.yaml"
@@ -219,3 +226,44 @@ def test_previous_of_must_name_an_input() -> None:
         "y.yaml", text=YOY.replace("previous_of: eff}", "previous_of: ef}")
     )
     assert [p.message for p in problems] == ["previous_of 引用的指标 “ef” 没有在 metrics 中声明"]
+
+
+def test_period_rows_as_an_api(tmp_path: Path) -> None:
+    """period_rows rolls up the period, fills previous_of from the year before and notes both."""
+    ruleset = tmp_path / "yoy.yaml"
+    ruleset.write_text(YOY, "utf-8")
+    records = [
+        ("甲", "2025Q3", {"eff": Decimal("0.98")}),
+        ("甲", "2025Q4", {"eff": Decimal("1.00")}),
+        ("甲", "2026Q2", {"eff": Decimal("1.02")}),
+        ("甲", "2026Q4", {"eff": Decimal("1.03")}),
+        ("甲", "2027Q1", {"eff": Decimal("2.00")}),
+    ]
+    chosen = period_rows(kpirules.load(ruleset), records, parse_period("2026"), source="eff.csv")
+    # eff aggregates as last: 2026 → 1.03 (2026Q4), 2025 → 1.00 (2025Q4).
+    assert chosen.rows == (("甲", {"eff": Decimal("1.03"), "eff_last": Decimal("1.00")}),)
+    assert chosen.notes == (
+        "eff.csv: 3 行数据不在期间 2026 内，未使用",
+        "eff.csv: 甲 按期间 2026 汇总了 2 期数据（2026Q2、2026Q4）",
+        "eff.csv: 甲 的 上年度基金使用效率 取自上一期 2025 的数据（2025Q3、2025Q4）",
+    )
+
+
+def test_period_rows_without_data_in_the_period(tmp_path: Path) -> None:
+    """No row in the period is an error that still carries the note of what was set aside."""
+    ruleset = tmp_path / "yoy.yaml"
+    ruleset.write_text(YOY, "utf-8")
+    records = [("甲", "2025Q3", {"eff": Decimal("0.98")})]
+    with pytest.raises(NoPeriodDataError, match=r"^eff\.csv 中没有期间 2026 内的数据$") as info:
+        period_rows(kpirules.load(ruleset), records, parse_period("2026"), source="eff.csv")
+    assert info.value.notes == ("eff.csv: 1 行数据不在期间 2026 内，未使用",)
+
+
+def test_period_rows_without_periods_keep_the_rows(tmp_path: Path) -> None:
+    """Rows that name no period are scored as they are."""
+    ruleset = tmp_path / "yoy.yaml"
+    ruleset.write_text(YOY, "utf-8")
+    records = [("甲", "", {"eff": Decimal("0.98")})]
+    chosen = period_rows(kpirules.load(ruleset), records, parse_period("2026"), source="x")
+    assert chosen.rows == (("甲", {"eff": Decimal("0.98")}),)
+    assert chosen.notes == ()

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from kpirules._core.canonical import canonical_json
 from kpirules.engine import Engine
 from kpirules.errors import Problem, RulesetError, sorted_problems
 from kpirules.exact import exact
@@ -103,16 +102,8 @@ def fingerprint(data: Any) -> str:
     """SHA-256 of a ruleset's canonical content: its data (without test cases) as canonical
     JSON with numbers as their exact text. Comments and layout do not change it."""
     content = {k: v for k, v in data.items() if k != "tests"} if isinstance(data, dict) else data
-    text = json.dumps(
-        content, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=_exact
-    )
+    text = canonical_json(content)
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _exact(value: object) -> str:
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(type(value).__name__)
 
 
 def _compile(ruleset: Ruleset, doc: Document) -> Ruleset:

@@ -47,7 +47,15 @@ from kpirules.ledger import (
     replay,
 )
 from kpirules.model import Ruleset
-from kpirules.periods import Period, PeriodError, choose, family, parse_period, previous, rollup
+from kpirules.periods import (
+    NoPeriodDataError,
+    Period,
+    PeriodError,
+    choose,
+    family,
+    parse_period,
+    period_rows,
+)
 from kpirules.receipts import (
     SigningKey,
     keygen,
@@ -57,7 +65,7 @@ from kpirules.receipts import (
     read_receipt,
     write_receipt,
 )
-from kpirules.result import EvaluationError, EvaluationProblem, Result, Value
+from kpirules.result import EvaluationError, EvaluationProblem, Result
 from kpirules.schema import schema, tests_schema
 from kpirules.testing import run_tests
 
@@ -544,72 +552,13 @@ def _rows_for(
     records = read_records(
         args.metrics, ruleset, encoding=args.encoding, locations=locations, sheet=args.sheet
     )
-    if not any(part for _, part, _ in records):
-        return [(entity, values) for entity, _, values in records]
-    by_entity: dict[str, list[tuple[Period, dict[str, Value]]]] = {}
-    outside = 0
-    for entity, text, values in records:
-        part = parse_period(text)
-        if period.contains(part):
-            by_entity.setdefault(entity, []).append((part, values))
-        else:
-            outside += 1
-    if outside:
-        stderr.write(f"{args.metrics}: {outside} 行数据不在期间 {period} 内，未使用\n")
-    rows: list[Row] = []
-    for entity, parts in by_entity.items():
-        parts.sort(key=lambda p: p[0])
-        listed = "、".join(p.text for p, _ in parts)
-        stderr.write(
-            f"{args.metrics}: {entity} 按期间 {period} 汇总了 {len(parts)} 期数据（{listed}）\n"
-        )
-        rows.append(
-            (entity, rollup(ruleset.metrics, [(p.text, v) for p, v in parts], entity=entity))
-        )
-    if not rows:
-        raise PeriodError(f"{args.metrics} 中没有期间 {period} 内的数据")
-    return _with_previous(args.metrics, ruleset, period, records, rows, stderr)
-
-
-def _with_previous(
-    file: str,
-    ruleset: Ruleset,
-    period: Period,
-    records: list[tuple[str, str, dict[str, Value]]],
-    rows: list[Row],
-    stderr: TextIO,
-) -> list[Row]:
-    """Fill metrics declared ``previous_of`` from the previous period's rows, saying so."""
-    linked = [m for m in ruleset.metrics if m.previous_of]
-    if not linked:
-        return rows
-    before = previous(period)
-    parts: dict[str, list[tuple[Period, dict[str, Value]]]] = {}
-    for entity, text, values in records:
-        part = parse_period(text)
-        if before.contains(part):
-            parts.setdefault(entity, []).append((part, values))
-    out: list[Row] = []
-    for entity, values in rows:
-        filled = dict(values)
-        earlier = sorted(parts.get(entity, []), key=lambda p: p[0])
-        rolled = (
-            rollup(ruleset.metrics, [(p.text, v) for p, v in earlier], entity=entity)
-            if earlier
-            else {}
-        )
-        for metric in linked:
-            assert metric.previous_of is not None
-            if metric.id in filled:
-                stderr.write(f"{file}: {entity} 的 {metric.label} 用数据中直接给出的值\n")
-            elif metric.previous_of in rolled:
-                filled[metric.id] = rolled[metric.previous_of]
-                stderr.write(
-                    f"{file}: {entity} 的 {metric.label} 取自上一期 {before} 的数据"
-                    f"（{'、'.join(p.text for p, _ in earlier)}）\n"
-                )
-        out.append((entity, filled))
-    return out
+    try:
+        chosen = period_rows(ruleset, records, period, source=args.metrics)
+    except NoPeriodDataError as error:
+        stderr.writelines(note + "\n" for note in error.notes)
+        raise
+    stderr.writelines(note + "\n" for note in chosen.notes)
+    return list(chosen.rows)
 
 
 def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:

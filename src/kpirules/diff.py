@@ -9,6 +9,7 @@ from typing import TypeVar
 import attrs
 
 from kpirules.exact import exact
+from kpirules.methods import METHODS
 from kpirules.model import Band, Indicator, Outcome, Ruleset, Veto
 from kpirules.quantity import format_decimal, format_percent
 from kpirules.result import Result
@@ -38,22 +39,7 @@ def _q(value: Decimal, unit: str) -> str:
     return format_percent(value) if unit == "percent" else format_decimal(value)
 
 
-_METHOD_WORDS = {
-    "pass_fail": "达标得满分",
-    "proportional": "按比例计分",
-    "linear": "区间法",
-    "deduct": "差额扣分",
-    "per_occurrence": "按次扣分",
-    "bonus": "加分",
-    "table": "分档计分",
-    "change": "较基期变化",
-    "best_ratio": "与同组最优比",
-    "rank": "排名计分",
-    "percentile": "百分位计分",
-    "scale": "评分折算",
-    "monitor": "仅监测",
-    "formula": "自定义公式",
-}
+_METHOD_WORDS = {m.id: m.words for m in METHODS.values()}
 _PARAM_WORDS = (
     ("per", "每"),
     ("deduct", "扣"),

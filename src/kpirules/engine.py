@@ -15,11 +15,6 @@ import hashlib
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import (
-    ROUND_DOWN,
-    ROUND_HALF_DOWN,
-    ROUND_HALF_EVEN,
-    ROUND_HALF_UP,
-    ROUND_UP,
     Decimal,
 )
 from importlib import resources
@@ -29,6 +24,8 @@ from typing import Any
 import attrs
 
 from kpirules import methods
+from kpirules._core.rounding import MODES
+from kpirules._core.suggest import did_you_mean
 from kpirules._version import __version__
 from kpirules.characters import MAX_ENTITY_LENGTH, entity_problem, refused_character, visible
 from kpirules.compiler import CompiledFormula, FormulaEvaluationError
@@ -50,17 +47,21 @@ from kpirules.result import (
     Value,
     decimal_text,
 )
-from kpirules.validate import did_you_mean
 from kpirules.values import MAX_DIGITS, SMALL_DECIMAL_SIZE, combine_ratings, read_value
 
 ENGINE_VERSION = f"kpirules {__version__}"
 
-#: The modules whose code decides a score or how a result is written.
+#: The modules whose code decides a score or how a result is written (every module of the
+#: methods package, in name order).
 ENGINE_MODULES = (
     "compiler.py",
     "engine.py",
     "formula.py",
-    "methods.py",
+    *sorted(
+        f"methods/{f.name}"
+        for f in resources.files("kpirules").joinpath("methods").iterdir()
+        if f.name.endswith(".py")
+    ),
     "quantity.py",
     "result.py",
     "values.py",
@@ -85,13 +86,6 @@ _ITEM = "{0} {1}，{2}"
 ZERO = Decimal(0)
 _ONE = Decimal(1)
 
-_ROUNDING = {
-    "half_up": ROUND_HALF_UP,
-    "half_even": ROUND_HALF_EVEN,
-    "down": ROUND_DOWN,
-    "up": ROUND_UP,
-    "half_down": ROUND_HALF_DOWN,
-}
 
 _pause_lock = threading.Lock()
 _pausers = 0
@@ -142,13 +136,13 @@ class Engine:
         self.category_of = _category_of(ruleset.all_categories())
         self.quantum = Decimal(1).scaleb(-ruleset.rounding.places)
         self.plans = tuple(
-            methods.Plan(
+            methods.plan(
                 ind,
                 self.metrics[ind.metric],
                 self.category_of[ind.id],
                 self._inputs_of(ind),
                 self.quantum,
-                _ROUNDING[ruleset.rounding.mode],
+                MODES[ruleset.rounding.mode],
                 CompiledFormula(ind.scoring.formula) if ind.scoring.formula is not None else None,
             )
             for ind in self.indicators
@@ -186,9 +180,9 @@ class Engine:
         self.cohort_items = tuple(
             ind for ind in self.indicators if ind.scoring.method in methods.COHORT
         )
-        self.rounding = _ROUNDING[ruleset.rounding.mode]
+        self.rounding = MODES[ruleset.rounding.mode]
         self.money_quantum = Decimal(1).scaleb(-ruleset.money.places)
-        self.money_rounding = _ROUNDING[ruleset.money.mode]
+        self.money_rounding = MODES[ruleset.money.mode]
         self.shown = tuple(
             (mid, self.metrics[mid].label, _unit_text(self.metrics[mid])) for mid in ruleset.show
         )
@@ -645,7 +639,7 @@ class Engine:
             return self._make(plan, v, inputs, ZERO, "monitor", why)
         try:
             if method == "pass_fail":
-                score, reason = methods.pass_fail(plan, v, shown)
+                score, reason = plan.score(plan, v, shown)
             elif isinstance(v, bool):
                 raise FormulaEvaluationError("是/否指标只能用 pass_fail 计分")
             elif method in methods.PREFIXED:
@@ -662,11 +656,11 @@ class Engine:
                         ind.scoring.baseline,
                         f"{ind.label}：缺少基期指标 “{self.metrics[ind.scoring.baseline].label}” 的数据",
                     )
-                score, reason = methods.change(plan, v, base)
+                score, reason = plan.score(plan, v, base)
             else:
                 names: dict[str, object] = self._numeric(known)
                 names.update(value=v, target=ind.target_value, points=ind.points)
-                score, reason = methods.formula(plan, v, names)
+                score, reason = plan.score(plan, v, names)
         except FormulaEvaluationError as exc:
             raise _EntityError(ind.id, f"{ind.label}：{exc}") from None
         status: Status

@@ -22,6 +22,7 @@ import jinja2
 from markupsafe import Markup
 
 from kpirules import report, summary
+from kpirules._core.rounding import MODES
 from kpirules.engine import CONTEXT
 from kpirules.methods import rounded
 from kpirules.model import Ruleset
@@ -206,7 +207,7 @@ def percent_text(ruleset: Ruleset, fraction: Decimal) -> str:
     r = ruleset.rounding
     with localcontext(CONTEXT):
         percent = fraction * _HUNDRED
-    shown = rounded(percent, Decimal(1).scaleb(-r.places), summary.MODES[r.mode])
+    shown = rounded(percent, Decimal(1).scaleb(-r.places), MODES[r.mode])
     return format(shown, "f") + "%"
 
 

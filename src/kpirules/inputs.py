@@ -28,13 +28,13 @@ from typing import Any, Literal
 
 import attrs
 
+from kpirules._core.suggest import did_you_mean
 from kpirules.characters import ORDINARY_SPACE, entity_problem, refused_character
 from kpirules.errors import KpirulesError, Problem, sorted_problems
 from kpirules.exact import exact
 from kpirules.loader import MAX_FILE_BYTES, load_yaml
 from kpirules.model import Metric, Ruleset
 from kpirules.quantity import QuantityError
-from kpirules.validate import did_you_mean
 from kpirules.values import RATING_SEPARATORS, Value, read_value
 
 #: Names of the entity column a metrics file may use; a ruleset may add its own

@@ -31,12 +31,12 @@ import sqlite3
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
 import attrs
 
+from kpirules._core.canonical import canonical_json
 from kpirules.errors import KpirulesError
 from kpirules.model import Ruleset
 from kpirules.result import Result, Value
@@ -219,17 +219,7 @@ class Signer(Protocol):
 
 def canonical(data: Any) -> str:
     """Canonical JSON: sorted keys, no spaces, UTF-8 text, Decimals as exact strings."""
-    return json.dumps(
-        data, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=_plain
-    )
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, tuple):
-        return list(value)
-    raise TypeError(type(value).__name__)
+    return canonical_json(data)
 
 
 def metrics_json(values: dict[str, Value]) -> str:

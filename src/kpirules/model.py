@@ -22,15 +22,6 @@ Direction = Literal["higher_better", "lower_better", "equal", "monitor"]
 Missing = Literal["error", "zero", "exclude"]
 RoundingMode = Literal["half_up", "half_even", "down", "up", "half_down"]
 
-#: Each rounding mode in the words of the rules (四舍五入 …).
-ROUNDING_WORDS: dict[str, str] = {
-    "half_up": "四舍五入",
-    "half_even": "四舍六入五成双",
-    "down": "舍去",
-    "up": "进一",
-    "half_down": "五舍六入",
-}
-
 
 @attrs.frozen
 class Rounding:

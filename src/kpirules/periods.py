@@ -206,3 +206,107 @@ def rollup(
             elif how == "min":
                 out[metric.id] = min(numbers)
     return out
+
+
+#: One row of a metrics file with its period column: entity, period text, values.
+Record = tuple[str, str, dict[str, Value]]
+
+
+class NoPeriodDataError(PeriodError):
+    """No row of the metrics lies within the period; ``notes`` says what was set aside."""
+
+    def __init__(self, message: str, notes: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.notes = notes
+
+
+@attrs.frozen
+class PeriodRows:
+    """The rows to score for one period, and one note per thing done to the data."""
+
+    rows: tuple[tuple[str, dict[str, Value]], ...]
+    notes: tuple[str, ...]
+
+
+def period_rows(
+    ruleset: Ruleset, records: Sequence[Record], period: Period, *, source: str
+) -> PeriodRows:
+    """The rows to score for ``period`` from rows that each name their own period.
+
+    Rows within the period are rolled up per entity (:func:`rollup`); rows outside it are
+    set aside; metrics declared ``previous_of`` are filled from the previous period's rows
+    unless given. Without any period in the rows, they are returned as they are.
+    ``source`` names the metrics file in the notes.
+
+    Raises:
+        PeriodError: a period cannot be read or cannot be rolled up.
+        NoPeriodDataError: no row lies within ``period``.
+    """
+    if not any(part for _, part, _ in records):
+        return PeriodRows(tuple((entity, values) for entity, _, values in records), ())
+    notes: list[str] = []
+    by_entity = _within(records, period)
+    outside = len(records) - sum(len(parts) for parts in by_entity.values())
+    if outside:
+        notes.append(f"{source}: {outside} 行数据不在期间 {period} 内，未使用")
+    rows: list[tuple[str, dict[str, Value]]] = []
+    for entity, parts in by_entity.items():
+        listed = "、".join(p.text for p, _ in parts)
+        notes.append(f"{source}: {entity} 按期间 {period} 汇总了 {len(parts)} 期数据（{listed}）")
+        rows.append(
+            (entity, rollup(ruleset.metrics, [(p.text, v) for p, v in parts], entity=entity))
+        )
+    if not rows:
+        raise NoPeriodDataError(f"{source} 中没有期间 {period} 内的数据", tuple(notes))
+    filled = _with_previous(source, ruleset, period, records, rows, notes)
+    return PeriodRows(tuple(filled), tuple(notes))
+
+
+def _within(
+    records: Sequence[Record], period: Period
+) -> dict[str, list[tuple[Period, dict[str, Value]]]]:
+    """Each entity's rows within ``period``, in time order."""
+    by_entity: dict[str, list[tuple[Period, dict[str, Value]]]] = {}
+    for entity, text, values in records:
+        part = parse_period(text)
+        if period.contains(part):
+            by_entity.setdefault(entity, []).append((part, values))
+    for parts in by_entity.values():
+        parts.sort(key=lambda p: p[0])
+    return by_entity
+
+
+def _with_previous(
+    source: str,
+    ruleset: Ruleset,
+    period: Period,
+    records: Sequence[Record],
+    rows: list[tuple[str, dict[str, Value]]],
+    notes: list[str],
+) -> list[tuple[str, dict[str, Value]]]:
+    """Fill metrics declared ``previous_of`` from the previous period's rows, noting so."""
+    linked = [(m, m.previous_of) for m in ruleset.metrics if m.previous_of]
+    if not linked:
+        return rows
+    before = previous(period)
+    parts = _within(records, before)
+    out: list[tuple[str, dict[str, Value]]] = []
+    for entity, values in rows:
+        filled = dict(values)
+        earlier = parts.get(entity, [])
+        rolled = (
+            rollup(ruleset.metrics, [(p.text, v) for p, v in earlier], entity=entity)
+            if earlier
+            else {}
+        )
+        for metric, of in linked:
+            if metric.id in filled:
+                notes.append(f"{source}: {entity} 的 {metric.label} 用数据中直接给出的值")
+            elif of in rolled:
+                filled[metric.id] = rolled[of]
+                notes.append(
+                    f"{source}: {entity} 的 {metric.label} 取自上一期 {before} 的数据"
+                    f"（{'、'.join(p.text for p, _ in earlier)}）"
+                )
+        out.append((entity, filled))
+    return out

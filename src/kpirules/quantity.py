@@ -13,6 +13,8 @@ from typing import Literal
 
 import attrs
 
+from kpirules._core.yesno import ENGLISH_YES_NO, yes_no
+
 Unit = Literal["percent", "ratio", "count", "money", "duration", "yes_no", "rating"]
 UNITS: tuple[Unit, ...] = ("percent", "ratio", "count", "money", "duration", "yes_no", "rating")
 Op = Literal["<=", "<", ">=", ">", "="]
@@ -86,11 +88,6 @@ _OPS: tuple[tuple[str, Op], ...] = (
 _QUANTITY = re.compile(r"\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(\S*?)\s*")
 _LEADING_ZERO = re.compile(r"[-+]?0\d")
 _THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d)")
-_ENGLISH_YES_NO = frozenset(
-    {"yes", "no", "Yes", "No", "YES", "NO", "on", "off", "y", "n", "Y", "N"}
-)
-_YES = frozenset({"是", "true", "True", "达标", "有"})
-_NO = frozenset({"否", "false", "False", "未达标", "无"})
 
 OP_TEXT: dict[str, str] = {"<=": "≤", "<": "<", ">=": "≥", ">": ">", "=": "="}
 
@@ -170,9 +167,10 @@ def parse_target(value: object) -> Target:
             f"（写成 “≥ {shown}” 或 “≤ {shown}”）"
         )
     text = value.strip()
-    if text in _YES or text in _NO:
-        return Target("=", None, text in _YES, text)
-    if text in _ENGLISH_YES_NO:
+    answer = yes_no(text)
+    if answer is not None:
+        return Target("=", None, answer, text)
+    if text in ENGLISH_YES_NO:
         raise QuantityError(f"“{text}” 不会被当作是/否：是/否目标请写 是 或 否")
     try:
         bare = parse_quantity(text)

@@ -8,13 +8,14 @@ import json
 import re
 import unicodedata
 from collections.abc import Sequence
-from decimal import ROUND_DOWN, ROUND_HALF_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Literal
 
 from kpirules import summary
+from kpirules._core.rounding import MODE_WORDS, MODES
 from kpirules.exact import exact as in_engine_context
 from kpirules.methods import rounded
-from kpirules.model import ROUNDING_WORDS, Category, Rounding, Ruleset
+from kpirules.model import Category, Rounding, Ruleset
 from kpirules.quantity import format_decimal, format_percent
 from kpirules.result import Fired, Result
 from kpirules.testing import CaseReport
@@ -40,18 +41,9 @@ def _pad(text: str, size: int, right: bool = False) -> str:
     return gap + text if right else text + gap
 
 
-_MODES = {
-    "half_up": ROUND_HALF_UP,
-    "half_even": ROUND_HALF_EVEN,
-    "down": ROUND_DOWN,
-    "up": ROUND_UP,
-    "half_down": ROUND_HALF_DOWN,
-}
-
-
 def _fixed(value: Decimal, rounding: Rounding) -> str:
     """A number for display at the ruleset's places and mode (the data stays exact)."""
-    return format(rounded(value, Decimal(1).scaleb(-rounding.places), _MODES[rounding.mode]), "f")
+    return format(rounded(value, Decimal(1).scaleb(-rounding.places), MODES[rounding.mode]), "f")
 
 
 Headers = Literal["zh", "id"]
@@ -189,7 +181,7 @@ def explain(ruleset: Ruleset, result: Result) -> str:
             f"一票否决：{veto.label}（条件 {veto.condition}，第 {veto.line} 行）：{effect}"
         )
     rounding = ruleset.rounding
-    mode = ROUNDING_WORDS[rounding.mode]
+    mode = MODE_WORDS[rounding.mode]
     where = "总分" if rounding.at == "total" else "各项得分"
     lines.append(f"总分：{pts(result.total)}（{where}保留 {rounding.places} 位小数，{mode}）")
     lines.append(f"等级：{result.grade or '（无）'}")
@@ -265,7 +257,7 @@ def amount_text(ruleset: Ruleset, fired: Fired) -> str:
         and outcome.amount.text.strip() not in basis
     ):
         exact = f" = {money_text(fired.unrounded, money.places)} {unit}"
-    how = f"按 {money.places} 位小数{ROUNDING_WORDS[money.mode]}"
+    how = f"按 {money.places} 位小数{MODE_WORDS[money.mode]}"
     return f"{head}（= {formula}{exact}，{how}）"
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import Any, Literal, NamedTuple
 
 import attrs
 
+from kpirules._core.canonical import canonical_json
 from kpirules.errors import KpirulesError
 from kpirules.exact import exact
 
@@ -197,13 +197,7 @@ class Result:
     @exact
     def to_json(self, *, indent: int | None = None) -> str:
         """Canonical JSON: sorted keys, Decimals as strings, UTF-8 text; byte-stable."""
-        return json.dumps(
-            self.to_dict(),
-            ensure_ascii=False,
-            sort_keys=True,
-            indent=indent,
-            separators=(",", ": ") if indent is not None else (",", ":"),
-        )
+        return canonical_json(self.to_dict(), indent=indent)
 
 
 def decimal_text(value: Decimal) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from decimal import Decimal
@@ -14,6 +13,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from jsonschema.validators import extend
 
+from kpirules._core.suggest import did_you_mean
 from kpirules.errors import Problem
 from kpirules.loader import Document, PathKey
 
@@ -127,8 +127,9 @@ def _translate(doc: Document, error: ValidationError) -> list[Problem]:
         for key in instance:
             if key in allowed:
                 continue
-            close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
-            suggestion = f"是不是要写 {close[0]}？" if close else "可用的键：" + "、".join(allowed)
+            suggestion = did_you_mean(str(key), allowed, cutoff=0.6) or "可用的键：" + "、".join(
+                allowed
+            )
             out.append(
                 doc.problem((*path, key), f"不认识的键 {key}", suggestion=suggestion, at_key=True)
             )
@@ -144,8 +145,7 @@ def _translate(doc: Document, error: ValidationError) -> list[Problem]:
     if kind in ("enum", "const"):
         options = list(value) if kind == "enum" else [value]
         options_text = [str(o) for o in options]
-        close = difflib.get_close_matches(str(instance), options_text, n=1, cutoff=0.5)
-        hint_text = f"是不是要写 {close[0]}？" if close else None
+        hint_text = did_you_mean(str(instance), options_text)
         shown = "、".join(options_text)
         return [
             doc.problem(

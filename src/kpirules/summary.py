@@ -10,11 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import (
-    ROUND_DOWN,
-    ROUND_HALF_DOWN,
-    ROUND_HALF_EVEN,
-    ROUND_HALF_UP,
-    ROUND_UP,
     Decimal,
     localcontext,
 )
@@ -22,6 +17,7 @@ from typing import Literal
 
 import attrs
 
+from kpirules._core.rounding import MODE_WORDS, MODES
 from kpirules.engine import CONTEXT
 from kpirules.methods import Reason, rounded, value_arg
 from kpirules.model import Rounding, Ruleset
@@ -32,21 +28,6 @@ Kind = Literal["text", "number", "integer"]
 Cell = str | Decimal | int | None
 Order = Literal["rank", "input"]
 
-MODES = {
-    "half_up": ROUND_HALF_UP,
-    "half_even": ROUND_HALF_EVEN,
-    "down": ROUND_DOWN,
-    "up": ROUND_UP,
-    "half_down": ROUND_HALF_DOWN,
-}
-
-MODE_WORDS = {
-    "half_up": "四舍五入",
-    "half_even": "四舍六入五成双",
-    "down": "舍去",
-    "up": "进一",
-    "half_down": "五舍六入",
-}
 
 STATUS_WORDS = {
     "met": "达标",

@@ -13,7 +13,6 @@ everything it can, so that one run shows every mistake.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import itertools
 import keyword
 from collections.abc import Callable, Iterable, Sequence
@@ -23,9 +22,13 @@ from typing import Any, TypeVar, cast, get_args
 import attrs
 
 from kpirules import model
+from kpirules._core.rounding import MODE_WORDS
+from kpirules._core.suggest import closest
+from kpirules._core.suggest import did_you_mean as did_you_mean  # re-exported for older callers
 from kpirules.errors import Problem
 from kpirules.formula import FUNCTIONS, Formula, FormulaError, parse_formula
 from kpirules.loader import Document, PathKey
+from kpirules.methods import METHODS
 from kpirules.quantity import (
     OP_TEXT,
     UNITS,
@@ -44,22 +47,7 @@ from kpirules.values import Value, read_value
 #: Names with a fixed meaning in formulas and conditions; no id may take them.
 RESERVED = frozenset({"total", "raw_total", "value", "target", "points", "baseline", *FUNCTIONS})
 
-_METHOD_PARAMS: dict[str, frozenset[str]] = {
-    "pass_fail": frozenset({"otherwise"}),
-    "proportional": frozenset(),
-    "linear": frozenset({"segments", "below", "above"}),
-    "deduct": frozenset({"per", "deduct", "partial", "floor"}),
-    "per_occurrence": frozenset({"deduct", "floor"}),
-    "bonus": frozenset({"per", "add", "cap"}),
-    "table": frozenset({"rows"}),
-    "change": frozenset({"baseline", "compare", "scoring"}),
-    "best_ratio": frozenset(),
-    "rank": frozenset({"points_by_rank", "otherwise"}),
-    "percentile": frozenset({"rows"}),
-    "scale": frozenset(),
-    "monitor": frozenset(),
-    "formula": frozenset({"formula"}),
-}
+_METHOD_PARAMS: dict[str, frozenset[str]] = {m.id: m.params for m in METHODS.values()}
 _DIRECTION_OF_OP = {
     "<=": "lower_better",
     "<": "lower_better",
@@ -77,7 +65,7 @@ _DEFAULT_DIRECTION = {
 _DIRECTIONS = ("higher_better", "lower_better", "equal", "monitor")
 _WEIGHTINGS = ("points", "percent_of_total", "percent_of_parent", "share")
 #: Methods that only make sense when more (or less) is better.
-_NO_EQUAL = frozenset({"proportional", "change", "best_ratio", "rank", "percentile"})
+_NO_EQUAL = frozenset(m.id for m in METHODS.values() if m.no_equal)
 _NEEDS_TARGET = frozenset({"pass_fail", "proportional", "deduct", "change"})
 _NEEDS_DIRECTION = frozenset(
     {"proportional", "deduct", "change", "best_ratio", "rank", "percentile"}
@@ -151,12 +139,6 @@ def validate_tests_document(
     if any(p.severity == "error" for p in problems):
         return None, problems
     return attrs.evolve(ruleset, tests=(*ruleset.tests, *tests)), problems
-
-
-def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
-    """A "did you mean" suggestion for a misspelt name, or None."""
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.5)
-    return f"是不是要写 {close[0]}？" if close else None
 
 
 def _dec(value: object) -> Decimal | None:
@@ -1687,7 +1669,7 @@ class _Builder:
             self.warn(
                 (*path, "amount"),
                 f"金额按 money 的规定只取舍一次（{money.places} 位小数，"
-                f"{model.ROUNDING_WORDS[money.mode]}）："
+                f"{MODE_WORDS[money.mode]}）："
                 "公式中的 round_half_up 会让金额先后取舍两次",
                 "删去 round_half_up，需要别的位数或方式时改写 money: {places: …, mode: …}",
             )
@@ -1775,7 +1757,9 @@ class _Builder:
                     at_key=True,
                 )
                 # The misspelt name is probably the input reported missing: say it once.
-                rejected.update(difflib.get_close_matches(key, list(inputs), n=1, cutoff=0.5))
+                near = closest(key, inputs)
+                if near is not None:
+                    rejected.add(near)
             elif key not in inputs:
                 if key in self.metrics:
                     self.err(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from kpirules._core.yesno import yes_no
 from kpirules.characters import ORDINARY_SPACE, refused_character
 from kpirules.loader import MAX_DIGITS as MAX_DIGITS  # re-exported: the bound on every number
 from kpirules.model import Metric
@@ -33,9 +34,6 @@ _INT_LIMIT = 10**MAX_DIGITS
 #: within the digit bound does.
 SMALL_DECIMAL_SIZE = max(Decimal("9" * (2 * MAX_DIGITS)).__sizeof__(), Decimal(0).__sizeof__())
 
-_YES = frozenset({"是", "true", "True", True})
-_NO = frozenset({"否", "false", "False", False})
-
 
 def read_value(metric: Metric, raw: object) -> Value:
     """Read ``raw`` as a value of ``metric``; raise :class:`QuantityError` saying what is wrong."""
@@ -48,10 +46,9 @@ def read_value(metric: Metric, raw: object) -> Value:
         if hidden is not None:
             raise QuantityError(f"指标 “{metric.label}” 的值{hidden}")
     if metric.unit == "yes_no":
-        if isinstance(raw, bool | str) and raw in _YES:
-            return True
-        if isinstance(raw, bool | str) and raw in _NO:
-            return False
+        answer = yes_no(raw)
+        if answer is not None:
+            return answer
         raise QuantityError(f"是/否指标 “{metric.label}” 的值应写 是 或 否，而不是 “{_show(raw)}”")
     if (
         metric.unit == "rating"

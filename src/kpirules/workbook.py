@@ -36,6 +36,7 @@ import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
 from kpirules import summary
+from kpirules._core.rounding import MODES
 from kpirules.methods import rounded
 from kpirules.model import Ruleset
 from kpirules.report import Headers, width
@@ -286,7 +287,7 @@ def _charts(
     heads = ["指标", "类别", "满分", "达标", "未达标", "其他", "得分率", "得分率（精确值）"]
     for j, text in enumerate(heads, start=3):
         ws.write_string(0, j, text, fmt.header)
-    mode = summary.MODES[ruleset.rounding.mode]
+    mode = MODES[ruleset.rounding.mode]
     for i, a in enumerate(rates, start=1):
         ws.write_string(i, 3, _clean(a.label))
         ws.write_string(i, 4, _clean(a.category))

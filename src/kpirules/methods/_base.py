@@ -1,4 +1,4 @@
-"""The built-in scoring methods: each returns a score and the reason that explains it.
+"""What every scoring method shares: the plan of an indicator, reasons, cohorts, formats.
 
 A method works on a :class:`Plan`, everything about one indicator that can be prepared
 when the ruleset is compiled (its points, target, parameters and the fixed parts of its
@@ -12,15 +12,14 @@ numbers exact; rendering is deterministic.
 from __future__ import annotations
 
 import bisect
-import math
 from collections.abc import Callable
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_HALF_EVEN, Context, Decimal
 from typing import NamedTuple
 
 import attrs
 
-from kpirules.compiler import CompiledFormula, FormulaEvaluationError
-from kpirules.model import Band, Indicator, Metric
+from kpirules.compiler import CompiledFormula
+from kpirules.model import Indicator, Metric
 from kpirules.quantity import format_decimal
 from kpirules.result import Status
 
@@ -75,9 +74,9 @@ class Reason(NamedTuple):
         """The sentence, with every number formatted for reading."""
         if self.formats:
             return self.template.format(
-                *[(f or _text)(a) for f, a in zip(self.formats, self.args, strict=True)]
+                *[(f or text_of)(a) for f, a in zip(self.formats, self.args, strict=True)]
             )
-        return self.template.format(*[_text(a) for a in self.args])
+        return self.template.format(*[text_of(a) for a in self.args])
 
 
 @attrs.frozen
@@ -89,7 +88,7 @@ class PointsFormat:
 
     def __call__(self, value: object) -> str:
         assert isinstance(value, Decimal)
-        return _text(Pts(value, self.quantum, self.mode))
+        return text_of(Pts(value, self.quantum, self.mode))
 
 
 @attrs.frozen
@@ -103,10 +102,10 @@ class ValueFormat:
         if isinstance(value, bool):
             return "是" if value else "否"
         if not isinstance(value, Decimal):
-            return _text(value)
+            return text_of(value)
         if self.unit == "percent":
-            return _text(Pct(value))
-        return _text(Num(value, self.word))
+            return text_of(Pct(value))
+        return text_of(Num(value, self.word))
 
 
 def rounded(value: Decimal, quantum: Decimal, mode: str = ROUND_HALF_EVEN) -> Decimal:
@@ -115,7 +114,7 @@ def rounded(value: Decimal, quantum: Decimal, mode: str = ROUND_HALF_EVEN) -> De
     return value.quantize(quantum, rounding=mode, context=_DISPLAY)
 
 
-def _text(arg: object) -> str:
+def text_of(arg: object) -> str:
     if isinstance(arg, Pts):
         shown = rounded(arg.value, arg.quantum, arg.mode)
         return ("" if shown == arg.value else "约") + format(shown, "f") + "分"
@@ -261,6 +260,7 @@ class Plan:
         quantum: Decimal,
         mode: str,
         formula: CompiledFormula | None,
+        method: Method,
     ) -> None:
         self.ind = ind
         self.metric = metric
@@ -293,17 +293,17 @@ class Plan:
             "round_up": "，不足1个单位按1个计",
             "round_down": "，不足1个单位不扣",
         }.get(s.partial or "", "")
-        self.score: Callable[..., Scored] = _METHODS[s.method]
+        self.score: Callable[..., Scored] = method.score
         self.id, self.label, self.line, self.method = ind.id, ind.label, ind.line, s.method
         self.metric_id = ind.metric
         self.target_or_none = ind.target.text if ind.target else None
-        self.fast = s.method in SIMPLE and inputs == (ind.metric,)
-        self.prefixed = s.method in PREFIXED
+        self.fast = method.simple and inputs == (ind.metric,)
+        self.prefixed = method.prefixed
         probe = value_arg(metric, ONE)
         self.fv = ValueFormat(metric.unit, probe.word if isinstance(probe, Num) else "")
         self.fp = PointsFormat(quantum, mode)
-        label = _escape(ind.label)
-        target = _escape(self.target_text)
+        label = escape(ind.label)
+        target = escape(self.target_text)
         self.t_item = label + " {0}，{1}"
         self.f_item: tuple[Callable[[object], str] | None, ...] = (self.fv, None)
         self.t_met = f"{label} {{0}}，达到目标 {target}，不扣分，得 {{1}}"
@@ -314,7 +314,7 @@ class Plan:
             ind.direction, ("低于", "低")
         )
         self.t_deduct = (
-            f"{label} {{0}}，{relation}目标 {target}，每{word}{_escape(self.per_text)}"
+            f"{label} {{0}}，{relation}目标 {target}，每{word}{escape(self.per_text)}"
             f"扣{self.deduct_text}分{self.deduct_note}，扣 {{1}}，得 {{2}}"
         )
         self.f_vpp: tuple[Callable[[object], str] | None, ...] = (self.fv, self.fp, self.fp)
@@ -343,6 +343,27 @@ class Plan:
 Scored = tuple[Decimal, Reason]
 
 
+@attrs.frozen
+class Method:
+    """One scoring method as the rest of kpirules sees it.
+
+    ``params`` are the keys its ``scoring:`` mapping may hold besides ``method``; ``words``
+    names it in Chinese (in ``kpirules diff``). ``score`` is called as ``score(plan, value)``
+    when ``simple``; with the shown value as well when ``prefixed`` (its reason already
+    names the indicator and value); with the cohort when ``cohort``.
+    """
+
+    id: str
+    words: str
+    params: frozenset[str]
+    score: Callable[..., Scored]
+    prefixed: bool = False
+    simple: bool = False
+    cohort: bool = False
+    #: Whether the method needs direction higher_better or lower_better (not equal).
+    no_equal: bool = False
+
+
 def _status_of(ind: Indicator) -> Callable[[Decimal], Status]:
     """met / not_met for a value, with the comparison chosen once."""
     target = ind.target_value
@@ -360,281 +381,11 @@ def _status_of(ind: Indicator) -> Callable[[Decimal], Status]:
     return lambda v: "met" if v == target else "not_met"
 
 
-#: Methods whose reasons already name the indicator and its value.
-PREFIXED = frozenset({"deduct", "pass_fail", "proportional", "per_occurrence", "scale"})
-
-
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
     """Text for a str.format template: braces doubled."""
     return text.replace("{", "{{").replace("}", "}}")
 
 
-def _cap(score: Decimal, points: Decimal) -> Decimal:
+def cap_points(score: Decimal, points: Decimal) -> Decimal:
+    """``score`` kept within 0..``points``."""
     return ZERO if score < ZERO else points if score > points else score
-
-
-def pass_fail(plan: Plan, v: Decimal | bool, shown: object = None) -> Scored:
-    """达标得满分, otherwise ``otherwise`` points."""
-    assert plan.target is not None and plan.ind.target is not None
-    first = v if shown is None else shown
-    if met(plan.ind.target.op, v, plan.target):
-        return plan.points, Reason(plan.t_pass, (first, plan.points), plan.f_vp)
-    other = plan.ind.scoring.otherwise or ZERO
-    return other, Reason(plan.t_fail, (first, other), plan.f_vp)
-
-
-def proportional(plan: Plan, v: Decimal, shown: object = None) -> Scored:
-    """实际/目标×分值 (higher is better) or 目标/实际×分值 (lower is better), capped."""
-    t = plan.target
-    assert isinstance(t, Decimal)
-    first = v if shown is None else shown
-    if not plan.higher:
-        if v <= 0:
-            return plan.points, Reason(plan.t_zero, (first, plan.points), plan.f_vp)
-        raw = t / v * plan.points
-        a, b = t, v
-    else:
-        raw = v / t * plan.points
-        a, b = v, t
-    score = _cap(raw, plan.points)
-    capped = "（封顶）" if raw > plan.points else ""
-    return score, Reason(plan.t_prop, (first, a, b, score, capped), plan.f_prop)
-
-
-def linear(plan: Plan, v: Decimal) -> Scored:
-    """区间法: straight lines between segment ends; ``below``/``above`` outside."""
-    segs = plan.ind.scoring.segments
-    first, last = segs[0], segs[-1]
-    metric = plan.metric
-    if v < first.start:
-        score = plan.below if plan.below is not None else first.start_points
-        return score, Reason(
-            "低于区间下限 {0}，得 {1}",
-            (value_arg(metric, first.start), Pts(score, plan.quantum, plan.mode)),
-        )
-    if v > last.end:
-        above = plan.ind.scoring.above
-        score = above if above is not None else last.end_points
-        return score, Reason(
-            "高于区间上限 {0}，得 {1}",
-            (value_arg(metric, last.end), Pts(score, plan.quantum, plan.mode)),
-        )
-    seg = next(s for s in segs if s.start <= v <= s.end)
-    score = seg.start_points + (v - seg.start) / (seg.end - seg.start) * (
-        seg.end_points - seg.start_points
-    )
-    return score, Reason(
-        "落在区间 {0}–{1}（{2}–{3}分），按区间线性计分，得 {4}",
-        (
-            value_arg(metric, seg.start),
-            value_arg(metric, seg.end),
-            format_decimal(seg.start_points),
-            format_decimal(seg.end_points),
-            Pts(score, plan.quantum, plan.mode),
-        ),
-    )
-
-
-def deduct(plan: Plan, v: Decimal, shown: object = None) -> Scored:
-    """每差1个单位扣X分，扣完为止 (with the declared rule for partial units)."""
-    t = plan.target
-    assert isinstance(t, Decimal) and plan.per is not None and plan.deduct is not None
-    if plan.direction == "lower_better":
-        gap = v - t if v > t else ZERO
-    elif plan.direction == "equal":
-        gap = abs(v - t)
-    else:
-        gap = t - v if v < t else ZERO
-    first = v if shown is None else shown
-    if not gap:
-        return plan.points, Reason(plan.t_met, (first, plan.points), plan.f_vp)
-    units = gap / plan.per
-    if plan.partial == "round_up":
-        units = Decimal(math.ceil(units))
-    elif plan.partial == "round_down":
-        units = Decimal(math.floor(units))
-    taken = units * plan.deduct
-    limit = plan.points - plan.floor
-    if taken > limit:
-        taken = limit
-    score = plan.points - taken
-    return score, Reason(plan.t_deduct, (first, taken, score), plan.f_vpp)
-
-
-def per_occurrence(plan: Plan, v: Decimal, shown: object = None) -> Scored:
-    """每发现一次扣X分, not below the floor."""
-    assert plan.deduct is not None
-    taken = min(v * plan.deduct, plan.points - plan.floor)
-    score = plan.points - taken
-    return score, Reason(plan.t_each, (v if shown is None else shown, taken, score), plan.f_vpp)
-
-
-def bonus(plan: Plan, v: Decimal) -> Scored:
-    """每满 ``per`` 加 ``add`` 分, at most ``cap``."""
-    cap = plan.ind.scoring.cap
-    assert plan.per is not None and plan.add is not None and cap is not None
-    units = Decimal(math.floor(v / plan.per))
-    score = min(cap, units * plan.add)
-    return score, Reason(
-        "每满{0}加{1}分，加 {2}（上限 {3}）",
-        (
-            plan.per_text,
-            format_decimal(plan.add),
-            Pts(score, plan.quantum, plan.mode),
-            Pts(cap, plan.quantum, plan.mode),
-        ),
-    )
-
-
-def band_text(band: Band, metric: Metric) -> Reason:
-    """A table row or grade band in words: ``24小时（不含）至48小时（含）``."""
-    lo = (
-        Reason(
-            "{0}{1}", (value_arg(metric, band.lower), "（含）" if band.lower_closed else "（不含）")
-        )
-        if band.lower is not None
-        else None
-    )
-    hi = (
-        Reason(
-            "{0}{1}", (value_arg(metric, band.upper), "（含）" if band.upper_closed else "（不含）")
-        )
-        if band.upper is not None
-        else None
-    )
-    if lo is not None and hi is not None:
-        return Reason("{0}至{1}", (lo, hi))
-    return Reason("{0}以上", (lo,)) if lo is not None else Reason("{0}以下", (hi,))
-
-
-def table(plan: Plan, v: Decimal) -> Scored:
-    """分档: the points of the row the value falls in."""
-    for band in plan.ind.scoring.rows:
-        if band.contains(v):
-            score = band.points or ZERO
-            return score, Reason(
-                "落在分档 {0}，得 {1}",
-                (band_text(band, plan.metric), Pts(score, plan.quantum, plan.mode)),
-            )
-    raise FormulaEvaluationError(f"值 {_text(value_arg(plan.metric, v))} 不在分档表的任何一档中")
-
-
-def change(plan: Plan, v: Decimal, base: Decimal) -> Scored:
-    """较基期变化 (relative or absolute) scored against the target of the change."""
-    t = plan.target
-    ind = plan.ind
-    assert isinstance(t, Decimal) and ind.target is not None
-    if ind.scoring.compare == "relative":
-        if base == 0:
-            raise FormulaEvaluationError(
-                f"基期值为 0，无法计算相对变化（本期 {_text(value_arg(plan.metric, v))}）"
-            )
-        delta = (v - base) / base
-        delta_arg: object = Pct(delta)
-    else:
-        delta = v - base
-        delta_arg = format_decimal(delta)
-    base_arg = value_arg(plan.metric, base)
-    ok = met(ind.target.op, delta, t)
-    if ind.scoring.change_scoring == "proportional" and not ok:
-        ratio = (delta / t) if plan.higher else (t / delta if delta > 0 else ONE)
-        score = _cap(ratio * plan.points, plan.points)
-        return score, Reason(
-            "较基期 {0} 变化 {1}，未达到目标 {2}，按比例得 {3}",
-            (base_arg, delta_arg, plan.target_text, Pts(score, plan.quantum, plan.mode)),
-        )
-    score = plan.points if ok else ZERO
-    return score, Reason(
-        "较基期 {0} 变化 {1}，{2}目标 {3}，得 {4}",
-        (
-            base_arg,
-            delta_arg,
-            "达到" if ok else "未达到",
-            plan.target_text,
-            Pts(score, plan.quantum, plan.mode),
-        ),
-    )
-
-
-def best_ratio(plan: Plan, v: Decimal, cohort: Cohort) -> Scored:
-    """与同组最优比: value/best (higher) or best/value (lower), times points."""
-    best = cohort.best(plan.higher)
-    ratio = (ONE if best == 0 else v / best) if plan.higher else (ONE if v == 0 else best / v)
-    score = _cap(ratio * plan.points, plan.points)
-    return score, Reason(
-        "同组最优 {0}，按与最优之比计分，得 {1}",
-        (value_arg(plan.metric, best), Pts(score, plan.quantum, plan.mode)),
-    )
-
-
-def rank(plan: Plan, v: Decimal, cohort: Cohort) -> Scored:
-    """排名: points by competition rank within the cohort."""
-    r = cohort.rank(v, plan.higher)
-    by_rank = plan.ind.scoring.points_by_rank
-    score = by_rank[r - 1] if r <= len(by_rank) else (plan.ind.scoring.otherwise or ZERO)
-    return score, Reason(
-        "在 {0} 个单位中排第 {1} 名，得 {2}", (cohort.size, r, Pts(score, plan.quantum, plan.mode))
-    )
-
-
-def percentile(plan: Plan, v: Decimal, cohort: Cohort) -> Scored:
-    """百分位: points by the share of the cohort this entity is better than."""
-    p = cohort.share_worse(v, plan.higher)
-    for band in plan.ind.scoring.rows:
-        if band.contains(p):
-            score = band.points or ZERO
-            return score, Reason(
-                "优于同组 {0} 的单位，得 {1}", (Pct(p), Pts(score, plan.quantum, plan.mode))
-            )
-    raise FormulaEvaluationError("百分位不在分档表的任何一档中")
-
-
-def scale(plan: Plan, v: Decimal, shown: object = None) -> Scored:
-    """评分折算: (value − min)/(max − min) × points on the metric's scale."""
-    lo, hi = plan.metric.minimum, plan.metric.maximum
-    assert lo is not None and hi is not None
-    score = _cap((v - lo) / (hi - lo) * plan.points, plan.points)
-    return score, Reason(plan.t_scale, (v if shown is None else shown, score), plan.f_vp)
-
-
-def formula(plan: Plan, v: Decimal | bool, names: dict[str, object]) -> Scored:
-    """自定义公式; a result outside 0..points is an error, never silently clamped."""
-    compiled = plan.formula
-    assert compiled is not None
-    raw = compiled(names)
-    if isinstance(raw, bool) or not isinstance(raw, Decimal):
-        raise FormulaEvaluationError(f"计分公式 “{compiled.formula.text}” 的结果不是数值")
-    if raw < 0 or raw > plan.points:
-        raise FormulaEvaluationError(
-            f"计分公式 “{compiled.formula.text}” 的结果 {format_decimal(raw)} 超出 0 到 "
-            f"{format_decimal(plan.points)} 分（可用 clamp(…, 0, points) 限定）"
-        )
-    return raw, Reason(
-        "按公式 {0} 计算，得 {1}", (compiled.formula.text, Pts(raw, plan.quantum, plan.mode))
-    )
-
-
-def _unsupported(plan: Plan, *args: object) -> Scored:
-    raise FormulaEvaluationError(f"计分方法 {plan.ind.scoring.method} 不能直接调用")
-
-
-_METHODS: dict[str, Callable[..., Scored]] = {
-    "pass_fail": pass_fail,
-    "proportional": proportional,
-    "linear": linear,
-    "deduct": deduct,
-    "per_occurrence": per_occurrence,
-    "bonus": bonus,
-    "table": table,
-    "scale": scale,
-    "change": change,
-    "best_ratio": best_ratio,
-    "rank": rank,
-    "percentile": percentile,
-    "formula": formula,
-    "monitor": _unsupported,
-}
-SIMPLE = frozenset(
-    {"proportional", "linear", "deduct", "per_occurrence", "bonus", "table", "scale"}
-)
-COHORT = frozenset({"best_ratio", "rank", "percentile"})

@@ -1,0 +1,1 @@
+"""Leaf helpers shared by every stage: each module here imports nothing else from kpirules."""
