@@ -38,11 +38,11 @@ from kpirules.inputs import (
     read_records,
 )
 from kpirules.ledger import (
-    LEDGER_APPLICATION_ID,
     Checkpoint,
     Ledger,
     LedgerError,
     engine_changed,
+    may_be_ledger,
     record_batch,
     replay,
 )
@@ -1006,8 +1006,6 @@ class _WriteError(Exception):
     """An output or ledger file cannot or must not be written (exit code 1)."""
 
 
-_SQLITE_HEADER = b"SQLite format 3\x00"
-
 #: What an operating-system error means for a file being written, in the user's words
 #: (by errno name: not every system defines every name).
 _OS_REASONS = {
@@ -1049,39 +1047,6 @@ def _kind(mode: int) -> str | None:
     if stat.S_ISSOCK(mode):
         return "这是一个套接字"
     return "这不是普通文件"
-
-
-def _is_ledger(path: Path) -> bool:
-    """True when ``path`` is an SQLite file that is a kpirules ledger, or may be one.
-
-    Read only: the 16-byte SQLite header and the application id in it, then
-    ``PRAGMA application_id`` and the tables. An SQLite file that is open in WAL mode or
-    cannot be read (damaged) counts as a ledger.
-    """
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(100)
-    except OSError:
-        return False
-    if not head.startswith(_SQLITE_HEADER):
-        return False
-    if int.from_bytes(head[68:72], "big") == LEDGER_APPLICATION_ID:
-        return True
-    if path.with_name(path.name + "-wal").exists():
-        return True  # open in WAL mode: its tables may not have reached the main file yet
-    try:
-        # immutable: read the file as it is, without locks and without creating -wal/-shm.
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
-        try:
-            (application_id,) = db.execute("PRAGMA application_id").fetchone()
-            entries = db.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entries'"
-            ).fetchone()
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return True
-    return application_id == LEDGER_APPLICATION_ID or entries is not None
 
 
 def _serve(args: argparse.Namespace, stderr: TextIO) -> int:
@@ -1140,7 +1105,7 @@ def _check_output(output: str, inputs: Sequence[str], *, force: bool) -> None:
         kind = _kind(mode)
         if kind is not None:
             raise _WriteError(f"kpirules: 无法写入 {output}：{kind}，输出只能写入普通文件")
-        if _is_ledger(path):
+        if may_be_ledger(path):
             raise _UsageError(
                 f"kpirules: 输出文件 {output} 是 kpirules 审计记录，拒绝覆盖（加 --force 也不会覆盖）"
             )

@@ -253,6 +253,40 @@ def is_ledger(path: str | Path) -> bool:
     )
 
 
+def may_be_ledger(path: Path) -> bool:
+    """True when ``path`` is an SQLite file that is a kpirules ledger, or may be one: what
+    an output must never replace (see :func:`is_ledger` for the strict test).
+
+    Read only: the 16-byte SQLite header and the application id in it, then
+    ``PRAGMA application_id`` and the tables. An SQLite file that is open in WAL mode or
+    cannot be read (damaged) counts as a ledger.
+    """
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(100)
+    except OSError:
+        return False
+    if not head.startswith(_SQLITE_MAGIC):
+        return False
+    if int.from_bytes(head[68:72], "big") == LEDGER_APPLICATION_ID:
+        return True
+    if path.with_name(path.name + "-wal").exists():
+        return True  # open in WAL mode: its tables may not have reached the main file yet
+    try:
+        # immutable: read the file as it is, without locks and without creating -wal/-shm.
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+        try:
+            (application_id,) = db.execute("PRAGMA application_id").fetchone()
+            entries = db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entries'"
+            ).fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return True
+    return application_id == LEDGER_APPLICATION_ID or entries is not None
+
+
 def _what_is(path: Path, header: bytes) -> str | None:
     """Why the file is not a ledger this version can read, in words; None if it is one."""
     if not header:
