@@ -1330,6 +1330,16 @@ FIXED_FINDINGS += [
         "verify modified the ledger file",
         LedgerCase((("append", 0), ("tamper", "truncate", 0, 0), ("verify",))),
     ),
+    OpenFinding(
+        "cli",
+        "OSError escaped from run",
+        CliCase(("validate", "{R}", "x" * 300 + ".csv"), SEEDS[0], "a-offices-2026.csv"),
+    ),
+    OpenFinding(
+        "encodings",
+        "names garbled with exit 0",
+        EncodingCase((("一", "gbk", "", 5),)),  # GBK D2 BB is also valid UTF-8 (U+04BB)
+    ),
 ]
 
 

@@ -276,3 +276,19 @@ def test_byte_order_mark_at_the_start_is_the_encoding_mark(tmp_path: Path) -> No
     expected = [("甲医院", {"payments": Decimal(100)})]
     assert read_metrics(path, RULESET) == expected
     assert read_metrics(path, RULESET, encoding="utf-8") == expected
+
+
+def test_gbk_line_that_is_also_valid_utf8_is_refused_not_garbled(tmp_path: Path) -> None:
+    """一 in GBK (D2 BB) is valid UTF-8 (һ, U+04BB): the line cannot be told apart, so it is
+    refused with both readings; --encoding gbk reads it as 一."""
+    ruleset = kpirules.load(ROOT / "rulesets" / "a-office-annual.yaml")
+    path = tmp_path / "m.csv"
+    path.write_bytes(b"entity,payment_errors\n" + "一,1\n".encode("gbk"))
+    with pytest.raises(InputError) as info:
+        read_metrics(path, ruleset)
+    assert [str(p) for p in info.value.problems] == [
+        f"{path}:2:1: error: $: 第 2 行的编码无法确定：按 UTF-8 读是 “һ,1”，按 GBK 读是 “一,1”"
+        "（用 --encoding gbk 或 --encoding utf-8 指明文件的编码）"
+    ]
+    rows = read_metrics(path, ruleset, encoding="gbk")
+    assert [entity for entity, _ in rows] == ["一"]

@@ -1242,6 +1242,12 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
     except _UsageError as exc:
         stderr.write(f"{exc}\n")
         return EXIT_USAGE
+    except OSError as exc:
+        # A file the command names cannot be reached (a name too long for the system, a
+        # permission, a device): said in words, never a traceback.
+        where = f" {exc.filename}" if exc.filename else ""
+        stderr.write(f"kpirules: 无法访问{where}：{_os_reason(exc)}\n")
+        return EXIT_INVALID
     except SystemExit as exc:  # --help and --version
         return int(exc.code or 0)
 

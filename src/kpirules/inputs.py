@@ -263,10 +263,50 @@ def _decode(file: str, raw: bytes, encoding: str | None) -> str:
             ]
         )
     try:
-        return raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        pass
-    return _decode_mixed(file, raw)
+        return _decode_mixed(file, raw)
+    _refuse_ambiguous(file, raw)
+    return text
+
+
+def _chinese(char: str) -> bool:
+    """CJK ideographs, radicals, CJK and full-width punctuation."""
+    code = ord(char)
+    return 0x2E80 <= code <= 0x9FFF or 0xF900 <= code <= 0xFAFF or 0xFF00 <= code <= 0xFFEF
+
+
+def _refuse_ambiguous(file: str, raw: bytes) -> None:
+    """A file that is valid UTF-8 may still be GBK: a short Chinese name in GBK can happen to
+    be valid UTF-8 (一, GBK ``D2 BB``, reads as UTF-8 ``һ``). A line whose UTF-8 reading has
+    no Chinese character while its GB2312 reading is Chinese cannot be told apart: it is
+    refused, so that no name is silently garbled, and ``--encoding`` settles it."""
+    for number, chunk in enumerate(raw.split(b"\n"), 1):
+        if chunk.isascii():
+            continue
+        as_utf8 = chunk.decode("utf-8")
+        if any(_chinese(c) for c in as_utf8):
+            continue
+        try:
+            as_gbk = chunk.decode("gb2312")
+        except UnicodeDecodeError:
+            continue
+        if all(c.isascii() or _chinese(c) for c in as_gbk):
+            shown_utf8 = as_utf8.strip()[:40]
+            shown_gbk = as_gbk.strip()[:40]
+            raise InputError(
+                [
+                    Problem(
+                        file,
+                        number,
+                        1,
+                        "$",
+                        "error",
+                        f"第 {number} 行的编码无法确定：按 UTF-8 读是 “{shown_utf8}”，按 GBK 读是 “{shown_gbk}”",
+                        "用 --encoding gbk 或 --encoding utf-8 指明文件的编码",
+                    )
+                ]
+            )
 
 
 def _decode_mixed(file: str, raw: bytes) -> str:
