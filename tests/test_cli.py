@@ -357,3 +357,21 @@ def test_excel_habits(tmp_path: Path) -> None:
     code, out, err = call("score", str(VALID), str(data), "--format", "csv")
     assert code == 0, err
     assert out == call("score", str(VALID), str(EXAMPLE), "--format", "csv")[1]
+
+
+def test_reader_going_away_is_no_traceback() -> None:
+    """`kpirules validate … | head -1`: the command stops quietly when its reader closes the
+    pipe (exit 13, as a process ended by SIGPIPE would report 128 + 13), with nothing on stderr."""
+    invalid = str(ROOT / "tests" / "fixtures" / "invalid")
+    with subprocess.Popen(
+        [sys.executable, "-m", "kpirules", "validate", invalid],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        first = proc.stdout.readline()
+        proc.stdout.close()
+        err = proc.stderr.read()
+        assert proc.wait(timeout=120) == 13
+    assert first.decode("utf-8").endswith("\n")
+    assert err == b""

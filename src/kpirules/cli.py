@@ -1242,6 +1242,8 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
     except _UsageError as exc:
         stderr.write(f"{exc}\n")
         return EXIT_USAGE
+    except BrokenPipeError:
+        raise  # the reader went away: main() stops quietly
     except OSError as exc:
         # A file the command names cannot be reached (a name too long for the system, a
         # permission, a device): said in words, never a traceback.
@@ -1258,4 +1260,13 @@ def main() -> None:
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(encoding="utf-8")
-    sys.exit(run(sys.argv[1:], sys.stdout, sys.stderr))
+    try:
+        code = run(sys.argv[1:], sys.stdout, sys.stderr)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`kpirules history | head`): stop quietly, as other tools do.
+        # Python would report the pipe again when flushing stdout at exit: point it at null.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = 141 - 128  # the status of a process ended by SIGPIPE, without the signal
+    sys.exit(code)
