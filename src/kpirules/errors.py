@@ -21,7 +21,7 @@ class Problem:
     ``cell`` locates a problem in an Excel workbook as ``SHEET!B7``; the problem then reads
     ``FILE!SHEET!B7: …`` (``line`` and ``column`` still hold the row and column numbers).
 
-    ``code`` is the problem's stable code such as ``KR301`` (see :mod:`kpirules.codes`);
+    ``code`` is the problem's stable code such as ``KR201`` (see :mod:`kpirules.codes`);
     it is not part of the text form, only of :meth:`as_dict` and the attribute.
     """
 

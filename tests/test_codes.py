@@ -1,0 +1,87 @@
+"""Stable problem codes: the registry, the documentation and codes on real problems."""
+
+from __future__ import annotations
+
+import json
+import re
+from io import StringIO
+from pathlib import Path
+
+import kpirules
+from kpirules.cli import run
+from kpirules.codes import CODES
+
+ROOT = Path(__file__).resolve().parent.parent
+SRC = ROOT / "src" / "kpirules"
+INVALID = ROOT / "tests" / "fixtures" / "invalid"
+CODE = re.compile(r"\bKR\d{3}\b")
+
+
+def codes_used_in_src() -> set[str]:
+    """Every code written in the package's source, outside the registry itself."""
+    used: set[str] = set()
+    for path in SRC.rglob("*.py"):
+        if path.name != "codes.py":
+            used.update(CODE.findall(path.read_text("utf-8")))
+    return used
+
+
+def test_every_code_used_in_src_is_registered() -> None:
+    """A code given to a problem has a title and a fix in the registry."""
+    assert codes_used_in_src() - set(CODES) == set()
+
+
+def test_every_registered_code_is_used() -> None:
+    """The registry holds no code that no problem carries."""
+    assert set(CODES) - codes_used_in_src() == set()
+
+
+def test_registry_codes_are_well_formed() -> None:
+    """Codes read KR and three digits, and each entry has both titles and a fix."""
+    for code, info in CODES.items():
+        assert CODE.fullmatch(code), code
+        assert info.title and info.title_zh and info.fix, code
+
+
+def test_every_code_is_documented_in_english_and_chinese() -> None:
+    """docs/errors.md and docs/zh/errors.md both list every registered code."""
+    english = set(CODE.findall((ROOT / "docs" / "errors.md").read_text("utf-8")))
+    chinese = set(CODE.findall((ROOT / "docs" / "zh" / "errors.md").read_text("utf-8")))
+    assert set(CODES) - english == set()
+    assert set(CODES) - chinese == set()
+
+
+def test_fixture_codes_are_registered() -> None:
+    """Every code on a negative fixture's problems is a registered code."""
+    for path in sorted(INVALID.glob("*.yaml")):
+        _, problems = kpirules.check(path)
+        for problem in problems:
+            assert problem.code == "" or problem.code in CODES, (path.name, problem)
+
+
+def test_duplicate_key_has_its_reading_code() -> None:
+    """A duplicate key, found while reading the YAML, carries KR119."""
+    _, problems = kpirules.check(INVALID / "duplicate_key.yaml")
+    assert [(p.code, p.line, p.path) for p in problems] == [("KR119", 29, "$.categories[1].weight")]
+
+
+def test_empty_file_and_alias_codes() -> None:
+    """An empty file carries KR107; an alias KR113 beside its anchor's KR114."""
+    _, empty = kpirules.check("t.yaml", text="  \n")
+    assert [p.code for p in empty] == ["KR107"]
+    _, aliased = kpirules.check("t.yaml", text="a: &x 1\nb: *x\n")
+    assert [(p.code, p.line) for p in aliased][:2] == [("KR114", 1), ("KR113", 2)]
+
+
+def test_unknown_key_has_its_schema_code_in_json_output(tmp_path: Path) -> None:
+    """validate --format json shows the code of an unknown key (KR202); the text does not."""
+    text = (ROOT / "rulesets" / "a-office-annual.yaml").read_text("utf-8")
+    broken = tmp_path / "a.yaml"
+    broken.write_text(text.replace("\nweighting:", "\nweigthing:", 1), encoding="utf-8")
+    out, err = StringIO(), StringIO()
+    assert run(["validate", str(broken), "--format", "json"], out, err) != 0
+    listed = json.loads(out.getvalue())["files"][0]["problems"]
+    unknown = [p for p in listed if p["message"] == "不认识的键 weigthing"]
+    assert [p["code"] for p in unknown] == ["KR202"]
+    _, found = kpirules.check(broken)
+    assert all("KR" not in str(p) for p in found)
