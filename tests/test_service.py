@@ -456,6 +456,7 @@ def test_validate_never_reads_the_file_a_tests_file_names(client: TestClient) ->
                 "severity": "error",
                 "message": "这里只检查规则集；测试文件请在命令行用 kpirules test 运行",
                 "suggestion": None,
+                "code": "KR415",
                 "entity": None,
                 "field": None,
             }

@@ -70,6 +70,7 @@ def problem_data(problem: Problem) -> ProblemData:
         "severity": problem.severity,
         "message": problem.message,
         "suggestion": problem.suggestion,
+        "code": problem.code,
         "entity": None,
         "field": None,
     }
