@@ -7,9 +7,12 @@ import re
 from io import StringIO
 from pathlib import Path
 
+import pytest
+
 import kpirules
 from kpirules.cli import run
 from kpirules.codes import CODES
+from kpirules.inputs import InputError, read_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src" / "kpirules"
@@ -85,3 +88,13 @@ def test_unknown_key_has_its_schema_code_in_json_output(tmp_path: Path) -> None:
     assert [p["code"] for p in unknown] == ["KR202"]
     _, found = kpirules.check(broken)
     assert all("KR" not in str(p) for p in found)
+
+
+def test_messy_metrics_file_problems_have_their_data_codes() -> None:
+    """The messy example CSV's problems carry KR518, KR534 and KR532, each registered."""
+    ruleset = kpirules.load(ROOT / "rulesets" / "a-office-annual.yaml")
+    with pytest.raises(InputError) as info:
+        read_metrics(ROOT / "examples" / "a-offices-2026-messy.csv", ruleset)
+    got = [(p.line, p.column, p.code) for p in info.value.problems]
+    assert got[:3] == [(1, 7, "KR518"), (2, 9, "KR534"), (4, 1, "KR532")]
+    assert all(p.code in CODES for p in info.value.problems)

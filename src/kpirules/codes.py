@@ -432,6 +432,118 @@ CODES: dict[str, CodeInfo] = {
         "这里只检查规则集",
         "在命令行用 kpirules test 运行测试文件",
     ),
+    # KR5xx: metrics files (CSV, XLSX, YAML, JSON, rows sent to the service)
+    "KR501": _c(
+        "Rows by period need a period",
+        "数据按期间分行（有 period 列）：要指定计分的期间",
+        "加 --period，如 --period 2026",
+    ),
+    "KR502": _c("Metrics file cannot be read", "无法读取文件", "检查文件路径和访问权限"),
+    "KR503": _c("Metrics file too large", "文件过大", "拆分数据文件"),
+    "KR504": _c(
+        "Old .xls workbook",
+        "这是旧版 Excel 文件（.xls），无法读取",
+        "在 Excel 中打开，另存为“Excel 工作簿（*.xlsx）”",
+    ),
+    "KR505": _c(
+        "Unknown file type", "无法识别的文件类型", "改用 .xlsx、.csv、.yaml、.yml 或 .json 文件"
+    ),
+    "KR506": _c("Duplicate name in an entity list", "对象名单中有重复", "删去重复的一行"),
+    "KR507": _c("Empty entity list", "对象名单是空的", "每行写一个对象"),
+    "KR508": _c("Line not in the file's encoding", "某行不是指定的编码", "整个文件要用同一种编码"),
+    "KR509": _c(
+        "File cannot be read in the given encoding",
+        "无法按指定编码读取",
+        "改用正确的 --encoding，或另存为 UTF-8",
+    ),
+    "KR510": _c("CSV file is UTF-16", "文件是 UTF-16 编码", "另存为 UTF-8，或用 --encoding utf-16"),
+    "KR511": _c(
+        "Line neither UTF-8 nor GBK",
+        "某行既不是 UTF-8 也不是 GBK 编码",
+        "用 --encoding 指定编码，或另存为 UTF-8",
+    ),
+    "KR512": _c(
+        "Mixed encodings", "文件中混用了两种编码", "重新输入这一行，或把文件统一另存为一种编码"
+    ),
+    "KR513": _c("Several entity columns", "表头中有多个编号列", "把其中一列改名或删除"),
+    "KR514": _c("No entity column", "缺少编号列", "表头加一列 科室、部门、单位、姓名、对象或编号"),
+    "KR515": _c(
+        "Unit in a column name differs from the metric's",
+        "列名中的单位与指标的单位不同",
+        "列名写成指标名，数值按指标的单位填写",
+    ),
+    "KR516": _c("Two columns for one metric", "两列是同一个指标", "删去其中一列"),
+    "KR517": _c("Column for a derived metric", "派生指标不能直接给值", "删除这一列"),
+    "KR518": _c("Column names no metric of the ruleset", "规则集中没有这个指标", "按提示改正列名"),
+    "KR519": _c(
+        "Rater column beside the metric's own column",
+        "评委列与指标列重复",
+        "评分要么一格写全，要么每位评委一列",
+    ),
+    "KR520": _c(
+        "Data seems to belong to another ruleset",
+        "大部分列不是规则集的指标",
+        "检查是否选错了规则集或数据文件",
+    ),
+    "KR521": _c(
+        "Rater column names no rating metric",
+        "评委列没有说明是哪个评分指标",
+        "列名写成 评分指标名 加 评委编号",
+    ),
+    "KR522": _c("Metrics file is empty", "数据文件为空", "检查是否选错了文件"),
+    "KR523": _c("Hidden character in a column name", "列名含有不可见字符", "删除该字符"),
+    "KR524": _c("No data rows", "文件中没有数据行", "在表头下填写数据"),
+    "KR525": _c(
+        "Data without a column name", "这一列没有列名，却有数据", "给这一列写上列名，或删除它"
+    ),
+    "KR526": _c(
+        "Wrong number of cells in a row", "这一行的列数与表头不同", "检查是否多了或少了逗号"
+    ),
+    "KR527": _c("Hidden character in a cell", "单元格含有不可见字符", "删除该字符"),
+    "KR528": _c("Entity cell cannot be read", "编号单元格无法读取", "把编号写成文字"),
+    "KR529": _c("Entity cell is merged", "编号单元格属于合并区域", "取消合并，并在每一行填写编号"),
+    "KR530": _c("Entity is empty", "编号为空", "在每一行填写编号"),
+    "KR531": _c("Entity name not allowed", "编号写法不合规", "按提示改写编号"),
+    "KR532": _c("Row repeated", "编号重复", "删去或合并重复的行"),
+    "KR533": _c(
+        "Several scores in a rater cell", "评委列每格只填一位评委的一个评分", "每格只填一个评分"
+    ),
+    "KR534": _c("Value cannot be read", "数值无法读取", "按指标的单位填写数值"),
+    "KR535": _c("NUL character in the file", "文件含有空字符（NUL）", "确认这是文本文件"),
+    "KR536": _c("CSV format error", "CSV 格式错误", "检查引号是否成对"),
+    "KR537": _c("Row is not a mapping", "每一行应是映射", "写成 entity: 编号，以及各指标的值"),
+    "KR538": _c("Several entity keys in a row", "一行有多个编号", "只写一个编号"),
+    "KR539": _c(
+        "File is neither a list nor a mapping",
+        "文件结构不对",
+        "写成各对象的列表，或 编号: {指标: 值} 的映射",
+    ),
+    "KR540": _c("Row without entity", "缺少编号", "每一行写 entity"),
+    "KR541": _c("Duplicate entity", "编号重复", "删去或合并重复的对象"),
+    "KR542": _c("Metrics not a mapping", "指标应写成映射", "写成 指标: 值"),
+    "KR543": _c(
+        "Unknown metric in data", "规则集中没有这个指标", "按提示改正指标名；派生指标不需要给值"
+    ),
+    "KR544": _c("Entity repeated in the request", "对象重复", "每个对象只写一行"),
+    "KR545": _c(
+        "Workbook is encrypted",
+        "工作簿设有打开密码",
+        "在 Excel 中取消密码，另存为“Excel 工作簿（*.xlsx）”",
+    ),
+    "KR546": _c(
+        "Not a valid workbook",
+        "不是有效的 Excel 工作簿",
+        "在 Excel 中打开，另存为“Excel 工作簿（*.xlsx）”",
+    ),
+    "KR547": _c(
+        "Workbook cannot be read",
+        "无法读取 Excel 工作簿",
+        "在 Excel 中打开，另存为“Excel 工作簿（*.xlsx）”",
+    ),
+    "KR548": _c(
+        "Sheet cannot be read", "无法读取工作表", "在 Excel 中打开，另存为“Excel 工作簿（*.xlsx）”"
+    ),
+    "KR549": _c("Workbook without sheets", "工作簿中没有工作表", "检查是否选错了文件"),
 }
 
 
