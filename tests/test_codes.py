@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import kpirules
+from kpirules import EvaluationError
 from kpirules.cli import run
 from kpirules.codes import CODES
 from kpirules.inputs import InputError, read_metrics
@@ -98,3 +99,12 @@ def test_messy_metrics_file_problems_have_their_data_codes() -> None:
     got = [(p.line, p.column, p.code) for p in info.value.problems]
     assert got[:3] == [(1, 7, "KR518"), (2, 9, "KR534"), (4, 1, "KR532")]
     assert all(p.code in CODES for p in info.value.problems)
+
+
+def test_scoring_problems_have_their_scoring_codes() -> None:
+    """An unknown metric is KR604 and a binary float KR606, on the entity's problems."""
+    ruleset = kpirules.load(ROOT / "rulesets" / "a-office-annual.yaml")
+    with pytest.raises(EvaluationError) as info:
+        ruleset.evaluate({"paymnets": "1", "payments": 0.5})
+    got = sorted((p.field, p.code) for p in info.value.problems)
+    assert got == [("payments", "KR606"), ("paymnets", "KR604")]

@@ -829,6 +829,7 @@ def test_entity_that_cannot_be_scored_is_placed_at_its_cell_in_the_upload(
             "severity": "error",
             "message": "缺少数据：统计分析报告质量评分（report_quality）；这些指标规定缺失时报错（missing: error）",
             "suggestion": None,
+            "code": "KR614",
             "entity": "罗晨",
             "field": "report_quality",
         }

@@ -544,6 +544,39 @@ CODES: dict[str, CodeInfo] = {
         "Sheet cannot be read", "无法读取工作表", "在 Excel 中打开，另存为“Excel 工作簿（*.xlsx）”"
     ),
     "KR549": _c("Workbook without sheets", "工作簿中没有工作表", "检查是否选错了文件"),
+    # KR6xx: scoring
+    "KR601": _c("Entity id is not text", "编号不是文字", "把编号写成文字（str）"),
+    "KR602": _c("Entity id not allowed", "编号写法不合规", "按提示改写编号"),
+    "KR603": _c(
+        "Metric name not usable", "指标名不是文字或含不可见字符", "指标名写成文字，删去不可见字符"
+    ),
+    "KR604": _c("Unknown metric", "规则集中没有这个指标", "按提示改正指标名"),
+    "KR605": _c("Value given for a derived metric", "派生指标不能直接给值", "删去该值，由公式计算"),
+    "KR606": _c(
+        "Binary float refused", "不接受二进制浮点数", '传入 Decimal、整数或文字，如 "0.95"'
+    ),
+    "KR607": _c("Value cannot be read", "数值无法读取", "按指标的单位给值"),
+    "KR608": _c(
+        "Cohort metric scored alone", "要与同组比较的指标不能单独计分", "用 evaluate_many 一起计分"
+    ),
+    "KR609": _c("Duplicate entity", "编号重复", "每个对象只给一次数据"),
+    "KR610": _c("Missing metric data", "缺少指标的数据", "补上该指标的数据"),
+    "KR611": _c(
+        "Derived metric cannot be computed",
+        "派生指标无法计算",
+        "检查公式用到的数据，如除数是否为 0",
+    ),
+    "KR612": _c("Derived metric out of range", "派生指标的计算结果超出取值范围", "检查输入数据"),
+    "KR613": _c("Result too large", "计算结果超出可表示的范围", "检查输入数据的数量级"),
+    "KR614": _c(
+        "Required data missing", "缺少规定必须有的数据", "补上数据，或在规则集中改写 missing"
+    ),
+    "KR615": _c("Scoring formula failed", "计分公式无法计算", "检查公式用到的数据，如除数是否为 0"),
+    "KR616": _c("Baseline data missing", "缺少基期指标的数据", "补上基期指标的数据"),
+    "KR617": _c("Category has no data", "类别的指标全部缺少数据", "至少给该类别的一个指标数据"),
+    "KR618": _c("Formula uses missing data", "公式用到的指标缺少数据", "补上这些指标的数据"),
+    "KR619": _c("Rule formula failed", "规则公式无法计算", "检查公式用到的数据，如除数是否为 0"),
+    "KR620": _c("Amount too large", "金额过大", "检查金额公式和输入数据"),
 }
 
 

@@ -100,6 +100,7 @@ def evaluation_problem_data(
         "severity": "error",
         "message": problem.message,
         "suggestion": None,
+        "code": problem.code,
         "entity": problem.entity or None,
         "field": problem.field or None,
     }
