@@ -13,7 +13,9 @@ import kpirules
 from kpirules import EvaluationError
 from kpirules.cli import run
 from kpirules.codes import CODES
+from kpirules.errors import Problem
 from kpirules.inputs import InputError, read_metrics
+from kpirules.result import EvaluationProblem
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src" / "kpirules"
@@ -55,12 +57,30 @@ def test_every_code_is_documented_in_english_and_chinese() -> None:
     assert set(CODES) - chinese == set()
 
 
-def test_fixture_codes_are_registered() -> None:
-    """Every code on a negative fixture's problems is a registered code."""
+def test_every_fixture_problem_has_a_registered_code() -> None:
+    """Every problem of every negative fixture (and the messy example data) has a code."""
+    seen: set[str] = set()
     for path in sorted(INVALID.glob("*.yaml")):
         _, problems = kpirules.check(path)
+        assert problems, path.name
         for problem in problems:
-            assert problem.code == "" or problem.code in CODES, (path.name, problem)
+            assert problem.code in CODES, (path.name, str(problem))
+            seen.add(problem.code)
+    ruleset = kpirules.load(ROOT / "rulesets" / "a-office-annual.yaml")
+    for name in ("a-offices-2026-messy.csv", "a-offices-2026-excel-gbk.csv"):
+        try:
+            read_metrics(ROOT / "examples" / name, ruleset)
+        except InputError as exc:
+            assert [p for p in exc.problems if p.code not in CODES] == [], name
+    assert {c[:3] for c in seen} >= {"KR1", "KR2", "KR3"}
+
+
+def test_a_problem_cannot_be_made_without_a_code() -> None:
+    """Problem and EvaluationProblem both require their code."""
+    with pytest.raises(TypeError):
+        Problem("t.yaml", 1, 1, "$", "error", "文件为空")  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        EvaluationProblem("甲", "", "编号重复")  # type: ignore[call-arg]
 
 
 def test_duplicate_key_has_its_reading_code() -> None:

@@ -282,6 +282,7 @@ def test_uploaded_file_problems_name_the_upload_row_and_column(client: TestClien
                 p["message"],
                 p["suggestion"],
                 p["cell"],
+                code=p["code"],
             )
         )
         for p in detail["problems"]

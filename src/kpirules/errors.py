@@ -33,7 +33,7 @@ class Problem:
     message: str
     suggestion: str | None = None
     cell: str | None = None
-    code: str = ""
+    code: str = attrs.field(kw_only=True)
 
     def __str__(self) -> str:
         where = (

@@ -500,7 +500,7 @@ class TableReader:
         code: str,
     ) -> Problem:
         cell = cell_name(self.sheet, row, column) if self.sheet is not None else None
-        return Problem(self.file, row, column, field, "error", message, suggestion, cell, code)
+        return Problem(self.file, row, column, field, "error", message, suggestion, cell, code=code)
 
     def find_header(
         self, rows: Iterator[tuple[int, Sequence[Cell]]]

@@ -96,7 +96,7 @@ class Document:
         severity: str = "error",
         suggestion: str | None = None,
         at_key: bool = False,
-        code: str = "",
+        code: str,
     ) -> Problem:
         """Build a problem located at the value (or key) at ``path``."""
         pos = self.key_position(path) if at_key else self.position(path)

@@ -223,7 +223,7 @@ class EvaluationProblem:
     entity: str
     field: str
     message: str
-    code: str = ""
+    code: str = attrs.field(kw_only=True)
     """The problem's stable code such as ``KR604`` (see :mod:`kpirules.codes`)."""
 
     def __str__(self) -> str:

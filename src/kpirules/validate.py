@@ -27,7 +27,7 @@ from kpirules._core.suggest import closest
 from kpirules._core.suggest import did_you_mean as did_you_mean  # re-exported for older callers
 from kpirules.errors import Problem
 from kpirules.formula import FUNCTIONS, Formula, FormulaError, parse_formula
-from kpirules.loader import Document, PathKey
+from kpirules.loader import Document, PathKey, json_path
 from kpirules.methods import METHODS
 from kpirules.quantity import (
     OP_TEXT,
@@ -211,7 +211,7 @@ class _Builder:
             label = raw.get("label") or raw.get("id")
             if isinstance(label, str):
                 return label
-        return self.doc.problem(path, "").path
+        return json_path(path)
 
     # -- top level ----------------------------------------------------------------------
 
