@@ -282,6 +282,7 @@ def test_uploaded_file_problems_name_the_upload_row_and_column(client: TestClien
                 p["message"],
                 p["suggestion"],
                 p["cell"],
+                code=p["code"],
             )
         )
         for p in detail["problems"]
@@ -456,6 +457,7 @@ def test_validate_never_reads_the_file_a_tests_file_names(client: TestClient) ->
                 "severity": "error",
                 "message": "这里只检查规则集；测试文件请在命令行用 kpirules test 运行",
                 "suggestion": None,
+                "code": "KR415",
                 "entity": None,
                 "field": None,
             }
@@ -828,6 +830,7 @@ def test_entity_that_cannot_be_scored_is_placed_at_its_cell_in_the_upload(
             "severity": "error",
             "message": "缺少数据：统计分析报告质量评分（report_quality）；这些指标规定缺失时报错（missing: error）",
             "suggestion": None,
+            "code": "KR614",
             "entity": "罗晨",
             "field": "report_quality",
         }

@@ -10,6 +10,7 @@ import pytest
 
 import kpirules
 from kpirules import RulesetError
+from kpirules.codes import CODES
 
 ROOT = Path(__file__).resolve().parent.parent
 INVALID = ROOT / "tests" / "fixtures" / "invalid"
@@ -49,6 +50,7 @@ def test_invalid_fixture(name: str) -> None:
     got = [str(p).replace(str(path), path.name) for p in problems]
     assert got == expected
     assert got, "a negative fixture must produce at least one problem"
+    assert [p for p in problems if p.code not in CODES] == []
 
 
 def test_fixture_folder_is_not_empty() -> None:

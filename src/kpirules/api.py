@@ -65,7 +65,7 @@ def load(path: str | Path, *, text: str | None = None) -> Ruleset:
 def _check_tests_file(path: Path, doc: Document) -> tuple[Ruleset | None, tuple[Problem, ...]]:
     target = doc.data.get("ruleset")
     if not isinstance(target, str) or not target.strip():
-        return None, (doc.problem((), "测试文件要用 ruleset 写明被测试的规则集文件"),)
+        return None, (doc.problem((), "测试文件要用 ruleset 写明被测试的规则集文件", code="KR412"),)
     ruleset_path = path.parent / target
     try:
         exists = ruleset_path.is_file()
@@ -73,7 +73,9 @@ def _check_tests_file(path: Path, doc: Document) -> tuple[Ruleset | None, tuple[
         exists = False
     if not exists:
         return None, (
-            doc.problem(("ruleset",), f"找不到规则集文件 {target}（相对测试文件所在目录）"),
+            doc.problem(
+                ("ruleset",), f"找不到规则集文件 {target}（相对测试文件所在目录）", code="KR413"
+            ),
         )
     ruleset_doc, problems = load_yaml(ruleset_path)
     if ruleset_doc is None or problems:
@@ -91,6 +93,7 @@ def _check_tests_file(path: Path, doc: Document) -> tuple[Ruleset | None, tuple[
                 doc.problem(
                     ("ruleset",),
                     f"规则集 {target} 无效，无法检查这些测试用例（先运行 kpirules validate {target}）",
+                    code="KR414",
                 ),
             ]
         )

@@ -118,10 +118,11 @@ def _resume_collector() -> None:
 class _EntityError(Exception):
     """One entity cannot be scored; carries the problem."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, *, code: str) -> None:
         super().__init__(message)
         self.field = field
         self.message = message
+        self.code = code
 
 
 class Engine:
@@ -275,6 +276,7 @@ class Engine:
                 visible(str(entity))[:MAX_ENTITY_LENGTH],
                 "",
                 f"编号应是文字（str），而不是 {type(entity).__name__}",
+                code="KR601",
             )
         assert isinstance(entity, str)
         wrong = entity_problem(entity)
@@ -283,7 +285,7 @@ class Engine:
         shown = visible(entity)
         if len(shown) > MAX_ENTITY_LENGTH:
             shown = shown[:MAX_ENTITY_LENGTH] + "…"
-        return EvaluationProblem(shown, "", wrong)
+        return EvaluationProblem(shown, "", wrong, code="KR602")
 
     def read_inputs(self, entity: str, metrics: Mapping[str, object]) -> dict[str, Value]:
         """Check and convert raw input values; every problem of the entity at once."""
@@ -298,19 +300,25 @@ class Engine:
                             entity,
                             visible(str(key))[:MAX_ENTITY_LENGTH],
                             "规则集中没有这个指标（指标名应是文字，不能含控制字符或不可见字符）",
+                            code="KR603",
                         )
                     )
                     continue
                 hint = did_you_mean(key, self.inputs)
                 problems.append(
                     EvaluationProblem(
-                        entity, key, f"规则集中没有指标 “{key}”" + (f"（{hint}）" if hint else "")
+                        entity,
+                        key,
+                        f"规则集中没有指标 “{key}”" + (f"（{hint}）" if hint else ""),
+                        code="KR604",
                     )
                 )
                 continue
             if metric.formula is not None:
                 problems.append(
-                    EvaluationProblem(entity, key, f"“{key}” 是派生指标，由公式计算，不能直接给值")
+                    EvaluationProblem(
+                        entity, key, f"“{key}” 是派生指标，由公式计算，不能直接给值", code="KR605"
+                    )
                 )
                 continue
             bounds = self.fast_bounds.get(key)
@@ -335,13 +343,14 @@ class Engine:
                         entity,
                         key,
                         '不接受二进制浮点数（float）：请传入 Decimal、整数或文字，如 "0.95"',
+                        code="KR606",
                     )
                 )
                 continue
             try:
                 values[key] = read_value(metric, raw)
             except QuantityError as exc:
-                problems.append(EvaluationProblem(entity, key, str(exc)))
+                problems.append(EvaluationProblem(entity, key, str(exc), code="KR607"))
         if problems:
             raise EvaluationError(problems)
         return values
@@ -359,7 +368,10 @@ class Engine:
             raise EvaluationError(
                 [
                     EvaluationProblem(
-                        entity, "", f"指标 {names} 要与同组比较，请用 evaluate_many 一起计分"
+                        entity,
+                        "",
+                        f"指标 {names} 要与同组比较，请用 evaluate_many 一起计分",
+                        code="KR608",
                     )
                 ]
             )
@@ -402,6 +414,7 @@ class Engine:
                         entity,
                         "",
                         f"编号重复：第 {seen[entity] + 1} 条和第 {index + 1} 条都是 “{entity}”",
+                        code="KR609",
                     )
                 )
                 continue
@@ -448,6 +461,7 @@ class Engine:
                                 entity,
                                 ind.metric,
                                 f"缺少指标 “{self.metrics[ind.metric].label}” 的数据",
+                                code="KR610",
                             )
                         ]
                     )
@@ -467,7 +481,9 @@ class Engine:
             try:
                 result = compiled(self._numeric(known) if self.has_flags else known)
             except FormulaEvaluationError as exc:
-                raise _EntityError(mid, f"派生指标 “{self.metrics[mid].label}”：{exc}") from None
+                raise _EntityError(
+                    mid, f"派生指标 “{self.metrics[mid].label}”：{exc}", code="KR611"
+                ) from None
             metric = self.metrics[mid]
             if isinstance(result, Decimal) and (
                 (metric.minimum is not None and result < metric.minimum)
@@ -477,6 +493,7 @@ class Engine:
                     mid,
                     f"派生指标 “{metric.label}” 的计算结果 "
                     f"{Reason('{0}', (methods.value_arg(metric, result),)).render()} 超出取值范围",
+                    code="KR612",
                 )
             known[mid] = result
         return known
@@ -487,14 +504,19 @@ class Engine:
         try:
             return self._score_or_fail(entity, values, cohorts)
         except _EntityError as exc:
-            raise EvaluationError([EvaluationProblem(entity, exc.field, exc.message)]) from None
+            raise EvaluationError(
+                [EvaluationProblem(entity, exc.field, exc.message, code=exc.code)]
+            ) from None
         except decimal.DecimalException:
             # A safety net: every formula and method reports its own decimal errors; what
             # reaches here is a total too large to round to the ruleset's places.
             raise EvaluationError(
                 [
                     EvaluationProblem(
-                        entity, "", "计算结果超出可表示的范围（数值过大），请检查输入数据的数量级"
+                        entity,
+                        "",
+                        "计算结果超出可表示的范围（数值过大），请检查输入数据的数量级",
+                        code="KR613",
                     )
                 ]
             ) from None
@@ -515,6 +537,7 @@ class Engine:
             raise _EntityError(
                 next(iter(absent), missing[0].metric),
                 f"缺少数据：{labels}；这些指标规定缺失时报错（missing: error）",
+                code="KR614",
             )
         items: list[ItemResult] = []
         append = items.append
@@ -529,7 +552,9 @@ class Engine:
                         try:
                             score, reason = plan.score(plan, v)
                         except FormulaEvaluationError as exc:
-                            raise _EntityError(plan.id, f"{plan.label}：{exc}") from None
+                            raise _EntityError(
+                                plan.id, f"{plan.label}：{exc}", code="KR615"
+                            ) from None
                         if not plan.prefixed:
                             reason = Reason(plan.t_item, (v, reason), plan.f_item)
                         append(
@@ -655,6 +680,7 @@ class Engine:
                     raise _EntityError(
                         ind.scoring.baseline,
                         f"{ind.label}：缺少基期指标 “{self.metrics[ind.scoring.baseline].label}” 的数据",
+                        code="KR616",
                     )
                 score, reason = plan.score(plan, v, base)
             else:
@@ -662,7 +688,7 @@ class Engine:
                 names.update(value=v, target=ind.target_value, points=ind.points)
                 score, reason = plan.score(plan, v, names)
         except FormulaEvaluationError as exc:
-            raise _EntityError(ind.id, f"{ind.label}：{exc}") from None
+            raise _EntityError(ind.id, f"{ind.label}：{exc}", code="KR615") from None
         status: Status
         if ind.target is None or ind.target_value is None:
             status = "no_target"
@@ -726,7 +752,9 @@ class Engine:
             kept = sum((items[n].points for n in scored), ZERO)
             if kept == 0:
                 cat = items[excluded[0]].category
-                raise _EntityError(cat, f"类别 {cat} 的指标全部缺少数据，无法按比例折算")
+                raise _EntityError(
+                    cat, f"类别 {cat} 的指标全部缺少数据，无法按比例折算", code="KR617"
+                )
             factor = (kept + sum((items[n].points for n in excluded), ZERO)) / kept
             for n in scored:
                 item = items[n]
@@ -769,11 +797,11 @@ class Engine:
         ]
         if used_missing:
             labels = "、".join(self.metrics[n].label for n in used_missing)
-            raise _EntityError(used_missing[0], f"{what}用到的指标 {labels} 缺少数据")
+            raise _EntityError(used_missing[0], f"{what}用到的指标 {labels} 缺少数据", code="KR618")
         try:
             return compiled(names)
         except FormulaEvaluationError as exc:
-            raise _EntityError("", f"{what}：{exc}") from None
+            raise _EntityError("", f"{what}：{exc}", code="KR619") from None
 
     def _adjust(self, names: dict[str, Any], raw_total: Decimal) -> tuple[list[Fired], Decimal]:
         fired: list[Fired] = []
@@ -875,7 +903,9 @@ class Engine:
             return value.quantize(self.money_quantum, self.money_rounding)
         except decimal.InvalidOperation:
             raise _EntityError(
-                "", f"结果规则“{label}”的金额 {decimal_text(value)} 过大，无法按金额规则取舍"
+                "",
+                f"结果规则“{label}”的金额 {decimal_text(value)} 过大，无法按金额规则取舍",
+                code="KR620",
             ) from None
 
 

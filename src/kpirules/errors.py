@@ -20,6 +20,9 @@ class Problem:
 
     ``cell`` locates a problem in an Excel workbook as ``SHEET!B7``; the problem then reads
     ``FILE!SHEET!B7: …`` (``line`` and ``column`` still hold the row and column numbers).
+
+    ``code`` is the problem's stable code such as ``KR201`` (see :mod:`kpirules.codes`);
+    it is not part of the text form, only of :meth:`as_dict` and the attribute.
     """
 
     file: str
@@ -30,6 +33,7 @@ class Problem:
     message: str
     suggestion: str | None = None
     cell: str | None = None
+    code: str = attrs.field(kw_only=True)
 
     def __str__(self) -> str:
         where = (
@@ -61,6 +65,7 @@ class Problem:
             "path": self.path,
             "message": self.message,
             "suggestion": self.suggestion,
+            "code": self.code,
         }
         if self.cell:
             out["cell"] = self.cell

@@ -106,6 +106,7 @@ def read_metrics(
                     "error",
                     "数据按期间分行（有 period 列）：要指定计分的期间",
                     "加 --period，如 --period 2026",
+                    code="KR501",
                 )
             ]
         )
@@ -138,10 +139,12 @@ def _read(
         size = p.stat().st_size
     except OSError as exc:
         raise InputError(
-            [Problem(file, 0, 0, "$", "error", f"无法读取文件：{exc.strerror}")]
+            [Problem(file, 0, 0, "$", "error", f"无法读取文件：{exc.strerror}", code="KR502")]
         ) from None
     if size > 50 * MAX_FILE_BYTES:
-        raise InputError([Problem(file, 0, 0, "$", "error", f"文件过大（{size} 字节）")])
+        raise InputError(
+            [Problem(file, 0, 0, "$", "error", f"文件过大（{size} 字节）", code="KR503")]
+        )
     suffix = p.suffix.lower()
     if sheet is not None and suffix != ".xlsx":
         raise SheetError(f"--sheet 只用于 Excel 工作簿（.xlsx），{file} 不是工作簿")
@@ -161,6 +164,7 @@ def _read(
                     "error",
                     "这是旧版 Excel 文件（.xls），无法读取",
                     "在 Excel 中打开，另存为“Excel 工作簿（*.xlsx）”",
+                    code="KR504",
                 )
             ]
         )
@@ -178,6 +182,7 @@ def _read(
                 "$",
                 "error",
                 "无法识别的文件类型：请用 .xlsx、.csv、.yaml、.yml 或 .json",
+                code="KR505",
             )
         ]
     )
@@ -194,10 +199,12 @@ def read_entities(path: str | Path, headings: Sequence[str] = ENTITY_COLUMNS) ->
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise InputError(
-            [Problem(file, 0, 0, "$", "error", f"无法读取文件：{exc.strerror}")]
+            [Problem(file, 0, 0, "$", "error", f"无法读取文件：{exc.strerror}", code="KR502")]
         ) from None
     if len(raw) > MAX_FILE_BYTES:
-        raise InputError([Problem(file, 0, 0, "$", "error", f"文件过大（{len(raw)} 字节）")])
+        raise InputError(
+            [Problem(file, 0, 0, "$", "error", f"文件过大（{len(raw)} 字节）", code="KR503")]
+        )
     names: list[str] = []
     seen: dict[str, int] = {}
     problems: list[Problem] = []
@@ -208,7 +215,13 @@ def read_entities(path: str | Path, headings: Sequence[str] = ENTITY_COLUMNS) ->
         if name in seen:
             problems.append(
                 Problem(
-                    file, number, 1, "$", "error", f"对象 “{name}” 重复（第 {seen[name]} 行已出现）"
+                    file,
+                    number,
+                    1,
+                    "$",
+                    "error",
+                    f"对象 “{name}” 重复（第 {seen[name]} 行已出现）",
+                    code="KR506",
                 )
             )
             continue
@@ -217,7 +230,9 @@ def read_entities(path: str | Path, headings: Sequence[str] = ENTITY_COLUMNS) ->
     if problems:
         raise InputError(problems)
     if not names:
-        raise InputError([Problem(file, 1, 1, "$", "error", "对象名单是空的：每行写一个对象")])
+        raise InputError(
+            [Problem(file, 1, 1, "$", "error", "对象名单是空的：每行写一个对象", code="KR507")]
+        )
     return names
 
 
@@ -239,12 +254,17 @@ def _decode(file: str, raw: bytes, encoding: str | None) -> str:
                         "error",
                         f"第 {line} 行不是 {encoding} 编码（从这一行第 {column} 个字节起无法读取）",
                         "整个文件要用同一种编码",
+                        code="KR508",
                     )
                 ]
             ) from None
         except LookupError as exc:
             raise InputError(
-                [Problem(file, 0, 0, "$", "error", f"无法按 {encoding} 编码读取：{exc}")]
+                [
+                    Problem(
+                        file, 0, 0, "$", "error", f"无法按 {encoding} 编码读取：{exc}", code="KR509"
+                    )
+                ]
             ) from None
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
@@ -259,6 +279,7 @@ def _decode(file: str, raw: bytes, encoding: str | None) -> str:
                     "error",
                     "文件是 UTF-16 编码",
                     "另存为 UTF-8，或用 --encoding utf-16",
+                    code="KR510",
                 )
             ]
         )
@@ -339,6 +360,7 @@ def _decode_mixed(file: str, raw: bytes) -> str:
                         "error",
                         f"第 {number} 行既不是 UTF-8 也不是 GBK 编码",
                         "用 --encoding 指定编码，或另存为 UTF-8",
+                        code="KR511",
                     )
                 ]
             ) from None
@@ -361,6 +383,7 @@ def _decode_mixed(file: str, raw: bytes) -> str:
                     "error",
                     f"第 {number} 行不是 {name} 编码（文件的其他行是 {name}，如第 {first} 行；这一行{other}）",
                     f"整个文件要用同一种编码：重新输入这一行，或把文件统一另存为 {name}",
+                    code="KR512",
                 )
                 for number in odd[:20]
             ]
@@ -507,10 +530,17 @@ class TableReader:
         }
 
     def problem(
-        self, row: int, column: int, field: str, message: str, suggestion: str | None = None
+        self,
+        row: int,
+        column: int,
+        field: str,
+        message: str,
+        suggestion: str | None = None,
+        *,
+        code: str,
     ) -> Problem:
         cell = cell_name(self.sheet, row, column) if self.sheet is not None else None
-        return Problem(self.file, row, column, field, "error", message, suggestion, cell)
+        return Problem(self.file, row, column, field, "error", message, suggestion, cell, code=code)
 
     def find_header(
         self, rows: Iterator[tuple[int, Sequence[Cell]]]
@@ -549,13 +579,18 @@ class TableReader:
                     header[entities[1]],
                     f"表头中有 {len(entities)} 个编号列：{both}：只能有一个",
                     "把其中一列改名或删除",
+                    code="KR513",
                 )
             )
         entity = entities[0] if entities else None
         period = next((i for i, h in enumerate(header) if h in PERIOD_COLUMNS), None)
         if entity is None:
             names = "、".join(n for n in self.entity_names if n != "id")
-            problems.append(self.problem(row, 1, "$", f"缺少编号列：表头要有一列名为 {names} 之一"))
+            problems.append(
+                self.problem(
+                    row, 1, "$", f"缺少编号列：表头要有一列名为 {names} 之一", code="KR514"
+                )
+            )
         single: dict[int, str] = {}
         raters: dict[int, str] = {}
         seen_metric: dict[str, int] = {}
@@ -579,6 +614,7 @@ class TableReader:
                             name,
                             f"列名中的单位 “{written}” 与指标 “{metric.label}” 的单位 “{unit_text(metric) or '无'}” 不同",
                             f"列名写成 {metric.label}，数值按指标的单位填写",
+                            code="KR515",
                         )
                     )
                     continue
@@ -592,6 +628,7 @@ class TableReader:
                             i + 1,
                             name,
                             f"列 “{name}” 与第 {seen_metric[target] + 1} 列是同一个指标",
+                            code="KR516",
                         )
                     )
                 seen_metric[target] = i
@@ -608,6 +645,7 @@ class TableReader:
                         name,
                         f"“{name}” 是派生指标，由公式计算，不能直接给值",
                         "删除这一列",
+                        code="KR517",
                     )
                 )
                 continue
@@ -620,7 +658,9 @@ class TableReader:
                 continue
             unknown += 1
             hint = did_you_mean(name, self.columns)
-            problems.append(self.problem(row, i + 1, name, f"规则集中没有指标 “{name}”", hint))
+            problems.append(
+                self.problem(row, i + 1, name, f"规则集中没有指标 “{name}”", hint, code="KR518")
+            )
         for i, mid in list(raters.items()):
             if mid in seen_metric:
                 del raters[i]
@@ -630,6 +670,7 @@ class TableReader:
                         i + 1,
                         header[i],
                         f"评委列 “{header[i]}” 与第 {seen_metric[mid] + 1} 列是同一个指标：评分要么一格写全（80;85;90），要么每位评委一列",
+                        code="KR519",
                     )
                 )
         if unknown and unknown * 2 >= len(header):
@@ -639,6 +680,7 @@ class TableReader:
                     1,
                     "$",
                     f"大部分列（{unknown}/{len(header)}）不是规则集 {self.ruleset.id} 的指标：这份数据可能属于别的规则集",
+                    code="KR520",
                 )
             )
         return _Layout(entity, period, single, raters, blank, problems, unknown)
@@ -670,6 +712,7 @@ class TableReader:
                     name,
                     f"规则集有 {len(rated)} 个评分指标（{labels}），“{name}” 没有说明是哪一个",
                     f"列名写成 {first}{name}",
+                    code="KR521",
                 )
             )
         return None
@@ -679,7 +722,7 @@ class TableReader:
         iterator = iter(rows)
         found = self.find_header(iterator)
         if found is None:
-            raise InputError(self.problems or [self.problem(1, 1, "$", "文件为空")])
+            raise InputError(self.problems or [self.problem(1, 1, "$", "文件为空", code="KR522")])
         header_row, header, layout, pending = found
         self.locations.header = header_row
         self.problems.extend(layout.problems)
@@ -687,7 +730,9 @@ class TableReader:
             hidden = refused_character(name)
             if hidden is not None:
                 self.problems.append(
-                    self.problem(header_row, i + 1, f"第{i + 1}列", f"列名{hidden}", _DELETE_IT)
+                    self.problem(
+                        header_row, i + 1, f"第{i + 1}列", f"列名{hidden}", _DELETE_IT, code="KR523"
+                    )
                 )
         out: list[Record] = []
         seen: dict[tuple[str, str], int] = {}
@@ -698,7 +743,9 @@ class TableReader:
         if self.problems:
             raise InputError(self.problems)
         if not out:
-            raise InputError([self.problem(header_row + 1, 1, "$", "文件中没有数据行")])
+            raise InputError(
+                [self.problem(header_row + 1, 1, "$", "文件中没有数据行", code="KR524")]
+            )
         return out
 
     def record(
@@ -722,6 +769,7 @@ class TableReader:
                         f"第{i + 1}列",
                         "这一列没有列名，却有数据",
                         "给这一列写上列名，或删除它",
+                        code="KR525",
                     )
                 )
         if width_checked and len(cells) != len(header):
@@ -732,6 +780,7 @@ class TableReader:
                     "$",
                     f"这一行有 {len(cells)} 列，表头有 {len(header)} 列",
                     "检查是否多了或少了逗号",
+                    code="KR526",
                 )
             )
             return None
@@ -749,7 +798,9 @@ class TableReader:
         for i, found in refused:
             what = "编号" if i == layout.entity else "单元格"
             field = header[i] if i < len(header) else f"第{i + 1}列"
-            self.problems.append(self.problem(line, i + 1, field, f"{what}{found}", _DELETE_IT))
+            self.problems.append(
+                self.problem(line, i + 1, field, f"{what}{found}", _DELETE_IT, code="KR527")
+            )
         if refused:
             return None
         col = layout.entity
@@ -757,19 +808,21 @@ class TableReader:
         entity_cell = at(col)
         entity = entity_cell.text.strip()
         if entity_cell.problem:
-            self.problems.append(self.problem(line, col + 1, name, entity_cell.problem))
+            self.problems.append(
+                self.problem(line, col + 1, name, entity_cell.problem, code="KR528")
+            )
             return None
         if not entity:
             if entity_cell.merged:
                 message = f"编号单元格属于合并区域 {entity_cell.merged}：每个对象占一行"
                 hint = "取消合并，并在每一行填写编号"
-                self.problems.append(self.problem(line, col + 1, name, message, hint))
+                self.problems.append(self.problem(line, col + 1, name, message, hint, code="KR529"))
             else:
-                self.problems.append(self.problem(line, col + 1, name, "编号为空"))
+                self.problems.append(self.problem(line, col + 1, name, "编号为空", code="KR530"))
             return None
         wrong = entity_problem(entity)
         if wrong is not None:
-            self.problems.append(self.problem(line, col + 1, name, wrong))
+            self.problems.append(self.problem(line, col + 1, name, wrong, code="KR531"))
             return None
         period = ""
         if layout.period is not None:
@@ -781,7 +834,9 @@ class TableReader:
         if key in seen:
             what = f"编号 “{entity}”" + (f" 在期间 {period}" if period else "")
             self.problems.append(
-                self.problem(line, col + 1, name, f"{what} 重复（第 {seen[key]} 行已出现）")
+                self.problem(
+                    line, col + 1, name, f"{what} 重复（第 {seen[key]} 行已出现）", code="KR532"
+                )
             )
             return None
         seen[key] = line
@@ -803,7 +858,9 @@ class TableReader:
                 if any(sep in at(i).text for sep in RATING_SEPARATORS):
                     good = False
                     self.problems.append(
-                        self.problem(line, i + 1, header[i], "评委列每格只填一位评委的一个评分")
+                        self.problem(
+                            line, i + 1, header[i], "评委列每格只填一位评委的一个评分", code="KR533"
+                        )
                     )
                     continue
                 value = self.value(line, i, header[i], at(i), mid)
@@ -812,7 +869,9 @@ class TableReader:
                 elif value is not None:
                     good = False
                     self.problems.append(
-                        self.problem(line, i + 1, header[i], "评委列每格只填一位评委的一个评分")
+                        self.problem(
+                            line, i + 1, header[i], "评委列每格只填一位评委的一个评分", code="KR533"
+                        )
                     )
                 elif at(i).text.strip() or at(i).problem:
                     good = False
@@ -821,7 +880,9 @@ class TableReader:
             try:
                 values[mid] = read_value(self.ruleset.metric(mid), tuple(ratings))
             except QuantityError as exc:
-                self.problems.append(self.problem(line, cols[0] + 1, header[cols[0]], str(exc)))
+                self.problems.append(
+                    self.problem(line, cols[0] + 1, header[cols[0]], str(exc), code="KR534")
+                )
         return entity, period, values
 
     def value(self, line: int, i: int, name: str, cell: Cell, mid: str) -> Value | None:
@@ -845,7 +906,7 @@ class TableReader:
                 return read_value(metric, text)
             except QuantityError as exc:
                 message = str(exc)
-        self.problems.append(self.problem(line, i + 1, name, message, suggestion))
+        self.problems.append(self.problem(line, i + 1, name, message, suggestion, code="KR534"))
         return None
 
 
@@ -858,7 +919,17 @@ def _read_csv(
         line = text.count("\n", 0, at) + 1
         column = at - text.rfind("\n", 0, at)
         raise InputError(
-            [Problem(file, line, column, "$", "error", "文件含有空字符（NUL）：这不是一个文本文件")]
+            [
+                Problem(
+                    file,
+                    line,
+                    column,
+                    "$",
+                    "error",
+                    "文件含有空字符（NUL）：这不是一个文本文件",
+                    code="KR535",
+                )
+            ]
         )
     table = TableReader(file, None, ruleset, locations)
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -872,7 +943,9 @@ def _read_csv(
                 yield first, [Cell(cell) for cell in record]
         except csv.Error as exc:
             table.problems.append(
-                Problem(file, reader.line_num, 1, "$", "error", f"CSV 格式错误：{exc}")
+                Problem(
+                    file, reader.line_num, 1, "$", "error", f"CSV 格式错误：{exc}", code="KR536"
+                )
             )
 
     return table.read(rows(), width_checked=True)
@@ -891,14 +964,19 @@ def _read_tree(
     if isinstance(data, list):
         for i, row in enumerate(data):
             if not isinstance(row, dict):
-                problems.append(doc.problem((i,), "每一行应是映射：entity: 编号，以及各指标的值"))
+                problems.append(
+                    doc.problem((i,), "每一行应是映射：entity: 编号，以及各指标的值", code="KR537")
+                )
                 continue
             keys = [k for k in row if k in names]
             if len(keys) > 1:
                 both = "、".join(f"“{k}”" for k in keys)
                 problems.append(
                     doc.problem(
-                        (i, keys[1]), f"有 {len(keys)} 个编号：{both}：只能写一个", at_key=True
+                        (i, keys[1]),
+                        f"有 {len(keys)} 个编号：{both}：只能写一个",
+                        at_key=True,
+                        code="KR538",
                     )
                 )
                 continue
@@ -911,25 +989,27 @@ def _read_tree(
         for key, metrics in data.items():
             entries.append(((key,), str(key), "", metrics))
     else:
-        raise InputError([doc.problem((), "文件应是各对象的列表，或 编号: {指标: 值} 的映射")])
+        raise InputError(
+            [doc.problem((), "文件应是各对象的列表，或 编号: {指标: 值} 的映射", code="KR539")]
+        )
     columns = _columns(ruleset)
     rows: list[Record] = []
     seen: set[tuple[str, str]] = set()
     for path, entity, period, metrics in entries:
         if entity is None or not entity.strip():
-            problems.append(doc.problem(path, "缺少编号：每一行要写 entity"))
+            problems.append(doc.problem(path, "缺少编号：每一行要写 entity", code="KR540"))
             continue
         wrong = entity_problem(entity)
         if wrong is not None:
-            problems.append(doc.problem(path, wrong))
+            problems.append(doc.problem(path, wrong, code="KR531"))
             continue
         if (entity, period) in seen:
-            problems.append(doc.problem(path, f"编号 “{entity}” 重复"))
+            problems.append(doc.problem(path, f"编号 “{entity}” 重复", code="KR541"))
             continue
         seen.add((entity, period))
         locations.rows.setdefault(entity, doc.position(path).line)
         if not isinstance(metrics, dict):
-            problems.append(doc.problem(path, "指标应写成映射：指标: 值"))
+            problems.append(doc.problem(path, "指标应写成映射：指标: 值", code="KR542"))
             continue
         values: dict[str, Value] = {}
         for key, value in metrics.items():
@@ -941,6 +1021,7 @@ def _read_tree(
                         f"规则集中没有指标 “{key}”（派生指标由公式计算，不需要给值）",
                         suggestion=did_you_mean(str(key), columns),
                         at_key=True,
+                        code="KR543",
                     )
                 )
                 continue
@@ -951,7 +1032,7 @@ def _read_tree(
             try:
                 values[mid] = read_value(ruleset.metric(mid), value)
             except QuantityError as exc:
-                problems.append(doc.problem((*path, key), str(exc)))
+                problems.append(doc.problem((*path, key), str(exc), code="KR534"))
         rows.append((entity, period, values))
     if problems:
         raise InputError(problems)

@@ -96,6 +96,7 @@ class Document:
         severity: str = "error",
         suggestion: str | None = None,
         at_key: bool = False,
+        code: str,
     ) -> Problem:
         """Build a problem located at the value (or key) at ``path``."""
         pos = self.key_position(path) if at_key else self.position(path)
@@ -107,6 +108,7 @@ class Document:
             severity="warning" if severity == "warning" else "error",
             message=message,
             suggestion=suggestion,
+            code=code,
         )
 
 
@@ -125,7 +127,7 @@ class _Composer(yaml.SafeLoader):
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
-        self.found: list[tuple[int, int, str, PathKey]] = []
+        self.found: list[tuple[int, int, str, PathKey, str]] = []
         self.depth = 0
         self.path: list[str | int] = []
 
@@ -146,22 +148,29 @@ class _Composer(yaml.SafeLoader):
             if step is not None:
                 self.path.pop()
 
-    def _note(self, line: int, col: int, message: str) -> None:
-        self.found.append((line, col, message, tuple(self.path)))
+    def _note(self, line: int, col: int, message: str, code: str) -> None:
+        self.found.append((line, col, message, tuple(self.path), code))
 
     def _compose(self, parent: Node | None, index: Any, event: Any, line: int, col: int) -> Node:
         if isinstance(event, AliasEvent):
             self.get_event()  # type: ignore[no-untyped-call]
-            self._note(line, col, f"不支持别名 *{event.anchor}：请把要复用的内容直接写出来")
+            self._note(
+                line, col, f"不支持别名 *{event.anchor}：请把要复用的内容直接写出来", "KR113"
+            )
             mark = cast(Mark, event.start_mark)
             return ScalarNode("tag:yaml.org,2002:null", "", mark, mark)
         if isinstance(event, ScalarEvent | CollectionStartEvent):
             if event.anchor is not None:
-                self._note(line, col, f"不支持锚点 &{event.anchor}：请把要复用的内容直接写出来")
+                self._note(
+                    line, col, f"不支持锚点 &{event.anchor}：请把要复用的内容直接写出来", "KR114"
+                )
                 event.anchor = None
             if event.tag is not None:
                 self._note(
-                    line, col, f"不支持标签 {_tag_as_written(event.tag)}：请删除它，按普通值书写"
+                    line,
+                    col,
+                    f"不支持标签 {_tag_as_written(event.tag)}：请删除它，按普通值书写",
+                    "KR115",
                 )
                 event.tag = None
         self.depth += 1
@@ -185,7 +194,11 @@ def decode(raw: bytes, file: str) -> tuple[str | None, list[Problem]]:
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return None, [Problem(file, 1, 1, "$", "error", "文件是 UTF-16 编码：请另存为 UTF-8 编码")]
+        return None, [
+            Problem(
+                file, 1, 1, "$", "error", "文件是 UTF-16 编码：请另存为 UTF-8 编码", code="KR101"
+            )
+        ]
     try:
         return raw.decode("utf-8"), []
     except UnicodeDecodeError as exc:
@@ -210,6 +223,7 @@ def decode(raw: bytes, file: str) -> tuple[str | None, list[Problem]]:
                 "error",
                 hint,
                 "请用编辑器另存为“UTF-8”编码后再试",
+                code="KR102",
             )
         ]
 
@@ -239,11 +253,14 @@ def load_yaml(
                         "$",
                         "error",
                         f"文件过大（{size} 字节，上限 {MAX_FILE_BYTES} 字节）",
+                        code="KR103",
                     )
                 ]
             raw = Path(source).read_bytes()
         except OSError as exc:
-            return None, [Problem(file, 0, 0, "$", "error", f"无法读取文件：{exc.strerror}")]
+            return None, [
+                Problem(file, 0, 0, "$", "error", f"无法读取文件：{exc.strerror}", code="KR105")
+            ]
         decoded, problems = decode(raw, file)
         if decoded is None:
             return None, problems
@@ -254,14 +271,26 @@ def load_yaml(
         except UnicodeEncodeError as exc:
             line = text.count("\n", 0, exc.start) + 1
             return None, [
-                Problem(file, line, 0, "$", "error", "文本含有无法编码的字符（孤立的代理项）")
+                Problem(
+                    file,
+                    line,
+                    0,
+                    "$",
+                    "error",
+                    "文本含有无法编码的字符（孤立的代理项）",
+                    code="KR106",
+                )
             ]
     if size > MAX_FILE_BYTES:
-        return None, [Problem(file, 0, 0, "$", "error", f"文件过大（上限 {MAX_FILE_BYTES} 字节）")]
+        return None, [
+            Problem(
+                file, 0, 0, "$", "error", f"文件过大（上限 {MAX_FILE_BYTES} 字节）", code="KR104"
+            )
+        ]
     if text.startswith("\ufeff"):
         text = text[1:]
     if not text.strip():
-        return None, [Problem(file, 1, 1, "$", "error", "文件为空")]
+        return None, [Problem(file, 1, 1, "$", "error", "文件为空", code="KR107")]
 
     try:
         composer = _Composer(text)
@@ -276,13 +305,14 @@ def load_yaml(
                 "$",
                 "error",
                 f"文件含有不可见的控制字符（#x{exc.character:04x}）：这不是一个文本文件，或已损坏",
+                code="KR108",
             )
         ]
     try:
         root = composer.get_single_node()
     except _TooDeepError as exc:
         line, col, message = exc.args_
-        return None, [Problem(file, line, col, "$", "error", message)]
+        return None, [Problem(file, line, col, "$", "error", message, code="KR109")]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         context = exc.context or ""
@@ -292,20 +322,22 @@ def load_yaml(
             mark = exc.context_mark  # the bracket or quote that was never closed
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         message, hint = _explain_syntax(exc)
-        return None, [Problem(file, line, col, "$", "error", f"YAML 格式错误：{message}", hint)]
+        return None, [
+            Problem(file, line, col, "$", "error", f"YAML 格式错误：{message}", hint, code="KR110")
+        ]
     except yaml.YAMLError as exc:
-        return None, [Problem(file, 0, 0, "$", "error", f"YAML 格式错误：{exc}")]
+        return None, [Problem(file, 0, 0, "$", "error", f"YAML 格式错误：{exc}", code="KR111")]
     except RecursionError:
-        return None, [Problem(file, 0, 0, "$", "error", "文件结构过深，无法读取")]
+        return None, [Problem(file, 0, 0, "$", "error", "文件结构过深，无法读取", code="KR112")]
     finally:
         composer.dispose()
 
     problems = [
-        Problem(file, line, col, json_path(path), "error", msg)
-        for line, col, msg, path in composer.found
+        Problem(file, line, col, json_path(path), "error", msg, code=code)
+        for line, col, msg, path, code in composer.found
     ]
     if root is None:
-        return None, [*problems, Problem(file, 1, 1, "$", "error", "文件为空")]
+        return None, [*problems, Problem(file, 1, 1, "$", "error", "文件为空", code="KR107")]
     builder = _Builder(file)
     data = builder.build(root, ())
     problems.extend(builder.problems)
@@ -406,6 +438,7 @@ class _Builder:
                 node.start_mark.column + 1,
                 path,
                 f"数值 {node.value} 超出可用范围（整数部分最多 {MAX_DIGITS} 位，小数最多 {MAX_DIGITS} 位）",
+                "KR116",
             )
             return node.value
         return value
@@ -416,13 +449,13 @@ class _Builder:
         for key_node, value_node in node.value:
             kline, kcol = key_node.start_mark.line + 1, key_node.start_mark.column + 1
             if not isinstance(key_node, ScalarNode):
-                self._add(kline, kcol, path, "键必须是简单的文字，不能是列表或映射")
+                self._add(kline, kcol, path, "键必须是简单的文字，不能是列表或映射", "KR117")
                 continue
             key = key_node.value
             if self._refuse_hidden(key_node, path, key, "键"):
                 continue
             if key == "<<" and key_node.style is None:
-                self._add(kline, kcol, path, "不支持合并键 <<：请把要复用的内容直接写出来")
+                self._add(kline, kcol, path, "不支持合并键 <<：请把要复用的内容直接写出来", "KR118")
                 continue
             if key in first_line:
                 self._add(
@@ -430,6 +463,7 @@ class _Builder:
                     kcol,
                     (*path, key),
                     f"重复的键 “{key}”（第 {first_line[key]} 行已出现过）：删除或改名其中一个",
+                    "KR119",
                 )
                 continue
             first_line[key] = kline
@@ -447,11 +481,14 @@ class _Builder:
             node.start_mark.column + 1,
             path,
             f"{what}{problem}：删除它（常见于从网页、聊天软件或其他系统复制来的文字）",
+            "KR120",
         )
         return True
 
-    def _add(self, line: int, col: int, path: PathKey, message: str) -> None:
-        self.problems.append(Problem(self.file, line, col, json_path(path), "error", message))
+    def _add(self, line: int, col: int, path: PathKey, message: str, code: str) -> None:
+        self.problems.append(
+            Problem(self.file, line, col, json_path(path), "error", message, code=code)
+        )
 
 
 def walk(data: Any, path: PathKey = ()) -> Iterator[tuple[PathKey, Any]]:

@@ -223,6 +223,8 @@ class EvaluationProblem:
     entity: str
     field: str
     message: str
+    code: str = attrs.field(kw_only=True)
+    """The problem's stable code such as ``KR604`` (see :mod:`kpirules.codes`)."""
 
     def __str__(self) -> str:
         where = f"{self.entity}: " if self.entity else ""

@@ -120,7 +120,14 @@ def _translate(doc: Document, error: ValidationError) -> list[Problem]:
     instance = error.instance
     if kind == "required":
         missing = error.message.split("'")[1] if "'" in error.message else str(value)
-        return [doc.problem(path, f"缺少必填项 {missing}", suggestion=_REQUIRED_HINTS.get(missing))]
+        return [
+            doc.problem(
+                path,
+                f"缺少必填项 {missing}",
+                suggestion=_REQUIRED_HINTS.get(missing),
+                code="KR201",
+            )
+        ]
     if kind == "additionalProperties" and isinstance(instance, dict):
         allowed = sorted((node.get("properties") or {}).keys())
         out = []
@@ -131,7 +138,13 @@ def _translate(doc: Document, error: ValidationError) -> list[Problem]:
                 allowed
             )
             out.append(
-                doc.problem((*path, key), f"不认识的键 {key}", suggestion=suggestion, at_key=True)
+                doc.problem(
+                    (*path, key),
+                    f"不认识的键 {key}",
+                    suggestion=suggestion,
+                    at_key=True,
+                    code="KR202",
+                )
             )
         return out
     if kind == "propertyNames":
@@ -140,6 +153,7 @@ def _translate(doc: Document, error: ValidationError) -> list[Problem]:
                 (*path, str(instance)),
                 f"名字 “{instance}” 不合规：只能由字母、汉字、数字和下划线组成，且以字母或汉字开头",
                 at_key=True,
+                code="KR203",
             )
         ]
     if kind in ("enum", "const"):
@@ -149,7 +163,10 @@ def _translate(doc: Document, error: ValidationError) -> list[Problem]:
         shown = "、".join(options_text)
         return [
             doc.problem(
-                path, f"“{_show(instance)}” 不是可用的值：可用 {shown}", suggestion=hint_text
+                path,
+                f"“{_show(instance)}” 不是可用的值：可用 {shown}",
+                suggestion=hint_text,
+                code="KR204",
             )
         ]
     if isinstance(instance, str) and _LEADING_ZERO.fullmatch(instance.strip()):
@@ -158,15 +175,19 @@ def _translate(doc: Document, error: ValidationError) -> list[Problem]:
         digits = plain.lstrip("-").lstrip("0") or "0"
         digits = "0" + digits if digits.startswith(".") else digits
         fixed = ("-" if negative else "") + digits
-        return [doc.problem(path, f"“{instance}” 以 0 开头，不按数值读取：写成 {fixed}")]
+        return [
+            doc.problem(path, f"“{instance}” 以 0 开头，不按数值读取：写成 {fixed}", code="KR205")
+        ]
     if kind == "type":
         wanted = value if isinstance(value, list) else [value]
         wanted_text = "或".join(_TYPE_WORDS.get(str(w), str(w)) for w in wanted)
         message = hint or f"这里应写{wanted_text}，而不是 “{_show(instance)}”"
-        return [doc.problem(path, message)]
+        return [doc.problem(path, message, code="KR206")]
     if kind in ("pattern", "anyOf", "oneOf"):
         message = hint or "写法不正确"
-        return [doc.problem(path, f"“{_show(instance)}” {message}" if hint else message)]
+        return [
+            doc.problem(path, f"“{_show(instance)}” {message}" if hint else message, code="KR207")
+        ]
     if kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         bound = {
             "minimum": "不能小于",
@@ -174,12 +195,12 @@ def _translate(doc: Document, error: ValidationError) -> list[Problem]:
             "maximum": "不能大于",
             "exclusiveMaximum": "必须小于",
         }[kind]
-        return [doc.problem(path, f"{bound} {value}（写的是 {_show(instance)}）")]
+        return [doc.problem(path, f"{bound} {value}（写的是 {_show(instance)}）", code="KR208")]
     if kind in ("minItems", "minProperties", "minLength"):
-        return [doc.problem(path, "不能为空")]
+        return [doc.problem(path, "不能为空", code="KR209")]
     if kind == "maxItems":
-        return [doc.problem(path, f"最多只能有 {value} 项")]
-    return [doc.problem(path, hint or error.message)]
+        return [doc.problem(path, f"最多只能有 {value} 项", code="KR210")]
+    return [doc.problem(path, hint or error.message, code="KR211")]
 
 
 def _show(value: object) -> str:

@@ -27,7 +27,7 @@ from kpirules._core.suggest import closest
 from kpirules._core.suggest import did_you_mean as did_you_mean  # re-exported for older callers
 from kpirules.errors import Problem
 from kpirules.formula import FUNCTIONS, Formula, FormulaError, parse_formula
-from kpirules.loader import Document, PathKey
+from kpirules.loader import Document, PathKey, json_path
 from kpirules.methods import METHODS
 from kpirules.quantity import (
     OP_TEXT,
@@ -85,7 +85,9 @@ def validate_document(doc: Document, text: str) -> tuple[model.Ruleset | None, l
     """Check a loaded document; return the ruleset (None if any error) and all problems."""
     if not isinstance(doc.data, dict):
         problems = schema_problems(doc)
-        return None, problems or [doc.problem((), "规则集文件的顶层应是映射（键: 值）")]
+        return None, problems or [
+            doc.problem((), "规则集文件的顶层应是映射（键: 值）", code="KR212")
+        ]
     _, ruleset, problems = _check_ruleset(doc, text)
     if any(p.severity == "error" for p in problems):
         return None, problems
@@ -130,6 +132,7 @@ def validate_tests_document(
             builder.err(
                 ("tests",),
                 f"测试用例名 “{case.name}” 与规则集中第 {own_names[case.name]} 行的用例重名（第 {case.line} 行）",
+                code="KR401",
             )
     tests_problems = builder.problems[start:]
     said = {p.path for p in tests_problems}
@@ -181,13 +184,23 @@ class _Builder:
     # -- reporting -------------------------------------------------------------------
 
     def err(
-        self, path: PathKey, message: str, suggestion: str | None = None, *, at_key: bool = False
+        self,
+        path: PathKey,
+        message: str,
+        suggestion: str | None = None,
+        *,
+        at_key: bool = False,
+        code: str,
     ) -> None:
-        self.problems.append(self.doc.problem(path, message, suggestion=suggestion, at_key=at_key))
-
-    def warn(self, path: PathKey, message: str, suggestion: str | None = None) -> None:
         self.problems.append(
-            self.doc.problem(path, message, severity="warning", suggestion=suggestion)
+            self.doc.problem(path, message, suggestion=suggestion, at_key=at_key, code=code)
+        )
+
+    def warn(
+        self, path: PathKey, message: str, suggestion: str | None = None, *, code: str
+    ) -> None:
+        self.problems.append(
+            self.doc.problem(path, message, severity="warning", suggestion=suggestion, code=code)
         )
 
     def line(self, path: PathKey) -> int:
@@ -198,7 +211,7 @@ class _Builder:
             label = raw.get("label") or raw.get("id")
             if isinstance(label, str):
                 return label
-        return self.doc.problem(path, "").path
+        return json_path(path)
 
     # -- top level ----------------------------------------------------------------------
 
@@ -296,6 +309,7 @@ class _Builder:
                     (section,),
                     f"无法完成对 {section} 的检查：其中有无法识别的写法",
                     "请对照 docs/ruleset-format.md 检查这一节",
+                    code="KR301",
                 )
             return default
 
@@ -338,7 +352,9 @@ class _Builder:
 
     def _claim(self, name: str, path: PathKey, *, at_key: bool = False) -> None:
         if name in RESERVED or keyword.iskeyword(name) or name in ("True", "False", "None"):
-            self.err(path, f"“{name}” 是保留名字，不能用作 id", "换一个名字", at_key=at_key)
+            self.err(
+                path, f"“{name}” 是保留名字，不能用作 id", "换一个名字", at_key=at_key, code="KR302"
+            )
             return
         if name in self.ids:
             first = self.doc.key_position(self.ids[name]).line
@@ -346,6 +362,7 @@ class _Builder:
                 path,
                 f"id “{name}” 重复（第 {first} 行已使用）：指标、类别、否决项、加减分和结果规则的 id 必须各不相同",
                 at_key=at_key,
+                code="KR303",
             )
             return
         self.ids[name] = path
@@ -361,10 +378,12 @@ class _Builder:
                 try:
                     dates[key] = dt.date.fromisoformat(value)
                 except ValueError:
-                    self.err(("in_force", key), f"日期 “{value}” 不存在")
+                    self.err(("in_force", key), f"日期 “{value}” 不存在", code="KR304")
         if "from" in dates and "to" in dates and dates["to"] < dates["from"]:
             self.err(
-                ("in_force", "to"), f"施行期间的结束日期 {raw['to']} 早于开始日期 {raw['from']}"
+                ("in_force", "to"),
+                f"施行期间的结束日期 {raw['to']} 早于开始日期 {raw['from']}",
+                code="KR305",
             )
         return model.InForce(str(raw.get("from", "")), _text(raw.get("to")))
 
@@ -408,6 +427,7 @@ class _Builder:
                     path,
                     f"“{mid}” 不是指标：show 只能列出 metrics 中的指标",
                     "结果规则的金额已随结果列出，不必写在 show 中",
+                    code="KR306",
                 )
                 continue
             if mid not in self.metric_data:
@@ -415,6 +435,7 @@ class _Builder:
                     path,
                     f"show 中的指标 “{mid}” 没有定义：show 只能列出 metrics 中的指标",
                     did_you_mean(mid, self.metric_data) or _available(self.metric_data),
+                    code="KR307",
                 )
                 continue
             metric = self.metrics.get(mid)
@@ -426,6 +447,7 @@ class _Builder:
                     f"show 只能列出金额、计数或时长指标：“{metric.label}”（{mid}）是"
                     f"{_unit_word(metric.unit)}",
                     "百分比、比值和评分已在各项得分的说明中列出",
+                    code="KR308",
                 )
                 continue
             if mid not in out:
@@ -454,7 +476,7 @@ class _Builder:
         if unit not in UNITS:
             return None  # the schema reported it; checks that depend on the unit would echo it
         if unit == "duration" and measure is None:
-            self.err(path, "时长指标要用 in 写明单位：分钟、小时、天或工作日")
+            self.err(path, "时长指标要用 in 写明单位：分钟、小时、天或工作日", code="KR309")
         if measure is not None:
             self._check_measure(unit, measure, (*path, "in"))
         bounds: dict[str, Decimal | None] = {"min": None, "max": None}
@@ -468,13 +490,19 @@ class _Builder:
         elif unit in ("count", "money", "duration") and lo is None:
             lo = _ZERO
         if unit == "rating" and (bounds["min"] is None or bounds["max"] is None):
-            self.err(path, "评分指标要写明评分范围 min 和 max，如 min: 0、max: 100")
+            self.err(path, "评分指标要写明评分范围 min 和 max，如 min: 0、max: 100", code="KR310")
         if lo is not None and hi is not None and lo >= hi:
             self.err(
-                (*path, "max"), f"max（{format_decimal(hi)}）必须大于 min（{format_decimal(lo)}）"
+                (*path, "max"),
+                f"max（{format_decimal(hi)}）必须大于 min（{format_decimal(lo)}）",
+                code="KR311",
             )
         if "ratings" in spec and unit != "rating":
-            self.err((*path, "ratings"), "ratings（多人评分合成）只用于 unit: rating 的指标")
+            self.err(
+                (*path, "ratings"),
+                "ratings（多人评分合成）只用于 unit: rating 的指标",
+                code="KR312",
+            )
         ratings = None
         if isinstance(spec.get("ratings"), dict):
             r = spec["ratings"]
@@ -489,6 +517,7 @@ class _Builder:
                 self.err(
                     (*path, "ratings", "min_raters"),
                     "去掉最高分和最低分后至少要剩 1 个评分：trimmed_mean 的 min_raters 至少为 3",
+                    code="KR313",
                 )
             ratings = model.Ratings(combine=combine, min_raters=n)
         formula = None
@@ -497,7 +526,7 @@ class _Builder:
                 spec["formula"], (*path, "formula"), set(self.metric_data) - {mid}
             )
             if unit == "rating":
-                self.err((*path, "formula"), "评分指标由评分人打分，不能用公式派生")
+                self.err((*path, "formula"), "评分指标由评分人打分，不能用公式派生", code="KR314")
         aggregate = spec.get("aggregate")
         if formula is not None:
             if aggregate not in (None, "recompute"):
@@ -505,10 +534,13 @@ class _Builder:
                     (*path, "aggregate"),
                     f"派生指标按公式由汇总后的输入重新计算（率 = 分子之和 / 分母之和），不能写 aggregate: {aggregate}",
                     "删除 aggregate 或写 recompute",
+                    code="KR315",
                 )
             aggregate = "recompute"
         elif aggregate == "recompute":
-            self.err((*path, "aggregate"), "只有派生指标（有 formula）才能用 recompute")
+            self.err(
+                (*path, "aggregate"), "只有派生指标（有 formula）才能用 recompute", code="KR316"
+            )
         elif aggregate is None and unit in _INPUT_SUM_UNITS:
             aggregate = "sum"
         elif aggregate == "sum" and unit in ("percent", "ratio", "rating"):
@@ -516,9 +548,10 @@ class _Builder:
                 (*path, "aggregate"),
                 f"{'百分比' if unit == 'percent' else '比值或评分'}不能跨期相加",
                 "率应由分子、分母两个计数指标派生（formula: 分子 / 分母），或写 aggregate: mean / last",
+                code="KR317",
             )
         elif aggregate in ("any", "all") and unit != "yes_no":
-            self.err((*path, "aggregate"), f"aggregate: {aggregate} 只用于是/否指标")
+            self.err((*path, "aggregate"), f"aggregate: {aggregate} 只用于是/否指标", code="KR318")
         return model.Metric(
             id=mid,
             label=str(spec.get("label", mid)),
@@ -543,7 +576,11 @@ class _Builder:
         if not isinstance(raw, list):
             return ()
         if unit != "rating":
-            self.err((*path, "columns"), "columns（每位评委一列）只用于 unit: rating 的指标")
+            self.err(
+                (*path, "columns"),
+                "columns（每位评委一列）只用于 unit: rating 的指标",
+                code="KR319",
+            )
             return ()
         names = tuple(c.strip() for c in raw if isinstance(c, str))
         for i, name in enumerate(names):
@@ -551,15 +588,23 @@ class _Builder:
                 if not isinstance(other_spec, dict):
                     continue
                 if name in (other, other_spec.get("label")):
-                    self.err((*path, "columns", i), f"列名 “{name}” 已是指标 {other} 的名称")
+                    self.err(
+                        (*path, "columns", i),
+                        f"列名 “{name}” 已是指标 {other} 的名称",
+                        code="KR320",
+                    )
                 elif (
                     other != mid
                     and isinstance(other_spec.get("columns"), list)
                     and name in other_spec["columns"]
                 ):
-                    self.err((*path, "columns", i), f"列名 “{name}” 也是指标 {other} 的评委列")
+                    self.err(
+                        (*path, "columns", i),
+                        f"列名 “{name}” 也是指标 {other} 的评委列",
+                        code="KR321",
+                    )
             if name in names[:i]:
-                self.err((*path, "columns", i), f"列名 “{name}” 重复")
+                self.err((*path, "columns", i), f"列名 “{name}” 重复", code="KR322")
         return names
 
     def _entity_columns(self) -> tuple[str, ...]:
@@ -587,7 +632,7 @@ class _Builder:
                     spec.get("label"),
                     *(spec.get("columns") or []),
                 ):
-                    self.err(at, f"编号列名 “{name}” 与指标 {mid} 的列名相同")
+                    self.err(at, f"编号列名 “{name}” 与指标 {mid} 的列名相同", code="KR323")
             out.append(name.strip())
         return tuple(out)
 
@@ -598,7 +643,9 @@ class _Builder:
         if not isinstance(source, str):
             return None
         if formula is not None:
-            self.err((*path, "previous_of"), "上一期的值由数据汇总得到，不能同时写 formula")
+            self.err(
+                (*path, "previous_of"), "上一期的值由数据汇总得到，不能同时写 formula", code="KR324"
+            )
             return None
         other = self.metric_data.get(source)
         if other is None or source == mid:
@@ -606,14 +653,21 @@ class _Builder:
                 (*path, "previous_of"),
                 f"previous_of 引用的指标 “{source}” 没有在 metrics 中声明",
                 did_you_mean(source, set(self.metric_data) - {mid}),
+                code="KR325",
             )
             return None
         if "formula" in other:
-            self.err((*path, "previous_of"), f"“{source}” 是派生指标：previous_of 只能引用输入指标")
+            self.err(
+                (*path, "previous_of"),
+                f"“{source}” 是派生指标：previous_of 只能引用输入指标",
+                code="KR326",
+            )
             return None
         if other.get("unit") != unit:
             self.err(
-                (*path, "previous_of"), f"“{mid}” 与 “{source}” 的单位不同，无法作为上一期的值"
+                (*path, "previous_of"),
+                f"“{mid}” 与 “{source}” 的单位不同，无法作为上一期的值",
+                code="KR327",
             )
             return None
         return source
@@ -623,14 +677,16 @@ class _Builder:
             probe = parse_quantity("1" + measure)
         except QuantityError:
             self.err(
-                path, f"单位 “{measure}” 无法识别：写一个词，如 次、件、元、万元、小时、工作日"
+                path,
+                f"单位 “{measure}” 无法识别：写一个词，如 次、件、元、万元、小时、工作日",
+                code="KR328",
             )
             return
         problem = word_problem(probe, unit, measure)
         if unit in ("percent", "ratio", "yes_no", "rating"):
-            self.err(path, f"{unit} 指标不需要 in（单位）")
+            self.err(path, f"{unit} 指标不需要 in（单位）", code="KR329")
         elif problem:
-            self.err(path, problem)
+            self.err(path, problem, code="KR330")
 
     def _check_metric_cycles(self) -> None:
         deps = {
@@ -648,6 +704,7 @@ class _Builder:
                     self.err(
                         ("metrics", node, "formula"),
                         "派生指标相互引用，形成循环：" + " → ".join(cycle),
+                        code="KR331",
                     )
                 elif nxt not in state:
                     visit(nxt, [*trail, nxt])
@@ -664,17 +721,18 @@ class _Builder:
         try:
             q = parse_quantity(raw)
         except QuantityError as exc:
-            self.err(path, str(exc))
+            self.err(path, str(exc), code="KR332")
             return None
         problem = word_problem(q, unit, measure)
         if problem:
-            self.err(path, problem)
+            self.err(path, problem, code="KR330")
             return None
         if unit == "percent" and not q.is_percent and isinstance(raw, Decimal) and q.number > 1:
             self.err(
                 path,
                 f"百分比要写 % 号：{q.text} 会被当作 {format_percent(q.number)}",
                 f"写成 {q.text}%",
+                code="KR333",
             )
             return None
         with localcontext() as ctx:
@@ -682,7 +740,12 @@ class _Builder:
             try:
                 return to_metric_value(q, unit, measure)
             except Inexact:
-                self.err(path, f"{q.text} 换算为 {measure} 时除不尽", f"直接用 {measure} 书写")
+                self.err(
+                    path,
+                    f"{q.text} 换算为 {measure} 时除不尽",
+                    f"直接用 {measure} 书写",
+                    code="KR334",
+                )
                 return None
 
     def _formula(
@@ -698,7 +761,7 @@ class _Builder:
             formula = parse_formula(raw, condition=condition)
         except FormulaError as exc:
             shown = raw if isinstance(raw, str | Decimal) else "…"
-            self.err(path, f"{exc}（{context}：{shown}）")
+            self.err(path, f"{exc}（{context}：{shown}）", code="KR335")
             return None
         for name in sorted(formula.names):
             if name not in names:
@@ -706,6 +769,7 @@ class _Builder:
                     path,
                     f"{context}中的名字 “{name}” 没有定义",
                     did_you_mean(name, names) or _available(names),
+                    code="KR336",
                 )
         return formula
 
@@ -725,7 +789,7 @@ class _Builder:
         try:
             q = parse_quantity(raw)
         except QuantityError as exc:
-            self.err(path, f"权重{exc}")
+            self.err(path, f"权重{exc}", code="KR337")
             return None
         if weighting not in _WEIGHTINGS:
             return q.number
@@ -735,6 +799,7 @@ class _Builder:
                 path,
                 f"权重按百分比计（weighting: {weighting}），应写成百分数",
                 f"写成 {q.text}%",
+                code="KR338",
             )
             return None
         if not percent_mode and q.is_percent:
@@ -743,13 +808,14 @@ class _Builder:
                 path,
                 f"权重按{what}计（weighting: {weighting}），不能写百分数 {q.text}",
                 "去掉 % 号，或把上级的 weighting 改为 percent_of_total / percent_of_parent",
+                code="KR339",
             )
             return None
         if q.word and not q.is_percent:
-            self.err(path, f"权重不能带单位 “{q.word}”")
+            self.err(path, f"权重不能带单位 “{q.word}”", code="KR340")
             return None
         if q.number < 0:
-            self.err(path, "权重不能为负数")
+            self.err(path, "权重不能为负数", code="KR341")
             return None
         return q.number
 
@@ -826,7 +892,7 @@ class _Builder:
             cpath = (*path, i)
             weight = self._weight(raw.get("weight"), weighting, (*cpath, "weight"))
             if "weight" not in raw:
-                self.err(cpath, f"类别 “{self.label_of(cpath, raw)}” 缺少权重 weight")
+                self.err(cpath, f"类别 “{self.label_of(cpath, raw)}” 缺少权重 weight", code="KR342")
             points = self._child_points(weight, weighting, parent_points, share_total)
             declared = raw.get("weighting", weighting)
             child_weighting = cast(
@@ -837,7 +903,7 @@ class _Builder:
             )
             indicators = self._indicators(raw, cpath, child_weighting, points)
             if not raw.get("categories") and not raw.get("indicators"):
-                self.err(cpath, f"类别 “{self.label_of(cpath, raw)}” 下没有指标")
+                self.err(cpath, f"类别 “{self.label_of(cpath, raw)}” 下没有指标", code="KR343")
             self._check_weight_sum(
                 raw,
                 cpath,
@@ -924,6 +990,7 @@ class _Builder:
             at,
             message,
             f"请修改权重使两者相等；如果下级权重只表示相对份额，可{where}写 weighting: share",
+            code="KR344",
         )
 
     def _weight_quiet(self, raw: object) -> Decimal | None:
@@ -975,7 +1042,7 @@ class _Builder:
         weight = None
         if counts:
             if "weight" not in raw:
-                self.err(path, f"指标 “{label}” 缺少权重 weight")
+                self.err(path, f"指标 “{label}” 缺少权重 weight", code="KR345")
             weight = self._weight(raw.get("weight"), weighting, (*path, "weight"))
         elif "weight" in raw:
             w = self._weight_quiet(raw.get("weight"))
@@ -985,7 +1052,7 @@ class _Builder:
                     if method != "bonus"
                     else "加分项的上限写在 scoring.cap"
                 )
-                self.err((*path, "weight"), f"{why}，不能有权重", "删除 weight")
+                self.err((*path, "weight"), f"{why}，不能有权重", "删除 weight", code="KR346")
         points = self._child_points(weight, weighting, parent_points, share_total)
         if method == "bonus":
             points = _dec(scoring_raw.get("cap")) or _ZERO
@@ -998,6 +1065,7 @@ class _Builder:
                 (*path, "metric"),
                 f"指标 “{label}” 使用的 metric “{metric_id}” 没有在 metrics 中声明",
                 did_you_mean(metric_id, self.metric_data),
+                code="KR347",
             )
 
         declared = raw.get("direction")
@@ -1016,9 +1084,10 @@ class _Builder:
                     self.err(
                         (*path, "target"),
                         f"是/否指标 “{metric.label}” 的目标应写 是 或 否，而不是 “{raw['target']}”",
+                        code="KR348",
                     )
                 else:
-                    self.err((*path, "target"), str(exc))
+                    self.err((*path, "target"), str(exc), code="KR349")
             if target is not None and metric is not None:
                 target_value = self._target_value(target, metric, (*path, "target"), method)
                 target_broken = target_value is None
@@ -1033,12 +1102,13 @@ class _Builder:
                 self.err(
                     path,
                     f"指标 “{label}” 要写 direction（higher_better / lower_better），或写带比较符号的 target",
+                    code="KR350",
                 )
             direction = "higher_better"
         if target is not None and target.quantity is not None and not target_broken:
             self._check_direction(direction, target, (*path, "target"), label)
         if method in _NEEDS_TARGET and "target" not in raw:
-            self.err(path, f"指标 “{label}” 的计分方法 {method} 需要目标 target")
+            self.err(path, f"指标 “{label}” 的计分方法 {method} 需要目标 target", code="KR351")
         missing = raw.get("missing", "error")
         if target_broken or metric is None:
             # Method checks that depend on the target or the metric would only repeat the
@@ -1050,6 +1120,7 @@ class _Builder:
                 (*path, "target"),
                 f"目标 “{target.text}” 使方向成为“等于目标值”（equal），而计分方法 {method} 要求越高越好或越低越好",
                 "目标是上限或下限时写 ≥ 或 ≤（如 ≥ 100%），或改用 pass_fail、deduct",
+                code="KR352",
             )
             return None
         scoring = self._scoring(
@@ -1078,7 +1149,9 @@ class _Builder:
         if metric.unit == "yes_no":
             if target.flag is None:
                 self.err(
-                    path, f"是/否指标 “{metric.label}” 的目标应写 是 或 否，而不是 “{target.text}”"
+                    path,
+                    f"是/否指标 “{metric.label}” 的目标应写 是 或 否，而不是 “{target.text}”",
+                    code="KR348",
                 )
                 return None
             return target.flag
@@ -1086,6 +1159,7 @@ class _Builder:
             self.err(
                 path,
                 f"指标 “{metric.label}” 是{_unit_word(metric.unit)}，目标不能写 “{target.text}”",
+                code="KR353",
             )
             return None
         assert target.quantity is not None
@@ -1107,6 +1181,7 @@ class _Builder:
                 path,
                 f"目标 {target.text} 超出指标 “{metric.label}” 的取值范围"
                 f"（{_show_value(metric.minimum, metric)} 到 {_show_value(metric.maximum, metric)}）",
+                code="KR354",
             )
         return value
 
@@ -1127,6 +1202,7 @@ class _Builder:
                 path,
                 f"指标 “{label}” 的方向是{words}（{direction}），但目标写的是 {OP_TEXT[op]}：两者矛盾",
                 "检查 direction 或目标的比较符号",
+                code="KR355",
             )
 
     # -- scoring methods ---------------------------------------------------------------------
@@ -1153,6 +1229,7 @@ class _Builder:
                     f"参数 {key} 不适用于计分方法 {method}"
                     + (f"（它用于 {'、'.join(users)}）" if users else ""),
                     at_key=True,
+                    code="KR356",
                 )
         unit = metric.unit if metric else None
         measure = metric.measure if metric else None
@@ -1169,35 +1246,43 @@ class _Builder:
                 self.err(
                     (*path, key),
                     f"得分 {format_decimal(value)} 超出该指标的分值范围 0 到 {format_decimal(points)}",
+                    code="KR357",
                 )
 
         for key in ("otherwise", "below", "above"):
             points_ok(s.get(key), key)
         if s.get("floor") is not None and s["floor"] < 0:
-            self.err((*path, "floor"), "最低得分 floor 不能为负数")
+            self.err((*path, "floor"), "最低得分 floor 不能为负数", code="KR358")
         if s.get("floor") is not None and s["floor"] > points:
             self.err(
                 (*path, "floor"),
                 f"最低得分 {format_decimal(s['floor'])} 高于该指标的分值 {format_decimal(points)}",
+                code="KR359",
             )
 
         if unit == "yes_no" and method not in ("pass_fail", "monitor", "formula"):
-            self.err(path, f"是/否指标 “{label}” 只能用 pass_fail、monitor 或 formula 计分")
+            self.err(
+                path, f"是/否指标 “{label}” 只能用 pass_fail、monitor 或 formula 计分", code="KR360"
+            )
         if method in _NO_EQUAL and direction not in (
             "higher_better",
             "lower_better",
         ):
-            self.err(path, f"计分方法 {method} 要求方向为 higher_better 或 lower_better")
+            self.err(
+                path, f"计分方法 {method} 要求方向为 higher_better 或 lower_better", code="KR361"
+            )
         if (
             method == "proportional"
             and target is not None
             and target.quantity is not None
             and target.quantity.number <= 0
         ):
-            self.err(path, "按比例计分（实际/目标）要求目标大于 0")
+            self.err(path, "按比例计分（实际/目标）要求目标大于 0", code="KR362")
         if method == "per_occurrence" and unit not in (None, "count"):
             self.err(
-                path, f"按次扣分（per_occurrence）要求计数指标，而 “{label}” 是{_unit_word(unit)}"
+                path,
+                f"按次扣分（per_occurrence）要求计数指标，而 “{label}” 是{_unit_word(unit)}",
+                code="KR363",
             )
         if (
             method == "scale"
@@ -1205,13 +1290,15 @@ class _Builder:
             and metric.unit != "rating"  # a rating without its scale is reported on the metric
             and (metric.minimum is None or metric.maximum is None)
         ):
-            self.err(path, f"折算计分（scale）要求指标 “{metric.label}” 写明 min 和 max")
+            self.err(
+                path, f"折算计分（scale）要求指标 “{metric.label}” 写明 min 和 max", code="KR364"
+            )
         if method == "deduct" and "per" in raw and unit is not None:
             per = self._quantity(
                 raw["per"], unit if unit != "rating" else "rating", measure, (*path, "per")
             )
             if per is not None and per <= 0:
-                self.err((*path, "per"), "per（每多少扣分）必须大于 0")
+                self.err((*path, "per"), "per（每多少扣分）必须大于 0", code="KR365")
             s["per"] = per
         if method == "bonus" and "per" in raw and unit is not None:
             s["per"] = self._quantity(raw["per"], unit, measure, (*path, "per"))
@@ -1231,6 +1318,7 @@ class _Builder:
                     self.err(
                         (*path, "rows", i, "points"),
                         f"得分 {format_decimal(band.points)} 超出该指标的分值范围 0 到 {format_decimal(points)}",
+                        code="KR357",
                     )
             lo = metric.minimum if method == "table" and metric else _ZERO
             hi = metric.maximum if method == "table" and metric else Decimal(1)
@@ -1244,12 +1332,14 @@ class _Builder:
                     self.err(
                         (*path, "points_by_rank", i + 1),
                         f"名次越靠后得分应越低：第 {i + 2} 名 {format_decimal(b)} 分高于第 {i + 1} 名 {format_decimal(a)} 分",
+                        code="KR366",
                     )
             for i, v in enumerate(ranks):
                 if v < 0 or v > points:
                     self.err(
                         (*path, "points_by_rank", i),
                         f"得分 {format_decimal(v)} 超出该指标的分值范围 0 到 {format_decimal(points)}",
+                        code="KR357",
                     )
             s["points_by_rank"] = tuple(ranks)
         if method == "change" and isinstance(raw.get("baseline"), str):
@@ -1259,6 +1349,7 @@ class _Builder:
                     (*path, "baseline"),
                     f"基期指标 “{base}” 没有在 metrics 中声明",
                     did_you_mean(base, self.metric_data),
+                    code="KR367",
                 )
             elif (
                 metric is not None
@@ -1266,7 +1357,9 @@ class _Builder:
                 and self.metrics[base].unit != metric.unit
             ):
                 self.err(
-                    (*path, "baseline"), f"基期指标 “{base}” 的单位与 “{metric.id}” 不同，无法比较"
+                    (*path, "baseline"),
+                    f"基期指标 “{base}” 的单位与 “{metric.id}” 不同，无法比较",
+                    code="KR368",
                 )
             s["baseline"] = base
             if (
@@ -1279,6 +1372,7 @@ class _Builder:
                 self.err(
                     (*path, "compare"),
                     "按绝对变化比较时，目标应写成指标本身的单位，不能写百分数；按相对变化（提升 5%）请写 compare: relative",
+                    code="KR369",
                 )
         if method == "change":
             s["change_scoring"] = raw.get("scoring", "pass_fail")
@@ -1318,12 +1412,17 @@ class _Builder:
             if p0 is None or p1 is None:
                 continue
             if start >= end:
-                self.err((*path, i), f"区间起点 {seg.get('from')} 应小于终点 {seg.get('to')}")
+                self.err(
+                    (*path, i),
+                    f"区间起点 {seg.get('from')} 应小于终点 {seg.get('to')}",
+                    code="KR370",
+                )
             for p in (p0, p1):
                 if p < 0 or p > points:
                     self.err(
                         (*path, i, "points"),
                         f"得分 {format_decimal(p)} 超出该指标的分值范围 0 到 {format_decimal(points)}",
+                        code="KR357",
                     )
             if out:
                 prev = out[-1]
@@ -1331,11 +1430,13 @@ class _Builder:
                     self.err(
                         (*path, i, "from"),
                         f"区间应从低到高排列且不重叠：本区间从 {_show_q(start, unit)} 开始，上一区间到 {_show_q(prev.end, unit)} 才结束",
+                        code="KR371",
                     )
                 elif start > prev.end:
                     self.err(
                         (*path, i, "from"),
                         f"区间之间有空档：上一区间到 {_show_q(prev.end, unit)} 结束，本区间从 {_show_q(start, unit)} 开始",
+                        code="KR372",
                     )
             out.append(model.Segment(start, end, p0, p1))
         return out
@@ -1350,10 +1451,10 @@ class _Builder:
                 continue
             bpath = (*path, i)
             if "below" in row and "to" in row:
-                self.err(bpath, "below（不含）和 to（含）只能写一个")
+                self.err(bpath, "below（不含）和 to（含）只能写一个", code="KR373")
                 continue
             if "from" in row and "over" in row:
-                self.err(bpath, "from（含）和 over（不含）只能写一个")
+                self.err(bpath, "from（含）和 over（不含）只能写一个", code="KR374")
                 continue
             lo_key = "from" if "from" in row else "over" if "over" in row else None
             up_key = "below" if "below" in row else "to" if "to" in row else None
@@ -1367,7 +1468,9 @@ class _Builder:
                 and (hi < lo or (hi == lo and (up_key == "below" or lo_key == "over")))
             )
             if empty:
-                self.err(bpath, f"下限 {_show_q(lo, unit)} 应小于上限 {_show_q(hi, unit)}")
+                self.err(
+                    bpath, f"下限 {_show_q(lo, unit)} 应小于上限 {_show_q(hi, unit)}", code="KR375"
+                )
                 continue
             value = row.get(value_key)
             band = model.Band(
@@ -1418,6 +1521,7 @@ class _Builder:
                 (*path, first_i),
                 f"{what}没有覆盖 {start} 到 {_show_q(first.lower, unit)} 之间的值：最低一档{name(first)}从 {_show_q(first.lower, unit)} {'开始' if first.lower_closed else '以上开始'}",
                 "把最低一档的 from 放宽，或删除它表示不设下限",
+                code="KR376",
             )
         for (a_i, a), (_, b) in itertools.pairwise(ordered):
             if a.upper is None or b.lower is None:
@@ -1438,7 +1542,10 @@ class _Builder:
                 else:
                     fix = "每一档都要写明上限或下限，使各档首尾相接"
                 self.err(
-                    (*path, a_i), f"{what}{name(a)}和{name(b)}重叠：{where} 同时落在两档中", fix
+                    (*path, a_i),
+                    f"{what}{name(a)}和{name(b)}重叠：{where} 同时落在两档中",
+                    fix,
+                    code="KR377",
                 )
             elif gap:
                 assert a.upper is not None and b.lower is not None
@@ -1450,6 +1557,7 @@ class _Builder:
                     (*path, a_i),
                     f"{what}{name(a)}和{name(b)}之间有空档：{gap_a}（{left}）到 {gap_b}（{right}）之间的值（如 {example}）不属于任何一档",
                     f"把{name(a)}的上限改为 below: {gap_b}",
+                    code="KR378",
                 )
         last_i, last = ordered[-1]
         if last.upper is not None:
@@ -1461,6 +1569,7 @@ class _Builder:
                     (*path, last_i),
                     f"{what}没有覆盖 {_show_q(last.upper, unit)} {above}（到 {end}）的值：最高一档{name(last)}到 {_show_q(last.upper, unit)} 为止",
                     "最高一档只写 from，不写上限",
+                    code="KR379",
                 )
 
     # -- grades, vetoes, adjustments, outcomes --------------------------------------------
@@ -1476,6 +1585,7 @@ class _Builder:
                 self.err(
                     ("grades", i, "grade"),
                     f"等级 “{band.value}” 重复（第 {seen[band.value]} 行已有）",
+                    code="KR380",
                 )
             seen[band.value] = band.line
         self.grade_names = [b.value for _, b in bands]
@@ -1524,13 +1634,14 @@ class _Builder:
             effect = v.get("effect")
             cap = _dec(v.get("cap"))
             if effect != "cap_total" and "cap" in v:
-                self.err((*path, "cap"), "cap 只用于 effect: cap_total")
+                self.err((*path, "cap"), "cap 只用于 effect: cap_total", code="KR381")
             if effect != "cap_grade" and "grade" in v:
-                self.err((*path, "grade"), "grade 只用于 effect: cap_grade")
+                self.err((*path, "grade"), "grade 只用于 effect: cap_grade", code="KR382")
             if cap is not None and (cap < 0 or cap > self.total_points):
                 self.err(
                     (*path, "cap"),
                     f"封顶分 {format_decimal(cap)} 应在 0 到 {format_decimal(self.total_points)} 之间",
+                    code="KR383",
                 )
             grade = _text(v.get("grade"))
             if grade is not None and self.grade_names and grade not in self.grade_names:
@@ -1538,9 +1649,10 @@ class _Builder:
                     (*path, "grade"),
                     f"等级 “{grade}” 没有在 grades 中定义",
                     did_you_mean(grade, self.grade_names),
+                    code="KR384",
                 )
             if grade is not None and not self.data.get("grades"):
-                self.err((*path, "grade"), "按等级封顶需要先定义 grades")
+                self.err((*path, "grade"), "按等级封顶需要先定义 grades", code="KR385")
             if when is None or effect not in ("zero", "cap_total", "cap_grade"):
                 continue
             out.append(
@@ -1631,6 +1743,7 @@ class _Builder:
                         (*path, "grades", j),
                         f"等级 “{g}” 没有在 grades 中定义",
                         did_you_mean(g, self.grade_names),
+                        code="KR384",
                     )
             out.append(
                 model.Outcome(
@@ -1654,6 +1767,7 @@ class _Builder:
                 (*path, "kind"),
                 "结算（settlement）类结果规则要写 amount：返还或结算的金额公式",
                 "如 amount: deposit * total / 100",
+                code="KR386",
             )
         if "amount" in o and isinstance(kind, str) and kind not in model.MONEY_KINDS:
             self.err(
@@ -1661,6 +1775,7 @@ class _Builder:
                 f"只有 reward、penalty、settlement 类结果规则可以写金额 amount（这里是 {kind}）",
                 "金额是奖金的把 kind 改为 reward，是罚款的改为 penalty，是返还的改为 settlement；"
                 "否则删去 amount",
+                code="KR387",
             )
         if amount is None:
             return
@@ -1672,6 +1787,7 @@ class _Builder:
                 f"{MODE_WORDS[money.mode]}）："
                 "公式中的 round_half_up 会让金额先后取舍两次",
                 "删去 round_half_up，需要别的位数或方式时改写 money: {places: …, mode: …}",
+                code="KR388",
             )
         for name in sorted(amount.names):
             metric = self.metrics.get(name)
@@ -1684,6 +1800,7 @@ class _Builder:
                     f"金额公式用到的 “{metric.label}”（{name}）以 {measure} 计，"
                     f"而金额的单位是 {self.money.unit}",
                     f"在公式中换算，或把 money 的 unit 改为 {measure}",
+                    code="KR389",
                 )
 
     # -- tests ----------------------------------------------------------------------------
@@ -1708,7 +1825,11 @@ class _Builder:
             path: PathKey = ("tests", i)
             name = str(t.get("name", ""))
             if name in names:
-                self.err((*path, "name"), f"测试用例名 “{name}” 重复（第 {names[name]} 行已使用）")
+                self.err(
+                    (*path, "name"),
+                    f"测试用例名 “{name}” 重复（第 {names[name]} 行已使用）",
+                    code="KR402",
+                )
             names[name] = self.line(path)
             given = t.get("metrics") if isinstance(t.get("metrics"), dict) else {}
             assert isinstance(given, dict)
@@ -1723,6 +1844,7 @@ class _Builder:
                         (*path, "base"),
                         f"base 引用的测试用例 “{base}” 不存在或不在本用例之前",
                         did_you_mean(str(base), parsed),
+                        code="KR403",
                     )
             rejected |= self._test_values(given, (*path, "metrics"), values, inputs)
             cohort = self._test_cohort(t.get("cohort"), (*path, "cohort"), inputs, values)
@@ -1737,6 +1859,7 @@ class _Builder:
                         + "、".join(f"{m}（{self.metrics[m].label}）" for m in absent)
                         + "；这些指标缺失时按规定会报错",
                         "补上这些值，或在 expect 中写 error 表示预期报错",
+                        code="KR404",
                     )
             parsed[name] = values
             e = self._expectation(expect, (*path, "expect"))
@@ -1755,6 +1878,7 @@ class _Builder:
                     f"测试用例中的指标 “{key}” 没有在 metrics 中声明",
                     did_you_mean(key, inputs),
                     at_key=True,
+                    code="KR405",
                 )
                 # The misspelt name is probably the input reported missing: say it once.
                 near = closest(key, inputs)
@@ -1763,7 +1887,10 @@ class _Builder:
             elif key not in inputs:
                 if key in self.metrics:
                     self.err(
-                        (*path, key), f"“{key}” 是派生指标，由公式计算，不能直接给值", at_key=True
+                        (*path, key),
+                        f"“{key}” 是派生指标，由公式计算，不能直接给值",
+                        at_key=True,
+                        code="KR406",
                     )
             elif raw_value is None:
                 values.pop(key, None)  # null removes a value inherited from base
@@ -1771,7 +1898,7 @@ class _Builder:
                 try:
                     values[key] = read_value(self.metrics[key], raw_value)
                 except QuantityError as exc:
-                    self.err((*path, key), str(exc))
+                    self.err((*path, key), str(exc), code="KR407")
                     rejected.add(key)
         return rejected
 
@@ -1831,7 +1958,10 @@ class _Builder:
             for item in items:
                 if item not in known:
                     self.err(
-                        (*path, key), f"{what} “{item}” 不存在", did_you_mean(str(item), known)
+                        (*path, key),
+                        f"{what} “{item}” 不存在",
+                        did_you_mean(str(item), known),
+                        code="KR408",
                     )
 
         check_ids("scores", self.indicator_ids, "指标")
@@ -1844,6 +1974,7 @@ class _Builder:
                     self.err(
                         (*path, "scores", key),
                         f"预期得分 {format_decimal(value)} 超出指标的分值范围 0 到 {format_decimal(limit)}",
+                        code="KR409",
                     )
         check_ids("subtotals", self.category_ids, "类别")
         outcome_ids = {
@@ -1870,6 +2001,7 @@ class _Builder:
                     (*path, "amounts", key),
                     f"结果规则 “{key}” 没有金额公式（amount），不能在 amounts 中预期金额",
                     "在 outcomes 中给它写 amount，或从 amounts 中删去",
+                    code="KR410",
                 )
         check_ids("vetoes", veto_ids, "否决项")
         grade = raw.get("grade")
@@ -1878,6 +2010,7 @@ class _Builder:
                 (*path, "grade"),
                 f"等级 “{grade}” 没有在 grades 中定义",
                 did_you_mean(grade, self.grade_names),
+                code="KR411",
             )
 
         def pairs(key: str) -> tuple[tuple[str, Decimal], ...]:

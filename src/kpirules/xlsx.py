@@ -67,6 +67,7 @@ def read_workbook(
                         "error",
                         f"无法读取工作表 “{chosen}”：文件已损坏（{type(exc).__name__}）",
                         "在 Excel 中打开，另存为“Excel 工作簿（*.xlsx）”",
+                        code="KR548",
                     )
                 ]
             ) from None
@@ -81,7 +82,7 @@ def _open(file: str) -> Workbook:
             head = handle.read(8)
     except OSError as exc:
         raise InputError(
-            [Problem(file, 0, 0, "$", "error", f"无法读取文件：{exc.strerror}")]
+            [Problem(file, 0, 0, "$", "error", f"无法读取文件：{exc.strerror}", code="KR502")]
         ) from None
     if head == _OLE:
         raise InputError(
@@ -94,6 +95,7 @@ def _open(file: str) -> Workbook:
                     "error",
                     "工作簿设有打开密码（已加密），或其实是旧版 .xls 文件，无法读取",
                     "在 Excel 中取消密码（文件 → 信息 → 保护工作簿），另存为“Excel 工作簿（*.xlsx）”",
+                    code="KR545",
                 )
             ]
         )
@@ -108,6 +110,7 @@ def _open(file: str) -> Workbook:
                     "error",
                     "不是有效的 Excel 工作簿（.xlsx）：文件已损坏，或是改了扩展名的其他文件",
                     "在 Excel 中打开，另存为“Excel 工作簿（*.xlsx）”",
+                    code="KR546",
                 )
             ]
         )
@@ -127,6 +130,7 @@ def _open(file: str) -> Workbook:
                     "error",
                     f"无法读取 Excel 工作簿：文件已损坏或不是 .xlsx（{type(exc).__name__}）",
                     "在 Excel 中打开，另存为“Excel 工作簿（*.xlsx）”",
+                    code="KR547",
                 )
             ]
         ) from None
@@ -136,7 +140,7 @@ def _matching_sheet(file: str, ruleset: Ruleset, values: Workbook) -> str:
     """The first sheet whose header fits the ruleset; the first sheet when none does."""
     names = list(values.sheetnames)
     if not names:
-        raise InputError([Problem(file, 0, 0, "$", "error", "工作簿中没有工作表")])
+        raise InputError([Problem(file, 0, 0, "$", "error", "工作簿中没有工作表", code="KR549")])
     for name in names:
         probe = TableReader(file, name, ruleset, Locations())
         rows = _rows(values, name, _Scan())

@@ -860,7 +860,13 @@ def _check_text(name: str, text: str) -> dict[str, Any]:
     doc, problems = load_yaml(name, text=text)
     if doc is not None and not problems and isinstance(doc.data, dict) and TESTS_KEY in doc.data:
         refused = Problem(
-            name, 1, 1, "$", "error", "这里只检查规则集；测试文件请在命令行用 kpirules test 运行"
+            name,
+            1,
+            1,
+            "$",
+            "error",
+            "这里只检查规则集；测试文件请在命令行用 kpirules test 运行",
+            code="KR415",
         )
         return {"valid": False, "problems": [problem_data(refused)]}
     ruleset, found = check(name, text=text)

@@ -70,6 +70,7 @@ def problem_data(problem: Problem) -> ProblemData:
         "severity": problem.severity,
         "message": problem.message,
         "suggestion": problem.suggestion,
+        "code": problem.code,
         "entity": None,
         "field": None,
     }
@@ -99,6 +100,7 @@ def evaluation_problem_data(
         "severity": "error",
         "message": problem.message,
         "suggestion": None,
+        "code": problem.code,
         "entity": problem.entity or None,
         "field": problem.field or None,
     }

@@ -143,6 +143,9 @@ class ProblemOut(BaseModel):
     severity: str
     message: str
     suggestion: str | None
+    code: str | None = Field(
+        default=None, description="问题编号，如 “KR202”（见 docs/errors.md）；空：暂无编号"
+    )
     entity: str | None
     field: str | None
 

@@ -33,7 +33,7 @@ def read_rows(ruleset: Ruleset, rows: Sequence[JsonRow]) -> list[Row]:
     for i, row in enumerate(rows):
         where = f"$.rows[{i}]"
         if row.entity in seen:
-            problems.append(_problem(f"{where}.entity", f"对象 “{row.entity}” 重复"))
+            problems.append(_problem(f"{where}.entity", f"对象 “{row.entity}” 重复", code="KR544"))
             continue
         seen.add(row.entity)
         values: dict[str, Value] = {}
@@ -46,6 +46,7 @@ def read_rows(ruleset: Ruleset, rows: Sequence[JsonRow]) -> list[Row]:
                         path,
                         f"规则集中没有指标 “{key}”（派生指标由公式计算，不需要给值）",
                         did_you_mean(key, names),
+                        code="KR543",
                     )
                 )
                 continue
@@ -54,12 +55,12 @@ def read_rows(ruleset: Ruleset, rows: Sequence[JsonRow]) -> list[Row]:
             try:
                 values[mid] = read_value(ruleset.metric(mid), raw)
             except QuantityError as exc:
-                problems.append(_problem(path, str(exc)))
+                problems.append(_problem(path, str(exc), code="KR534"))
         out.append((row.entity, values))
     if problems:
         raise InputError(problems)
     return out
 
 
-def _problem(path: str, message: str, suggestion: str | None = None) -> Problem:
-    return Problem(REQUEST, 0, 0, path, "error", message, suggestion)
+def _problem(path: str, message: str, suggestion: str | None = None, *, code: str) -> Problem:
+    return Problem(REQUEST, 0, 0, path, "error", message, suggestion, code=code)
