@@ -544,6 +544,11 @@ CODES: dict[str, CodeInfo] = {
         "Sheet cannot be read", "无法读取工作表", "在 Excel 中打开，另存为“Excel 工作簿（*.xlsx）”"
     ),
     "KR549": _c("Workbook without sheets", "工作簿中没有工作表", "检查是否选错了文件"),
+    "KR550": _c(
+        "Line readable as UTF-8 and as GBK",
+        "某行按 UTF-8 和按 GBK 都能读，编码无法确定",
+        "用 --encoding gbk 或 --encoding utf-8 指明文件的编码",
+    ),
     # KR6xx: scoring
     "KR601": _c("Entity id is not text", "编号不是文字", "把编号写成文字（str）"),
     "KR602": _c("Entity id not allowed", "编号写法不合规", "按提示改写编号"),

@@ -325,6 +325,7 @@ def _refuse_ambiguous(file: str, raw: bytes) -> None:
                         "error",
                         f"第 {number} 行的编码无法确定：按 UTF-8 读是 “{shown_utf8}”，按 GBK 读是 “{shown_gbk}”",
                         "用 --encoding gbk 或 --encoding utf-8 指明文件的编码",
+                        code="KR550",
                     )
                 ]
             )
