@@ -108,6 +108,17 @@ def _short(label: str) -> str:
     return out + "…"
 
 
+def _svg_open(title: str, width: int, height: int) -> tuple[Markup, Markup]:
+    """The opening tag of a chart's SVG, with its title for screen readers."""
+    return (
+        Markup(
+            '<svg class="chart" role="img" aria-label="{}" width="{}" height="{}" '
+            'viewBox="0 0 {} {}">'
+        ).format(title, width, height, width, height),
+        Markup("<title>{}</title>").format(title),
+    )
+
+
 def bar_chart(title: str, bars: Sequence[Bar], *, maximum: Decimal) -> Markup:
     """A horizontal bar chart as inline SVG: one row per bar, the label on the left, a bar
     ``value / maximum × 400`` px long, and the shown value at its end."""
@@ -116,11 +127,7 @@ def bar_chart(title: str, bars: Sequence[Bar], *, maximum: Decimal) -> Markup:
     width = left + int(BAR_LENGTH) + _VALUE_WIDTH
     height = _TOP * 2 + _ROW * len(bars)
     parts = [
-        Markup(
-            '<svg class="chart" role="img" aria-label="{}" width="{}" height="{}" '
-            'viewBox="0 0 {} {}">'
-        ).format(title, width, height, width, height),
-        Markup("<title>{}</title>").format(title),
+        *_svg_open(title, width, height),
         Markup('<line class="axis" x1="{}" y1="{}" x2="{}" y2="{}"/>').format(
             left, _TOP // 2, left, height - _TOP // 2
         ),
@@ -162,11 +169,7 @@ def column_chart(title: str, bars: Sequence[Bar], *, maximum: Decimal) -> Markup
     width = max(slot * len(bars), slot)
     height = base + 28
     parts = [
-        Markup(
-            '<svg class="chart" role="img" aria-label="{}" width="{}" height="{}" '
-            'viewBox="0 0 {} {}">'
-        ).format(title, width, height, width, height),
-        Markup("<title>{}</title>").format(title),
+        *_svg_open(title, width, height),
         Markup('<line class="axis" x1="0" y1="{}" x2="{}" y2="{}"/>').format(base, width, base),
     ]
     for n, bar in enumerate(bars):

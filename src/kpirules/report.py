@@ -20,16 +20,6 @@ from kpirules.quantity import format_decimal, format_percent
 from kpirules.result import Fired, Result
 from kpirules.testing import CaseReport
 
-_STATUS = {
-    "met": "达标",
-    "not_met": "未达标",
-    "no_target": "",
-    "missing": "缺数据",
-    "excluded": "不计分",
-    "monitor": "监测",
-    "vetoed": "触发否决",
-}
-
 
 def width(text: str) -> int:
     """Display width in a terminal: East Asian wide and full-width characters count 2."""
@@ -150,7 +140,7 @@ def explain(ruleset: Ruleset, result: Result) -> str:
     ]
     by_category: dict[str, list[str]] = {}
     for item in result.items:
-        status = _STATUS[item.status]
+        status = summary.STATUS_WORDS[item.status]
         tag = f"［{status}］" if status else ""
         by_category.setdefault(item.category, []).append(
             f"    - {item.label}（满分 {pts(item.points)}，第 {item.line} 行）{tag}：{item.explanation}"
