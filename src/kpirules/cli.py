@@ -561,6 +561,14 @@ def _rows_for(
     return list(chosen.rows)
 
 
+def _write_out(stdout: TextIO, text: str, piece: int = 1 << 16) -> None:
+    """Write a long text in pieces. One large write into a pipe whose reader goes away part way
+    returns short, and the rest is dropped without a word; written in pieces, the next piece
+    meets the closed pipe and the command stops as `main` describes."""
+    for start in range(0, len(text), piece):
+        stdout.write(text[start : start + piece])
+
+
 def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     fmt = _output_format(args)
     try:
@@ -623,7 +631,7 @@ def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             stage([])
         if not args.output:
             assert isinstance(rendered[-1], str)
-            stdout.write(rendered[-1])
+            _write_out(stdout, rendered[-1])
             return EXIT_OK
         try:
             _publish(staged.pop(), Path(args.output))
@@ -813,7 +821,7 @@ def _explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         known = "、".join(r.entity for r in results[:20])
         stderr.write(f"kpirules: 数据中没有对象 “{args.entity}”（有：{known}）\n")
         return EXIT_INVALID
-    stdout.write("\n".join(report.explain(ruleset, r) for r in chosen))
+    _write_out(stdout, "\n".join(report.explain(ruleset, r) for r in chosen))
     return EXIT_OK
 
 
