@@ -13,37 +13,28 @@ this loader composes the node graph and builds values itself:
 * file size and nesting depth are capped, a UTF-8 byte-order mark is accepted and a file
   in another encoding gets a message that says so.
 
-The text is parsed by libyaml's C parser when PyYAML has it, and by PyYAML's own Python
-parser otherwise, or when ``KPIRULES_YAML_PARSER=python`` is set (:data:`YAML_PARSER`). Both
-give the same document and the same problems: nodes are composed here, in Python, from
-either parser's events; a text the two parsers may read differently (a byte-order mark,
-NEL or Unicode line separators, control characters inside it) and every text the C parser
-finds fault with are parsed again by the Python parser, whose messages are the reference.
+Texts are parsed by libyaml's C parser when PyYAML has it, by PyYAML's own otherwise, with
+the same nodes and positions either way (:mod:`kpirules.composer`).
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import attrs
 import yaml
-from yaml.composer import Composer
-from yaml.error import Mark
-from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from yaml.reader import Reader
-from yaml.resolver import Resolver
 
 from kpirules.characters import refused_character
+from kpirules.composer import MAX_DEPTH as MAX_DEPTH  # re-exported: the nesting cap
+from kpirules.composer import TooDeepError, composer_for
 from kpirules.errors import Problem
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
-MAX_DEPTH = 40
 #: Numbers in a ruleset: at most this many digits before and after the decimal point.
 MAX_DIGITS = 30
 
@@ -53,31 +44,6 @@ _NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
 _LEADING_ZERO = re.compile(r"[-+]?0\d")
 _NULLS = frozenset({"", "~", "null"})
 _BOOLS = {"true": True, "false": False}
-
-#: libyaml's parser, when PyYAML was built with it (its wheels are).
-CParser: Any
-try:
-    from yaml import cyaml
-
-    CParser = cyaml.CParser  # type: ignore[attr-defined]
-except (ImportError, AttributeError):  # pragma: no cover - PyYAML built without libyaml
-    CParser = None
-
-#: The YAML parser in use: ``"c"`` (libyaml, the default when PyYAML has it) or ``"python"``
-#: (PyYAML's own; chosen with the environment variable ``KPIRULES_YAML_PARSER=python``).
-YAML_PARSER = (
-    "python"
-    if CParser is None or os.environ.get("KPIRULES_YAML_PARSER", "").strip().lower() == "python"
-    else "c"
-)
-# Characters libyaml reads otherwise than PyYAML: it skips a byte-order mark at the start
-# of any line, and the line-break characters NEL, LS and PS are better left to one parser.
-_PYTHON_ONLY = re.compile("[\ufeff\x85\u2028\u2029]")
-
-
-def parser_in_use() -> str:
-    """``"c"`` when texts are parsed by libyaml, ``"python"`` when by PyYAML's own parser."""
-    return "c" if YAML_PARSER == "c" and CParser is not None else "python"
 
 
 def json_path(path: PathKey) -> str:
@@ -146,138 +112,6 @@ class Document:
             suggestion=suggestion,
             code=code,
         )
-
-
-class _TooDeepError(Exception):
-    """Raised inside the composer when going on would be unsafe (too deep)."""
-
-    def __init__(self, problem_args: tuple[int, int, str]) -> None:
-        super().__init__(problem_args[2])
-        self.args_ = problem_args
-
-
-class _Checks:
-    """Composition that records anchors, aliases and tags instead of honouring them.
-
-    Mixed into a composer over either parser: it needs ``peek_event``, ``get_event`` and
-    the composer's ``compose_node``.
-    """
-
-    yaml_implicit_resolvers: dict[Any, Any] = {}  # noqa: RUF012 - PyYAML class attribute
-    peek_event: Callable[[], Any]
-    get_event: Callable[[], Any]
-
-    def _start(self) -> None:
-        self.found: list[tuple[int, int, str, PathKey, str]] = []
-        self.depth = 0
-        self.path: list[str | int] = []
-
-    def compose_node(self, parent: Node | None, index: Any) -> Node:
-        event = self.peek_event()
-        line, col = event.start_mark.line + 1, event.start_mark.column + 1
-        # PyYAML passes the key node (mappings) or the position (sequences) as ``index``.
-        step: str | int | None = None
-        if isinstance(index, ScalarNode):
-            step = index.value
-        elif isinstance(index, int) and not isinstance(index, bool):
-            step = index
-        if step is not None:
-            self.path.append(step)
-        try:
-            return self._compose(parent, index, event, line, col)
-        finally:
-            if step is not None:
-                self.path.pop()
-
-    def _note(self, line: int, col: int, message: str, code: str) -> None:
-        self.found.append((line, col, message, tuple(self.path), code))
-
-    def _compose(self, parent: Node | None, index: Any, event: Any, line: int, col: int) -> Node:
-        if isinstance(event, AliasEvent):
-            self.get_event()
-            self._note(
-                line, col, f"不支持别名 *{event.anchor}：请把要复用的内容直接写出来", "KR113"
-            )
-            mark = cast(Mark, event.start_mark)
-            return ScalarNode("tag:yaml.org,2002:null", "", mark, mark)
-        if isinstance(event, ScalarEvent | CollectionStartEvent):
-            if event.anchor is not None:
-                self._note(
-                    line, col, f"不支持锚点 &{event.anchor}：请把要复用的内容直接写出来", "KR114"
-                )
-                event.anchor = None
-            if event.tag is not None:
-                self._note(
-                    line,
-                    col,
-                    f"不支持标签 {_tag_as_written(event.tag)}：请删除它，按普通值书写",
-                    "KR115",
-                )
-                event.tag = None
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise _TooDeepError((line, col, f"嵌套层数超过 {MAX_DEPTH} 层：文件结构过深"))
-        try:
-            node: Node = super().compose_node(parent, index)  # type: ignore[misc]
-            return node
-        finally:
-            self.depth -= 1
-
-
-class _Composer(_Checks, yaml.SafeLoader):
-    """The composer over PyYAML's own (pure Python) parser."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._start()
-
-
-class _CComposer(_Checks, Composer, Resolver, CParser or object):  # type: ignore[misc]
-    """The same composer over libyaml's parser (its events, this module's nodes)."""
-
-    def __init__(self, stream: str) -> None:
-        CParser.__init__(self, stream)
-        Composer.__init__(self)
-        Resolver.__init__(self)
-        self._start()
-        self._text = stream
-
-    def get_single_node(self) -> Node | None:
-        try:
-            node: Node | None = super().get_single_node()
-            return node
-        except Exception:
-            # Whatever libyaml finds fault with is reported as PyYAML's parser words it.
-            fallback = _Composer(self._text)
-            try:
-                node = fallback.get_single_node()
-            finally:
-                fallback.dispose()
-            self.found = fallback.found
-            return node
-
-    def compose_scalar_node(self, anchor: dict[Any, Node]) -> ScalarNode:
-        node = super().compose_scalar_node(anchor)
-        if node.style == "":  # libyaml's plain style; PyYAML's is None
-            node.style = None
-        return node
-
-
-def _composer(text: str) -> _Composer | _CComposer:
-    """A composer over the parser in use; texts libyaml may read otherwise go to PyYAML's."""
-    if (
-        parser_in_use() == "python"
-        or _PYTHON_ONLY.search(text)
-        or Reader.NON_PRINTABLE.search(text)  # PyYAML's reader names the character
-    ):
-        return _Composer(text)
-    return _CComposer(text)
-
-
-def _tag_as_written(tag: str) -> str:
-    """``tag:yaml.org,2002:str`` back to ``!!str``, as the user typed it."""
-    prefix = "tag:yaml.org,2002:"
-    return "!!" + tag[len(prefix) :] if tag.startswith(prefix) else tag
 
 
 def decode(raw: bytes, file: str) -> tuple[str | None, list[Problem]]:
@@ -384,7 +218,7 @@ def load_yaml(
         return None, [Problem(file, 1, 1, "$", "error", "文件为空", code="KR107")]
 
     try:
-        composer = _composer(text)
+        composer = composer_for(text)
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
@@ -401,7 +235,7 @@ def load_yaml(
         ]
     try:
         root = composer.get_single_node()
-    except _TooDeepError as exc:
+    except TooDeepError as exc:
         line, col, message = exc.args_
         return None, [Problem(file, line, col, "$", "error", message, code="KR109")]
     except yaml.MarkedYAMLError as exc:
