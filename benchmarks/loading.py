@@ -11,7 +11,9 @@ Generates, in memory (deterministic, nothing written to the repository):
 
 For each, times ``kpirules.load(path, text=...)`` (read YAML, validate, compile) as the
 median of ``--repeat`` runs, and the share spent in the YAML loader alone. Then scores
-``--entities`` entities on the 2,000-indicator ruleset and times ``report.to_csv`` per entity.
+``--entities`` entities on the 2,000-indicator ruleset and times writing them (CSV, terminal
+table, xlsx workbook, HTML report) per entity. Times are medians of wall and CPU time
+(``time.process_time``: on a shared machine the steadier figure).
 
 Usage: python benchmarks/loading.py [--repeat 5] [--entities 200] [--parser c|python]
 """
@@ -19,22 +21,17 @@ Usage: python benchmarks/loading.py [--repeat 5] [--entities 200] [--parser c|py
 from __future__ import annotations
 
 import argparse
-import os
+import gc
 import random
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-# The parser is chosen when the loader is imported.
-if "--parser" in sys.argv:
-    os.environ["KPIRULES_YAML_PARSER"] = sys.argv[sys.argv.index("--parser") + 1]
-
-import kpirules  # noqa: E402
-from kpirules import report  # noqa: E402
-from kpirules.loader import load_yaml, parser_in_use  # noqa: E402
+import kpirules
+from kpirules import composer, html_report, report, workbook
+from kpirules.loader import load_yaml
 
 CATEGORIES = 10
 
@@ -132,7 +129,12 @@ def indicators_ruleset(n: int) -> str:
     lines.append("categories:")
     per = n // CATEGORIES
     for c in range(CATEGORIES):
-        lines += [f"  - id: c{c}", f"    label: 考核类别{c}", f"    weight: {per}", "    indicators:"]
+        lines += [
+            f"  - id: c{c}",
+            f"    label: 考核类别{c}",
+            f"    weight: {per}",
+            "    indicators:",
+        ]
         for i in range(c * per, (c + 1) * per):
             lines += _indicator(i)
     return "\n".join(lines) + "\n"
@@ -191,14 +193,26 @@ def entities(n_indicators: int, count: int, seed: int = 20261201) -> list[tuple[
     return out
 
 
-def median_time(fn: Callable[[], object], repeat: int) -> float:
-    """Median wall time of ``repeat`` calls, in seconds."""
-    times = []
+def median_time(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """Median wall time and median CPU time of ``repeat`` calls, in seconds."""
+    wall, cpu = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        gc.collect()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def yaml_time(text: str, parser: str, repeat: int) -> float:
+    """Median CPU time of the YAML loader alone with ``parser``."""
+    before = composer.YAML_PARSER
+    composer.YAML_PARSER = parser
+    try:
+        return median_time(lambda: load_yaml("bench.yaml", text=text), repeat)[1]
+    finally:
+        composer.YAML_PARSER = before
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -209,22 +223,40 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="500,2000", help="indicator counts")
     ap.add_argument("--chains", default="800,1600", help="derived-chain lengths")
     args = ap.parse_args(argv)
-    print(f"YAML parser: {parser_in_use()}")
-    print(f"{'ruleset':<22} {'KB':>6} {'load s':>8} {'YAML s':>8}")
+    if args.parser:
+        composer.YAML_PARSER = args.parser
+    print(f"YAML parser: {composer.parser_in_use()}; medians of {args.repeat} runs, seconds")
+    print(
+        f"| ruleset | KB | load (wall) | load (CPU) | YAML, {composer.parser_in_use()} (CPU) "
+        "| YAML, python (CPU) |"
+    )
+    print("|---|--:|--:|--:|--:|--:|")
     cases = [(f"{n} indicators", indicators_ruleset(n)) for n in map(int, args.sizes.split(","))]
     cases += [(f"{n} derived (chain)", chain_ruleset(n)) for n in map(int, args.chains.split(","))]
     for name, text in cases:
         kpirules.load("bench.yaml", text=text)  # fails loudly if the generator is wrong
-        total = median_time(lambda t=text: kpirules.load("bench.yaml", text=t), args.repeat)
-        yaml_s = median_time(lambda t=text: load_yaml("bench.yaml", text=t), args.repeat)
+        wall, cpu = median_time(lambda t=text: kpirules.load("bench.yaml", text=t), args.repeat)
+        fast = yaml_time(text, composer.parser_in_use(), args.repeat)
+        slow = yaml_time(text, "python", args.repeat)
         kb = len(text.encode("utf-8")) / 1024
-        print(f"{name:<22} {kb:>6.0f} {total:>8.3f} {yaml_s:>8.3f}", flush=True)
+        print(
+            f"| {name} | {kb:.0f} | {wall:.3f} | {cpu:.3f} | {fast:.3f} | {slow:.3f} |", flush=True
+        )
     n = 2000
     ruleset = kpirules.load("bench.yaml", text=indicators_ruleset(n))
     results = ruleset.evaluate_many(entities(n, args.entities))
-    csv_s = median_time(lambda: report.to_csv(ruleset, results), args.repeat)
-    per = csv_s / len(results) * 1000
-    print(f"CSV at {n} indicators: {per:.2f} ms per entity ({len(results)} entities)")
+    for label, write in (
+        ("CSV", lambda: report.to_csv(ruleset, results)),
+        ("table", lambda: report.table(ruleset, results)),
+        ("xlsx", lambda: workbook.to_xlsx(ruleset, results)),
+        ("HTML", lambda: html_report.render(ruleset, results)),
+    ):
+        wall, cpu = median_time(write, args.repeat)
+        print(
+            f"{label} at {n} indicators, {len(results)} entities: "
+            f"{wall / len(results) * 1000:.2f} ms per entity (wall), "
+            f"{cpu / len(results) * 1000:.2f} ms (CPU)"
+        )
     return 0
 
 
