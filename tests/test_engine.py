@@ -522,3 +522,81 @@ def test_vetoed_items_and_adjusted_total() -> None:
     )
     assert result.item("w").status == "vetoed"
     assert result.item("x").status == "met"
+
+
+def _chain(n: int, *, loop: bool = False) -> str:
+    """A ruleset whose ``n`` derived metrics form a chain (``d1 = x + y``, ``d{i} = d{i-1} + x``),
+    an indicator on the last; with ``loop``, ``d1`` uses ``d{n}`` instead of ``y``."""
+    lines = [
+        "kpirules: 1",
+        "id: chain",
+        "title: 链",
+        'version: "1"',
+        "source: 测试",
+        "in_force: {from: 2026-01-01}",
+        "total_points: 10",
+        "weighting: points",
+        "metrics:",
+        "  x: {label: 基数, unit: count, in: 件}",
+        "  y: {label: 增量, unit: count, in: 件}",
+        f"  d1: {{label: 派生1, unit: count, in: 件, formula: x + {f'd{n}' if loop else 'y'}}}",
+        *(
+            f"  d{i}: {{label: 派生{i}, unit: count, in: 件, formula: d{i - 1} + x}}"
+            for i in range(2, n + 1)
+        ),
+        "categories:",
+        "  - {id: c, label: 类, weight: 10, indicators: [{id: i, label: 链尾, metric: "
+        f"d{n}, weight: 10, target: 不少于 1 件, scoring: {{method: proportional}}}}]}}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def test_long_derived_chain_compiles_and_scores() -> None:
+    """2,000 derived metrics in a chain (deeper than Python's recursion limit) compile;
+    the value is x + y + 1,999·x; the item lists the chain breadth first."""
+    r = kpirules.load("t.yaml", text=_chain(2000))
+    item = r.evaluate({"x": 2, "y": 5}).item("i")
+    assert item.value == Decimal(2 + 5 + 1999 * 2)
+    assert [name for name, _ in item.inputs][:4] == ["d2000", "d1999", "x", "d1998"]
+    assert [name for name, _ in item.inputs][-3:] == ["d2", "d1", "y"]
+    assert len(item.inputs) == 2002
+
+
+def test_missing_input_of_a_long_chain_is_named() -> None:
+    """A missing input at the far end of a long chain is named, not the derived metric."""
+    r = kpirules.load("t.yaml", text=_chain(1500))
+    with pytest.raises(EvaluationError) as caught:
+        r.evaluate({"x": 1})
+    assert [p.field for p in caught.value.problems] == ["y"]
+    assert "缺少数据：增量（y）" in caught.value.problems[0].message
+
+
+def test_long_derived_loop_is_one_problem() -> None:
+    """A loop through 1,200 derived metrics is reported once, where it closes (d2 uses d1,
+    reached from d1 through d1200, d1199, …), naming every link in order."""
+    _, problems = kpirules.check("t.yaml", text=_chain(1200, loop=True))
+    loops = [p for p in problems if p.code == "KR331"]
+    assert len(loops) == 1
+    assert loops[0].path == "$.metrics.d2.formula"
+    names = ["d1", *(f"d{i}" for i in range(1200, 1, -1)), "d1"]
+    assert loops[0].message == "派生指标相互引用，形成循环：" + " → ".join(names)
+
+
+def test_result_and_ruleset_lookups_by_id() -> None:
+    """Items, subtotals and metrics are found by id (KeyError naming the id otherwise); the
+    index built on first use changes neither equality, hashing nor pickling."""
+    r = one("metric: count, target: 不少于 4 次, scoring: {method: proportional}")
+    result = r.evaluate({"count": 3})
+    twin = r.evaluate({"count": 3})
+    assert result.item("i").score == Decimal("7.5")
+    assert result.subtotal("c") == Decimal("7.5")
+    assert r.metric("count").label == "次数"
+    for lookup, name in ((result.item, "j"), (result.subtotal, "d"), (r.metric, "nope")):
+        with pytest.raises(KeyError) as caught:
+            lookup(name)
+        assert caught.value.args == (name,)
+    assert result == twin
+    assert hash(result) == hash(twin)
+    copy = pickle.loads(pickle.dumps(result))
+    assert copy == result
+    assert copy.item("i") == result.item("i")

@@ -7,7 +7,18 @@ from pathlib import Path
 
 import pytest
 
+from kpirules import composer
 from kpirules.loader import MAX_DEPTH, MAX_FILE_BYTES, Position, json_path, load_yaml
+
+
+@pytest.fixture(autouse=True, params=["c", "python"])
+def yaml_parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs with libyaml's parser and with PyYAML's own."""
+    if request.param == "c" and composer.CParser is None:
+        pytest.skip("PyYAML was built without libyaml")
+    monkeypatch.setattr(composer, "YAML_PARSER", request.param)
+    assert composer.parser_in_use() == request.param
+    return str(request.param)
 
 
 def load(text: str) -> tuple[object, list[str]]:

@@ -13,6 +13,7 @@ import decimal
 import gc
 import hashlib
 import threading
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import (
     Decimal,
@@ -155,9 +156,10 @@ class Engine:
             for cat in ruleset.all_categories()
         }
         self.has_flags = any(m.unit == "yes_no" for m in ruleset.metrics)
+        # Only indicators' metrics are looked up (to name missing inputs).
         self.inputs_of_metric = {
-            m.id: tuple(x for x in self._inputs_of_id(m.id) if self.metrics[x].formula is None)
-            for m in ruleset.metrics
+            mid: tuple(x for x in self._inputs_of_id(mid) if self.metrics[x].formula is None)
+            for mid in dict.fromkeys(ind.metric for ind in self.indicators)
         }
         self.needs_names = bool(ruleset.vetoes or ruleset.adjustments.rules or ruleset.outcomes)
         self.must_have = tuple(
@@ -227,36 +229,44 @@ class Engine:
         return self._inputs_of_id(ind.metric, ind.scoring.baseline)
 
     def _inputs_of_id(self, metric: str, baseline: str | None = None) -> tuple[str, ...]:
-        out: list[str] = []
-        stack = [metric] + ([baseline] if baseline else [])
-        while stack:
-            mid = stack.pop(0)
-            if mid in out:
+        """``metric``, ``baseline`` and every metric their formulas use, breadth first."""
+        seen = {metric, baseline} if baseline else {metric}
+        out = [metric, baseline] if baseline and baseline != metric else [metric]
+        queue = deque(out)
+        while queue:
+            formula = self.metrics[queue.popleft()].formula
+            if formula is None:
                 continue
-            out.append(mid)
-            formula = self.metrics[mid].formula
-            if formula is not None:
-                stack.extend(n for n in sorted(formula.names) if n in self.metrics)
+            for name in sorted(formula.names):
+                if name in self.metrics and name not in seen:
+                    seen.add(name)
+                    out.append(name)
+                    queue.append(name)
         return tuple(out)
 
     def _derived_order(self) -> list[tuple[str, Any]]:
+        """Derived metrics, each after the metrics its formula uses (depth first, no recursion)."""
         done: set[str] = set()
         order: list[tuple[str, Any]] = []
-
-        def visit(mid: str) -> None:
-            if mid in done:
-                return
-            done.add(mid)
-            formula = self.metrics[mid].formula
-            if formula is None:
-                return
-            for name in sorted(formula.names):
-                if name in self.metrics:
-                    visit(name)
-            order.append((mid, formula))
-
         for m in self.ruleset.metrics:
-            visit(m.id)
+            if m.id in done:
+                continue
+            done.add(m.id)
+            if m.formula is None:
+                continue
+            stack = [(m.id, m.formula, iter(sorted(m.formula.names)))]
+            while stack:
+                mid, formula, names = stack[-1]
+                for name in names:
+                    if name in self.metrics and name not in done:
+                        done.add(name)
+                        used = self.metrics[name].formula
+                        if used is not None:
+                            stack.append((name, used, iter(sorted(used.names))))
+                            break
+                else:
+                    stack.pop()
+                    order.append((mid, formula))
         return order
 
     def __getstate__(self) -> Ruleset:

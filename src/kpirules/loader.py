@@ -12,6 +12,9 @@ this loader composes the node graph and builds values itself:
 * duplicate keys, anchors, aliases, merge keys and explicit tags are reported as problems;
 * file size and nesting depth are capped, a UTF-8 byte-order mark is accepted and a file
   in another encoding gets a message that says so.
+
+Texts are parsed by libyaml's C parser when PyYAML has it, by PyYAML's own otherwise, with
+the same nodes and positions either way (:mod:`kpirules.composer`).
 """
 
 from __future__ import annotations
@@ -20,19 +23,18 @@ import re
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import attrs
 import yaml
-from yaml.error import Mark
-from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from kpirules.characters import refused_character
+from kpirules.composer import MAX_DEPTH as MAX_DEPTH  # re-exported: the nesting cap
+from kpirules.composer import TooDeepError, composer_for
 from kpirules.errors import Problem
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
-MAX_DEPTH = 40
 #: Numbers in a ruleset: at most this many digits before and after the decimal point.
 MAX_DIGITS = 30
 
@@ -110,83 +112,6 @@ class Document:
             suggestion=suggestion,
             code=code,
         )
-
-
-class _TooDeepError(Exception):
-    """Raised inside the composer when going on would be unsafe (too deep)."""
-
-    def __init__(self, problem_args: tuple[int, int, str]) -> None:
-        super().__init__(problem_args[2])
-        self.args_ = problem_args
-
-
-class _Composer(yaml.SafeLoader):
-    """A composer that records anchors, aliases and tags instead of honouring them."""
-
-    yaml_implicit_resolvers: dict[Any, Any] = {}  # noqa: RUF012 - PyYAML class attribute
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.found: list[tuple[int, int, str, PathKey, str]] = []
-        self.depth = 0
-        self.path: list[str | int] = []
-
-    def compose_node(self, parent: Node | None, index: Any) -> Node:
-        event = self.peek_event()  # type: ignore[no-untyped-call]
-        line, col = event.start_mark.line + 1, event.start_mark.column + 1
-        # PyYAML passes the key node (mappings) or the position (sequences) as ``index``.
-        step: str | int | None = None
-        if isinstance(index, ScalarNode):
-            step = index.value
-        elif isinstance(index, int) and not isinstance(index, bool):
-            step = index
-        if step is not None:
-            self.path.append(step)
-        try:
-            return self._compose(parent, index, event, line, col)
-        finally:
-            if step is not None:
-                self.path.pop()
-
-    def _note(self, line: int, col: int, message: str, code: str) -> None:
-        self.found.append((line, col, message, tuple(self.path), code))
-
-    def _compose(self, parent: Node | None, index: Any, event: Any, line: int, col: int) -> Node:
-        if isinstance(event, AliasEvent):
-            self.get_event()  # type: ignore[no-untyped-call]
-            self._note(
-                line, col, f"不支持别名 *{event.anchor}：请把要复用的内容直接写出来", "KR113"
-            )
-            mark = cast(Mark, event.start_mark)
-            return ScalarNode("tag:yaml.org,2002:null", "", mark, mark)
-        if isinstance(event, ScalarEvent | CollectionStartEvent):
-            if event.anchor is not None:
-                self._note(
-                    line, col, f"不支持锚点 &{event.anchor}：请把要复用的内容直接写出来", "KR114"
-                )
-                event.anchor = None
-            if event.tag is not None:
-                self._note(
-                    line,
-                    col,
-                    f"不支持标签 {_tag_as_written(event.tag)}：请删除它，按普通值书写",
-                    "KR115",
-                )
-                event.tag = None
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise _TooDeepError((line, col, f"嵌套层数超过 {MAX_DEPTH} 层：文件结构过深"))
-        try:
-            node: Node = super().compose_node(parent, index)  # type: ignore[assignment]
-            return node
-        finally:
-            self.depth -= 1
-
-
-def _tag_as_written(tag: str) -> str:
-    """``tag:yaml.org,2002:str`` back to ``!!str``, as the user typed it."""
-    prefix = "tag:yaml.org,2002:"
-    return "!!" + tag[len(prefix) :] if tag.startswith(prefix) else tag
 
 
 def decode(raw: bytes, file: str) -> tuple[str | None, list[Problem]]:
@@ -293,7 +218,7 @@ def load_yaml(
         return None, [Problem(file, 1, 1, "$", "error", "文件为空", code="KR107")]
 
     try:
-        composer = _Composer(text)
+        composer = composer_for(text)
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
@@ -310,7 +235,7 @@ def load_yaml(
         ]
     try:
         root = composer.get_single_node()
-    except _TooDeepError as exc:
+    except TooDeepError as exc:
         line, col, message = exc.args_
         return None, [Problem(file, line, col, "$", "error", message, code="KR109")]
     except yaml.MarkedYAMLError as exc:

@@ -6,6 +6,7 @@ explanations can point back to the ruleset text.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Literal
@@ -316,10 +317,12 @@ class Ruleset:
 
     def metric(self, metric_id: str) -> Metric:
         """The metric with this id (KeyError if none)."""
-        for m in self.metrics:
-            if m.id == metric_id:
-                return m
-        raise KeyError(metric_id)
+        return self._metric_index[metric_id]
+
+    @functools.cached_property
+    def _metric_index(self) -> dict[str, Metric]:
+        """Metric id → metric, built on first use (readers and writers look up every one)."""
+        return {m.id: m for m in reversed(self.metrics)}
 
     def all_categories(self) -> tuple[Category, ...]:
         """Every category, depth first in file order (a category before its sub-categories)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from typing import Any, Literal, NamedTuple
 
@@ -158,17 +159,20 @@ class Result:
 
     def item(self, item_id: str) -> ItemResult:
         """The result of the indicator with this id (KeyError if none)."""
-        for item in self.items:
-            if item.id == item_id:
-                return item
-        raise KeyError(item_id)
+        return self._item_index[item_id]
 
     def subtotal(self, category_id: str) -> Decimal:
         """The subtotal of the category with this id (KeyError if none)."""
-        for cat in self.categories:
-            if cat.id == category_id:
-                return cat.subtotal
-        raise KeyError(category_id)
+        return self._subtotal_index[category_id]
+
+    @functools.cached_property
+    def _item_index(self) -> dict[str, ItemResult]:
+        """Indicator id → item, built on first use (writers look up every item)."""
+        return {item.id: item for item in reversed(self.items)}
+
+    @functools.cached_property
+    def _subtotal_index(self) -> dict[str, Decimal]:
+        return {cat.id: cat.subtotal for cat in reversed(self.categories)}
 
     @exact
     def to_dict(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ exact value (``--exact``, or beside the rounded one in a workbook).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from decimal import (
     Decimal,
@@ -308,12 +309,12 @@ def _category_of(ruleset: Ruleset) -> dict[str, str]:
 def item_scores(ruleset: Ruleset, results: Sequence[Result], *, order: Order = "rank") -> Table:
     """Every indicator's score: one row per entity, one column per indicator."""
     indicators = ruleset.indicators()
-    labels = [i.label for i in indicators]
+    labels = Counter(i.label for i in indicators)
     category_of = _category_of(ruleset)
     columns = [Column("rank", "排名", "rank", "integer"), Column("entity", "对象", "entity")]
     for ind in indicators:
         # Two indicators may share a label in different categories: name the category then.
-        label = ind.label if labels.count(ind.label) == 1 else f"{category_of[ind.id]}·{ind.label}"
+        label = ind.label if labels[ind.label] == 1 else f"{category_of[ind.id]}·{ind.label}"
         columns.append(
             _score_column(
                 ruleset, f"item:{ind.id}", f"{label}（{format_decimal(ind.points)}分）", ind.id
@@ -322,8 +323,7 @@ def item_scores(ruleset: Ruleset, results: Sequence[Result], *, order: Order = "
     columns.append(_score_column(ruleset, "total", "总分", "total"))
     rows = []
     for r in ordered(results, order):
-        scores = {item.id: item.score for item in r.items}
-        rows.append((r.rank, r.entity, *[scores[i.id] for i in indicators], r.total))
+        rows.append((r.rank, r.entity, *[r.item(i.id).score for i in indicators], r.total))
     return Table("各项得分", tuple(columns), tuple(rows))
 
 
@@ -407,13 +407,12 @@ def attainment(ruleset: Ruleset, results: Sequence[Result]) -> tuple[Attainment,
     score rate (scores as a share of points available), exact."""
     indicators = ruleset.indicators()
     category_of = _category_of(ruleset)
-    by_id = [{item.id: item for item in r.items} for r in results]
     out = []
     for ind in indicators:
         met = not_met = other = 0
         total = points = Decimal(0)
-        for items in by_id:
-            item = items[ind.id]
+        for r in results:
+            item = r.item(ind.id)
             if item.status == "met":
                 met += 1
             elif item.status == "not_met":

@@ -15,7 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import keyword
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, KeysView, Sequence
+from collections.abc import Set as AbstractSet
 from decimal import ROUND_HALF_EVEN, Context, Decimal, Inexact, localcontext
 from typing import Any, TypeVar, cast, get_args
 
@@ -523,7 +524,7 @@ class _Builder:
         formula = None
         if "formula" in spec:
             formula = self._formula(
-                spec["formula"], (*path, "formula"), set(self.metric_data) - {mid}
+                spec["formula"], (*path, "formula"), _AllBut(self.metric_data.keys(), mid)
             )
             if unit == "rating":
                 self.err((*path, "formula"), "评分指标由评分人打分，不能用公式派生", code="KR314")
@@ -689,30 +690,42 @@ class _Builder:
             self.err(path, problem, code="KR330")
 
     def _check_metric_cycles(self) -> None:
+        """Report each formula reference that closes a loop (depth first, no recursion)."""
         deps = {
-            mid: {n for n in m.formula.names if n in self.metrics}
+            mid: sorted({n for n in m.formula.names if n in self.metrics})
             for mid, m in self.metrics.items()
             if m.formula is not None
         }
         state: dict[str, int] = {}
-
-        def visit(node: str, trail: list[str]) -> None:
-            state[node] = 1
-            for nxt in sorted(deps.get(node, ())):
-                if state.get(nxt) == 1:
-                    cycle = [*trail[trail.index(nxt) :], nxt] if nxt in trail else [node, nxt]
-                    self.err(
-                        ("metrics", node, "formula"),
-                        "派生指标相互引用，形成循环：" + " → ".join(cycle),
-                        code="KR331",
-                    )
-                elif nxt not in state:
-                    visit(nxt, [*trail, nxt])
-            state[node] = 2
-
-        for mid in deps:
-            if mid not in state:
-                visit(mid, [mid])
+        for start in deps:
+            if start in state:
+                continue
+            # ``trail`` is the path being walked; ``at`` gives each of its nodes' place in it.
+            trail = [start]
+            at = {start: 0}
+            state[start] = 1
+            stack = [iter(deps[start])]
+            while stack:
+                node = trail[-1]
+                for nxt in stack[-1]:
+                    if state.get(nxt) == 1:
+                        cycle = [*trail[at[nxt] :], nxt]
+                        self.err(
+                            ("metrics", node, "formula"),
+                            "派生指标相互引用，形成循环：" + " → ".join(cycle),
+                            code="KR331",
+                        )
+                    elif nxt not in state:
+                        state[nxt] = 1
+                        at[nxt] = len(trail)
+                        trail.append(nxt)
+                        stack.append(iter(deps.get(nxt, ())))
+                        break
+                else:
+                    state[node] = 2
+                    del at[node]
+                    trail.pop()
+                    stack.pop()
 
     def _quantity(
         self, raw: object, unit: str, measure: str | None, path: PathKey
@@ -752,7 +765,7 @@ class _Builder:
         self,
         raw: object,
         path: PathKey,
-        names: set[str],
+        names: AbstractSet[str],
         *,
         condition: bool = False,
         context: str = "公式",
@@ -1930,14 +1943,17 @@ class _Builder:
                 roots.add(ind.metric)
                 if ind.scoring.baseline:
                     roots.add(ind.scoring.baseline)
+        known = self.metrics.keys()
         for formula in self.condition_formulas:
-            roots |= formula.names & set(self.metrics)
+            roots |= formula.names & known
         out: set[str] = set()
+        seen: set[str] = set()
         stack = list(roots)
         while stack:
             mid = stack.pop()
-            if mid in out or mid not in self.metrics:
+            if mid in seen or mid not in self.metrics:
                 continue
+            seen.add(mid)
             derived = self.metrics[mid].formula
             if derived is None:
                 out.add(mid)
@@ -2044,6 +2060,23 @@ def _overlap_text(a: model.Band, b: model.Band, unit: str) -> str:
     if b.lower_closed:
         return f"{_show_q(b.lower, unit)}"
     return f"高于 {_show_q(b.lower, unit)} 的值"
+
+
+class _AllBut(AbstractSet[str]):
+    """``set(names) - {left_out}``, built only if iterated (when a name is unknown)."""
+
+    def __init__(self, names: KeysView[str], left_out: str) -> None:
+        self.names = names
+        self.left_out = left_out
+
+    def __contains__(self, name: object) -> bool:
+        return name != self.left_out and name in self.names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(set(self.names) - {self.left_out})
+
+    def __len__(self) -> int:
+        return len(self.names) - (self.left_out in self.names)
 
 
 def _available(names: Iterable[str], limit: int = 12) -> str:
