@@ -12,7 +12,7 @@ import pytest
 
 import kpirules
 from kpirules import api
-from kpirules.engine import Engine
+from kpirules.engine import Engine, compile_ruleset
 from kpirules.inputs import read_metrics
 from kpirules.model import Rounding, Ruleset
 
@@ -55,7 +55,7 @@ def test_compiled_once_for_every_evaluation(monkeypatch: pytest.MonkeyPatch) -> 
 
     def counting(ruleset: Ruleset) -> Engine:
         built.append(ruleset)
-        return Engine(ruleset)
+        return compile_ruleset(ruleset)
 
     monkeypatch.setattr(api, "compile_ruleset", counting)
     ruleset = kpirules.load(A_OFFICE)
