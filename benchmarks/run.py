@@ -153,7 +153,7 @@ def kpirules_normal(results: Sequence[kpirules.Result]) -> list[Normal]:
     ]
 
 
-def kpirules_engines(ruleset: kpirules.Ruleset, rows: list[tuple[str, Any]]) -> list[Engine]:
+def kpirules_engines(ruleset: kpirules.LoadedRuleset, rows: list[tuple[str, Any]]) -> list[Engine]:
     """kpirules three ways: a batch, a batch with every sentence rendered, one call each."""
 
     def many() -> tuple[kpirules.Result, ...]:

@@ -34,7 +34,7 @@ metrics:
 """
 
 
-def one(indicator: str, *, extra: str = "", weight: int = 10) -> kpirules.Ruleset:
+def one(indicator: str, *, extra: str = "", weight: int = 10) -> kpirules.LoadedRuleset:
     """A ruleset with one category of ``weight`` points holding one indicator."""
     text = (
         HEAD
@@ -48,7 +48,7 @@ def one(indicator: str, *, extra: str = "", weight: int = 10) -> kpirules.Rulese
     )
 
 
-def score_of(ruleset: kpirules.Ruleset, **metrics: object) -> Decimal:
+def score_of(ruleset: kpirules.LoadedRuleset, **metrics: object) -> Decimal:
     return ruleset.evaluate(metrics).item("i").score
 
 
@@ -290,7 +290,7 @@ outcomes:
 BASE_METRICS = {"rate": "95%", "count": 4, "done": "是", "loss": 0, "incidents": 0}
 
 
-def with_veto(effect: str) -> kpirules.Ruleset:
+def with_veto(effect: str) -> kpirules.LoadedRuleset:
     veto = {
         "zero": "effect: zero",
         "cap_total": "effect: cap_total, cap: 59",
@@ -489,6 +489,26 @@ def test_pickle_round_trip() -> None:
     copy = pickle.loads(pickle.dumps(r))
     metrics = dict(r.tests[0].metrics)
     assert copy.evaluate(metrics).to_json() == r.evaluate(metrics).to_json()
+
+
+def test_program_pickles_as_its_ruleset() -> None:
+    """A compiled program pickles as its ruleset's data and is compiled again when unpickled."""
+    from kpirules.engine import compile_ruleset
+
+    r = kpirules.load(ROOT / "rulesets" / "a-office-annual.tests.yaml")
+    program = compile_ruleset(r.ruleset)
+    payload = pickle.dumps(program)
+    assert b"Plan" not in payload
+    assert b"CompiledFormula" not in payload
+    assert len(payload) <= len(pickle.dumps(r.ruleset)) + 200
+    copy = pickle.loads(payload)
+    assert copy is not program
+    assert copy.ruleset == program.ruleset
+    assert len(copy.plans) == len(program.plans) == len(r.ruleset.indicators())
+    scored = [dict(c.metrics) for c in r.tests if c.expect.error is None and not c.cohort]
+    assert len(scored) >= 3
+    for metrics in scored:
+        assert copy.evaluate(metrics).to_json() == program.evaluate(metrics).to_json()
 
 
 def test_shipped_test_cases_pass() -> None:

@@ -47,7 +47,7 @@ LOWER = {
 PERCENTS = st.decimals(min_value=0, max_value=1, places=4)
 
 
-def ruleset(indicator: str) -> kpirules.Ruleset:
+def ruleset(indicator: str) -> kpirules.LoadedRuleset:
     return kpirules.load(
         "p.yaml", text=HEAD + f"      - {{id: i, label: 项, weight: 10, {indicator}}}\n"
     )
@@ -110,7 +110,7 @@ categories:
 """
 
 
-def share_ruleset(weights: tuple[int, int, int], factor: int) -> kpirules.Ruleset:
+def share_ruleset(weights: tuple[int, int, int], factor: int) -> kpirules.LoadedRuleset:
     text = SHARE
     for name, w in zip(("WA", "WB", "WC"), weights, strict=True):
         text = text.replace(name, str(w * factor))

@@ -81,7 +81,7 @@ def test_formula_escape_hatches_refused_at_load(formula: str, message: str) -> N
     assert any(message in m for m in found), found
 
 
-def _grown(points: str, steps: int) -> kpirules.Ruleset:
+def _grown(points: str, steps: int) -> kpirules.LoadedRuleset:
     """A ruleset whose derived metrics d1…dN each multiply the previous one by itself ten
     times (inputs are bounded to 30 digits, so huge values can only be computed)."""
     derived = "".join(

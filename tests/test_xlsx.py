@@ -87,7 +87,7 @@ def ruleset_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def ruleset(ruleset_file: Path) -> kpirules.Ruleset:
+def ruleset(ruleset_file: Path) -> kpirules.LoadedRuleset:
     return kpirules.load(ruleset_file)
 
 
@@ -129,7 +129,7 @@ def standard(path: Path, rows: Sequence[Sequence[object]] = ROWS) -> Path:
     return book(path, [HEADER, *rows], percent=["D3", "D4"])
 
 
-def totals(ruleset: kpirules.Ruleset, path: Path, **kwargs: object) -> list[tuple[str, str]]:
+def totals(ruleset: kpirules.LoadedRuleset, path: Path, **kwargs: object) -> list[tuple[str, str]]:
     rows = read_metrics(path, ruleset, **kwargs)  # type: ignore[arg-type]
     return [(r.entity, str(r.total)) for r in ruleset.evaluate_many(rows)]
 

@@ -1,7 +1,7 @@
 """kpirules: exact, explainable scoring of performance-appraisal indicators from YAML rulesets."""
 
 from kpirules._version import __version__
-from kpirules.api import check, load
+from kpirules.api import LoadedRuleset, check, load
 from kpirules.errors import KpirulesError, Problem, RulesetError
 from kpirules.model import Ruleset
 from kpirules.result import EvaluationError, EvaluationProblem, ItemResult, Result
@@ -11,6 +11,7 @@ __all__ = [
     "EvaluationProblem",
     "ItemResult",
     "KpirulesError",
+    "LoadedRuleset",
     "Problem",
     "Result",
     "Ruleset",

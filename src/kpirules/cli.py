@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from kpirules import __version__, html_report, report, skeleton, summary, workbook
-from kpirules.api import check
+from kpirules.api import LoadedRuleset, check
 from kpirules.characters import refused_character
 from kpirules.diff import compare, effect
 from kpirules.errors import Problem, RulesetError
@@ -506,7 +506,7 @@ def _span(period: Period | None, as_of: dt.date | None) -> Period:
 
 def _ruleset_for(
     name: str, period: Period | None, as_of: dt.date | None, stderr: TextIO
-) -> Ruleset | None:
+) -> LoadedRuleset | None:
     """One ruleset file, or the version of a family (a folder) in force for the period."""
     path = Path(name)
     if path.is_dir():
@@ -858,7 +858,7 @@ def _test(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 
 
 def _diff(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    loaded: list[Ruleset] = []
+    loaded: list[LoadedRuleset] = []
     for name in (args.old, args.new):
         if not Path(name).is_file():
             raise _UsageError(f"kpirules: 找不到文件 {name}")

@@ -127,7 +127,10 @@ class _EntityError(Exception):
 
 
 class Engine:
-    """A ruleset compiled for scoring."""
+    """A ruleset compiled for scoring (built by :func:`compile_ruleset`).
+
+    Pickling sends only the ruleset's data; the program is compiled again on arrival.
+    """
 
     def __init__(self, ruleset: Ruleset) -> None:
         self.ruleset = ruleset
@@ -917,6 +920,12 @@ class Engine:
                 f"结果规则“{label}”的金额 {decimal_text(value)} 过大，无法按金额规则取舍",
                 code="KR620",
             ) from None
+
+
+def compile_ruleset(ruleset: Ruleset) -> Engine:
+    """Compile a validated ruleset into the program that scores it: derived metrics in
+    dependency order, compiled formulas and conditions, one prepared plan per indicator."""
+    return Engine(ruleset)
 
 
 def _unit_text(metric: Metric) -> str:

@@ -9,14 +9,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
 import attrs
 
-from kpirules.errors import KpirulesError
 from kpirules.formula import Formula
 from kpirules.quantity import Target
-from kpirules.result import Result
 
 Weighting = Literal["points", "percent_of_total", "percent_of_parent", "share"]
 Direction = Literal["higher_better", "lower_better", "equal", "monitor"]
@@ -267,7 +265,11 @@ class TestCase:
 
 @attrs.frozen
 class Ruleset:
-    """A validated, immutable ruleset."""
+    """A validated, immutable ruleset: data only.
+
+    Scoring needs its compiled program (:func:`kpirules.engine.compile_ruleset`);
+    :func:`kpirules.load` returns the two together.
+    """
 
     id: str
     title: str
@@ -294,26 +296,6 @@ class Ruleset:
     show: tuple[str, ...] = ()
     #: Extra names of the entity column in metrics files (``data: {entity_column: …}``).
     entity_columns: tuple[str, ...] = ()
-    _engine: Any = attrs.field(default=None, eq=False, repr=False, alias="engine")
-
-    def evaluate(self, metrics: Mapping[str, object], *, entity: str = "") -> Result:
-        """Score one entity's metrics; raises :class:`~kpirules.EvaluationError`.
-
-        Values may be Decimal, int, text (``"95%"``, ``"0.95"``, ``"是"``) or, for ratings,
-        a list of numbers. Binary floats are refused.
-        """
-        result: Result = self._compiled().evaluate(metrics, entity=entity)
-        return result
-
-    def evaluate_many(self, rows: Iterable[tuple[str, Mapping[str, object]]]) -> tuple[Result, ...]:
-        """Score several entities together, in input order, ranked by total."""
-        result: tuple[Result, ...] = self._compiled().evaluate_many(rows)
-        return result
-
-    def _compiled(self) -> Any:
-        if self._engine is None:
-            raise KpirulesError("这个规则集没有编译：请用 kpirules.load() 加载")
-        return self._engine
 
     def metric(self, metric_id: str) -> Metric:
         """The metric with this id (KeyError if none)."""

@@ -12,10 +12,11 @@ import re
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeVar
 
 import attrs
 
-from kpirules.api import load
+from kpirules.api import LoadedRuleset, load
 from kpirules.errors import KpirulesError
 from kpirules.exact import exact
 from kpirules.model import Metric, Ruleset
@@ -112,8 +113,12 @@ def in_force(ruleset: Ruleset) -> Period:
     return Period(start, end, f"{start}..{ruleset.in_force.end or '长期'}")
 
 
+#: A ruleset, or a ruleset loaded for scoring: :func:`choose` gives back what it was given.
+R = TypeVar("R", bound=Ruleset)
+
+
 @exact
-def choose(versions: Sequence[Ruleset], period: Period, *, as_of: dt.date | None = None) -> Ruleset:
+def choose(versions: Sequence[R], period: Period, *, as_of: dt.date | None = None) -> R:
     """The one version in force for ``period`` (or on ``as_of``); strict, with reasons.
 
     Raises :class:`PeriodError` when no version covers the period, when two claim it, or
@@ -150,9 +155,9 @@ def choose(versions: Sequence[Ruleset], period: Period, *, as_of: dt.date | None
 
 
 @exact
-def family(paths: Iterable[Path]) -> list[Ruleset]:
+def family(paths: Iterable[Path]) -> list[LoadedRuleset]:
     """Every ruleset version in ``paths`` (tests files are skipped); RulesetError if any is invalid."""
-    out: list[Ruleset] = []
+    out: list[LoadedRuleset] = []
     for path in paths:
         if path.name.endswith(".tests.yaml"):
             continue

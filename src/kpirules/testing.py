@@ -6,8 +6,9 @@ from decimal import Decimal
 
 import attrs
 
+from kpirules.api import LoadedRuleset
 from kpirules.exact import exact
-from kpirules.model import Ruleset, TestCase
+from kpirules.model import TestCase
 from kpirules.result import EvaluationError, Result
 
 
@@ -26,7 +27,7 @@ class CaseReport:
 
 
 @exact
-def run_case(ruleset: Ruleset, case: TestCase) -> CaseReport:
+def run_case(ruleset: LoadedRuleset, case: TestCase) -> CaseReport:
     """Evaluate one test case and compare with its expectations."""
     expect = case.expect
     try:
@@ -51,7 +52,7 @@ def run_case(ruleset: Ruleset, case: TestCase) -> CaseReport:
 
 
 @exact
-def run_tests(ruleset: Ruleset) -> tuple[CaseReport, ...]:
+def run_tests(ruleset: LoadedRuleset) -> tuple[CaseReport, ...]:
     """Run every test case of ``ruleset`` in order."""
     return tuple(run_case(ruleset, case) for case in ruleset.tests)
 

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import attrs
 
-from kpirules.api import check
+from kpirules.api import LoadedRuleset, check
 from kpirules.errors import Problem
-from kpirules.model import Ruleset
 from kpirules.periods import Period, PeriodError, choose, in_force, parse_period
 from kpirules.service.errors import ServiceError
 
@@ -23,7 +22,7 @@ _SUFFIXES = (".yaml", ".yml")
 class Version:
     """One ruleset file: its version, its dates in force and its name inside the folder."""
 
-    ruleset: Ruleset
+    ruleset: LoadedRuleset
     file: str
 
 
