@@ -144,7 +144,9 @@ def test_model_values_are_exact() -> None:
     ruleset = kpirules.load(ROOT / "rulesets" / "a-office-annual.yaml")
     sat = next(i for i in ruleset.indicators() if i.id == "satisfaction_score")
     assert sat.target_value == Decimal("0.95")
-    assert [(s.start, s.end, s.start_points, s.end_points) for s in sat.scoring.segments] == [
+    assert [
+        (s.start, s.end, s.start_points, s.end_points) for s in sat.scoring.params.segments
+    ] == [
         (Decimal("0.80"), Decimal("0.90"), Decimal(0), Decimal(6)),
         (Decimal("0.90"), Decimal("0.95"), Decimal(6), Decimal(10)),
     ]
@@ -251,7 +253,7 @@ categories:
     )
     ruleset = kpirules.load("t.yaml", text=text)
     a, b = ruleset.indicators()
-    assert (a.direction, a.target_value, a.scoring.per) == (
+    assert (a.direction, a.target_value, a.scoring.params.per) == (
         "lower_better",
         Decimal("0.02"),
         Decimal("0.01"),
