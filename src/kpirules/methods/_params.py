@@ -10,7 +10,7 @@ combined with ``yield from``; :func:`drain` runs one and collects its problems.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from decimal import Decimal, Inexact, localcontext
 from typing import Any, TypeVar
 
@@ -536,5 +536,3 @@ METRIC_ID: Schema = {
     "pattern": "^[^\\W\\d_]\\w*$",
     "errorMessage": "id 只能由字母、汉字、数字和下划线组成，且以字母或汉字开头",
 }
-
-Describe = Callable[[Any, str], list[str]]
