@@ -11,6 +11,7 @@ import pytest
 import kpirules
 from kpirules import RulesetError
 from kpirules.codes import CODES
+from kpirules.methods import METHODS
 
 ROOT = Path(__file__).resolve().parent.parent
 INVALID = ROOT / "tests" / "fixtures" / "invalid"
@@ -144,7 +145,9 @@ def test_model_values_are_exact() -> None:
     ruleset = kpirules.load(ROOT / "rulesets" / "a-office-annual.yaml")
     sat = next(i for i in ruleset.indicators() if i.id == "satisfaction_score")
     assert sat.target_value == Decimal("0.95")
-    assert [(s.start, s.end, s.start_points, s.end_points) for s in sat.scoring.segments] == [
+    assert [
+        (s.start, s.end, s.start_points, s.end_points) for s in sat.scoring.params.segments
+    ] == [
         (Decimal("0.80"), Decimal("0.90"), Decimal(0), Decimal(6)),
         (Decimal("0.90"), Decimal("0.95"), Decimal(6), Decimal(10)),
     ]
@@ -174,7 +177,8 @@ categories:
         "t.yaml:13:5: error: $.categories[0]: 类别“类”的权重为 90 分，但其下各项权重合计为 100 分（项1 50、项2 50、项3 0）（请修改权重使两者相等；如果下级权重只表示相对份额，可在该类别写 weighting: share）",
         "t.yaml:17:37: error: $.categories[0].indicators[0].metric: 指标 “项1” 使用的 metric “rat” 没有在 metrics 中声明（是不是要写 rate？）",
         "t.yaml:18:65: error: $.categories[0].indicators[1].target: 计数指标不能用百分数 “4%”：写成不带 % 的数值",
-        "t.yaml:19:83: error: $.categories[0].indicators[2].scoring.method: “pass_fial” 不是可用的值：可用 pass_fail、proportional、linear、deduct、per_occurrence、bonus、table、change、best_ratio、rank、percentile、scale、monitor、formula（是不是要写 pass_fail？）",
+        "t.yaml:19:83: error: $.categories[0].indicators[2].scoring.method: “pass_fial” 不是可用的值："
+        f"可用 {'、'.join(METHODS)}（是不是要写 pass_fail？）",
     ]
 
 
@@ -251,7 +255,7 @@ categories:
     )
     ruleset = kpirules.load("t.yaml", text=text)
     a, b = ruleset.indicators()
-    assert (a.direction, a.target_value, a.scoring.per) == (
+    assert (a.direction, a.target_value, a.scoring.params.per) == (
         "lower_better",
         Decimal("0.02"),
         Decimal("0.01"),

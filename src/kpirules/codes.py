@@ -370,6 +370,16 @@ CODES: dict[str, CodeInfo] = {
         "金额公式用到的 “…”（…）以 … 计，而金额的单位是 …",
         "换算成与金额相同的单位",
     ),
+    "KR390": _c(
+        "Improvement step not above 0",
+        "step（每改善多少）必须大于 0，而这里是 …",
+        "写改善幅度的计分单位，如 1%（一个百分点）或 1（件、次）",
+    ),
+    "KR391": _c(
+        "Floor above the improvement cap",
+        "未改善时的得分 floor（…分）高于改善得分的上限（…分）",
+        "调低 floor，或调高 cap",
+    ),
     # KR4xx: test cases
     "KR401": _c(
         "Test case name clashes with the ruleset's",

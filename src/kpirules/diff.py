@@ -10,8 +10,9 @@ import attrs
 
 from kpirules.exact import exact
 from kpirules.methods import METHODS
+from kpirules.methods._params import band_words
 from kpirules.model import Band, Indicator, Outcome, Ruleset, Veto
-from kpirules.quantity import format_decimal, format_percent
+from kpirules.quantity import format_decimal
 from kpirules.result import Result
 
 
@@ -30,30 +31,9 @@ def _pts(value: Decimal) -> str:
 
 
 def _band(band: Band, unit: str = "") -> str:
-    lo = "" if band.lower is None else ("≥" if band.lower_closed else ">") + _q(band.lower, unit)
-    hi = "" if band.upper is None else ("≤" if band.upper_closed else "<") + _q(band.upper, unit)
-    return " 且 ".join(x for x in (lo, hi) if x) or "全部"
+    return band_words(band, unit)
 
 
-def _q(value: Decimal, unit: str) -> str:
-    return format_percent(value) if unit == "percent" else format_decimal(value)
-
-
-_METHOD_WORDS = {m.id: m.words for m in METHODS.values()}
-_PARAM_WORDS = (
-    ("per", "每"),
-    ("deduct", "扣"),
-    ("add", "加"),
-    ("cap", "上限"),
-    ("floor", "最低"),
-    ("otherwise", "未达标得"),
-    ("below", "低于区间得"),
-    ("above", "高于区间得"),
-    ("partial", "不足一个单位"),
-    ("baseline", "基期"),
-    ("compare", "比较"),
-    ("change_scoring", "未达标时"),
-)
 _KINDS = {
     "reward": "奖励",
     "honour": "表彰",
@@ -64,41 +44,13 @@ _KINDS = {
     "accountability": "问责",
     "notice": "通报",
 }
-_WORDS = {
-    "pro_rata": "按比例扣",
-    "round_up": "按一个计",
-    "round_down": "不扣",
-    "relative": "相对变化",
-    "absolute": "绝对变化",
-    "pass_fail": "不得分",
-    "proportional": "按比例得分",
-}
 
 
 def _method(ind: Indicator, unit: str) -> str:
-    """A scoring method and its parameters in words."""
-    s = ind.scoring
-    parts: list[str] = []
-    for name, word in _PARAM_WORDS:
-        value = getattr(s, name)
-        if value is None:
-            continue
-        if isinstance(value, Decimal):
-            shown = _q(value, unit) if name == "per" else format_decimal(value)
-        else:
-            shown = _WORDS.get(str(value), str(value))
-        parts.append(f"{word} {shown}")
-    parts.extend(
-        f"{_q(g.start, unit)}–{_q(g.end, unit)} 得 {format_decimal(g.start_points)}–{format_decimal(g.end_points)}分"
-        for g in s.segments
-    )
-    parts.extend(f"{_band(b, unit)} 得 {format_decimal(b.points or Decimal(0))}分" for b in s.rows)
-    if s.points_by_rank:
-        parts.append("各名次得 " + "/".join(format_decimal(p) for p in s.points_by_rank) + " 分")
-    if s.formula is not None:
-        parts.append(s.formula.text)
-    name = _METHOD_WORDS.get(s.method, s.method)
-    return f"{name}（{'；'.join(parts)}）" if parts else name
+    """A scoring method and its parameters in words (each method describes its own)."""
+    method = METHODS[ind.scoring.method]
+    parts = method.describe(ind.scoring.params, unit)
+    return f"{method.words}（{'；'.join(parts)}）" if parts else method.words
 
 
 @exact

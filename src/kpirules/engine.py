@@ -148,7 +148,6 @@ class Engine:
                 self._inputs_of(ind),
                 self.quantum,
                 MODES[ruleset.rounding.mode],
-                CompiledFormula(ind.scoring.formula) if ind.scoring.formula is not None else None,
             )
             for ind in self.indicators
         )
@@ -168,7 +167,7 @@ class Engine:
         self.must_have = tuple(
             ind
             for ind in self.indicators
-            if ind.missing == "error" and ind.scoring.method != "monitor"
+            if ind.missing == "error" and methods.METHODS[ind.scoring.method].scored
         )
         self.vetoes = tuple((v, CompiledFormula(v.when)) for v in ruleset.vetoes)
         self.adjustments = tuple(
@@ -229,12 +228,17 @@ class Engine:
 
     def _inputs_of(self, ind: Indicator) -> tuple[str, ...]:
         """The metrics an indicator's value comes from: itself, its baseline, their inputs."""
-        return self._inputs_of_id(ind.metric, ind.scoring.baseline)
+        return self._inputs_of_id(ind.metric, *ind.scoring.params.reads())
 
-    def _inputs_of_id(self, metric: str, baseline: str | None = None) -> tuple[str, ...]:
-        """``metric``, ``baseline`` and every metric their formulas use, breadth first."""
-        seen = {metric, baseline} if baseline else {metric}
-        out = [metric, baseline] if baseline and baseline != metric else [metric]
+    def _inputs_of_id(self, metric: str, *reads: str) -> tuple[str, ...]:
+        """``metric``, what its method reads (a baseline) and every metric their formulas
+        use, breadth first."""
+        out: list[str] = []
+        seen: set[str] = set()
+        for mid in (metric, *reads):
+            if mid not in seen:
+                seen.add(mid)
+                out.append(mid)
         queue = deque(out)
         while queue:
             formula = self.metrics[queue.popleft()].formula
@@ -563,7 +567,7 @@ class Engine:
                     raw = values.get(mid, v)
                     if raw.__class__ is not tuple:
                         try:
-                            score, reason = plan.score(plan, v)
+                            score, reason = plan.score(plan, v, methods.BARE)
                         except FormulaEvaluationError as exc:
                             raise _EntityError(
                                 plan.id, f"{plan.label}：{exc}", code="KR615"
@@ -655,9 +659,8 @@ class Engine:
         ind = plan.ind
         v = known.get(ind.metric)
         inputs = tuple([(mid, values.get(mid, known.get(mid))) for mid in plan.inputs])
-        method = ind.scoring.method
         if v is None:
-            if method == "monitor":
+            if not plan.scored:
                 why = Reason("{0} 缺少数据（仅监测，不计分）", (ind.label,))
                 return self._make(plan, None, inputs, ZERO, "monitor", why)
             if ind.missing == "zero":
@@ -672,44 +675,26 @@ class Engine:
         given = values.get(ind.metric)
         if isinstance(given, tuple):
             shown = Reason("{0} {1}", (methods.ratings_text(plan.metric, given), shown))
-        if method == "monitor":
+        if not plan.scored:
             why = Reason("{0} {1}（仅监测，不计分）", (ind.label, shown))
             return self._make(plan, v, inputs, ZERO, "monitor", why)
         try:
-            if method == "pass_fail":
-                score, reason = plan.score(plan, v, shown)
-            elif isinstance(v, bool):
+            if isinstance(v, bool) and not plan.flags:
                 raise FormulaEvaluationError("是/否指标只能用 pass_fail 计分")
-            elif method in methods.PREFIXED:
-                score, reason = plan.score(plan, v, shown)
-            elif method in methods.SIMPLE:
-                score, reason = plan.score(plan, v)
-            elif method in methods.COHORT:
-                score, reason = plan.score(plan, v, cohorts[ind.id])
-            elif method == "change":
-                assert ind.scoring.baseline is not None
-                base = known.get(ind.scoring.baseline)
-                if not isinstance(base, Decimal):
-                    raise _EntityError(
-                        ind.scoring.baseline,
-                        f"{ind.label}：缺少基期指标 “{self.metrics[ind.scoring.baseline].label}” 的数据",
-                        code="KR616",
-                    )
-                score, reason = plan.score(plan, v, base)
-            else:
-                names: dict[str, object] = self._numeric(known)
-                names.update(value=v, target=ind.target_value, points=ind.points)
-                score, reason = plan.score(plan, v, names)
+            at = methods.Given(shown, known, cohorts.get(ind.id), self.metrics)
+            score, reason = plan.score(plan, v, at)
+        except methods.MissingInputError as exc:
+            raise _EntityError(exc.field, f"{ind.label}：{exc.message}", code=exc.code) from None
         except FormulaEvaluationError as exc:
             raise _EntityError(ind.id, f"{ind.label}：{exc}", code="KR615") from None
         status: Status
         if ind.target is None or ind.target_value is None:
             status = "no_target"
-        elif method == "change":
+        elif plan.met_by_score:
             status = "met" if score == ind.points else "not_met"
         else:
             status = "met" if methods.met(ind.target.op, v, ind.target_value) else "not_met"
-        if method not in methods.PREFIXED:
+        if not plan.prefixed:
             reason = Reason(_ITEM, (ind.label, shown, reason))
         return self._make(plan, v, inputs, score, status, reason)
 
@@ -760,7 +745,8 @@ class Engine:
             scored = [
                 n
                 for n in indexes
-                if items[n].status not in ("excluded", "monitor") and items[n].method != "bonus"
+                if items[n].status not in ("excluded", "monitor")
+                and methods.METHODS[items[n].method].counts
             ]
             kept = sum((items[n].points for n in scored), ZERO)
             if kept == 0:

@@ -7,9 +7,8 @@ explanations can point back to the ruleset text.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, Protocol
 
 import attrs
 
@@ -121,27 +120,24 @@ class Band:
         return x <= self.upper if self.upper_closed else x < self.upper
 
 
+class Params(Protocol):
+    """A scoring method's parameters: a frozen class defined by the method's own module.
+
+    The model only knows this much of them, so that it stays free of the methods: which
+    metrics the method reads besides the indicator's own (a baseline).
+    """
+
+    def reads(self) -> tuple[str, ...]:
+        """Ids of the metrics the method reads besides the indicator's own, in order."""
+        ...
+
+
 @attrs.frozen
 class Scoring:
-    """A scoring method and its parameters (those that do not apply are None)."""
+    """A scoring method (its id in :data:`kpirules.methods.METHODS`) and its parameters."""
 
     method: str
-    otherwise: Decimal | None = None
-    cap: Decimal | None = None
-    floor: Decimal | None = None
-    segments: tuple[Segment, ...] = ()
-    below: Decimal | None = None
-    above: Decimal | None = None
-    per: Decimal | None = None
-    deduct: Decimal | None = None
-    add: Decimal | None = None
-    partial: str | None = None
-    rows: tuple[Band, ...] = ()
-    baseline: str | None = None
-    compare: str | None = None
-    change_scoring: str | None = None
-    points_by_rank: tuple[Decimal, ...] = ()
-    formula: Formula | None = None
+    params: Params
 
 
 @attrs.frozen

@@ -16,6 +16,7 @@ from jsonschema.validators import extend
 from kpirules._core.suggest import did_you_mean
 from kpirules.errors import Problem
 from kpirules.loader import Document, PathKey
+from kpirules.methods import METHODS
 
 _LEADING_ZERO = re.compile(r"[-+]?0\d+(\.\d+)?%?")
 _REQUIRED_HINTS = {
@@ -38,10 +39,38 @@ _TYPE_WORDS = {
 
 @cache
 def schema() -> dict[str, Any]:
-    """The ruleset JSON Schema (draft 2020-12) shipped with the package."""
+    """The ruleset JSON Schema (draft 2020-12): the shipped file, with the scoring methods.
+
+    The ``scoring`` definition is completed from the method registry: the list of methods,
+    the schema of each parameter and, per method, the parameters it requires.
+    """
     text = resources.files("kpirules").joinpath("schema/ruleset.schema.json").read_text("utf-8")
     loaded: dict[str, Any] = json.loads(text)
+    loaded["$defs"]["scoring"].update(scoring_schema())
     return loaded
+
+
+def scoring_schema() -> dict[str, Any]:
+    """``properties`` and ``allOf`` of the ``scoring`` mapping, from the method registry.
+
+    Raises:
+        ValueError: two methods give the same parameter different schemas.
+    """
+    properties: dict[str, Any] = {"method": {"enum": list(METHODS)}}
+    required: list[dict[str, Any]] = []
+    for method in METHODS.values():
+        for key, fragment in method.schema.items():
+            plain = json.loads(json.dumps(fragment))
+            if properties.setdefault(key, plain) != plain:
+                raise ValueError(f"scoring.{key}: methods disagree on its schema ({method.id})")
+        if method.required:
+            required.append(
+                {
+                    "if": {"properties": {"method": {"const": method.id}}, "required": ["method"]},
+                    "then": {"required": list(method.required)},
+                }
+            )
+    return {"properties": properties, "allOf": required}
 
 
 def _is_integer(checker: Any, instance: object) -> bool:

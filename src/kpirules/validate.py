@@ -13,11 +13,10 @@ everything it can, so that one run shows every mistake.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import keyword
-from collections.abc import Callable, Iterable, Iterator, KeysView, Sequence
+from collections.abc import Callable, Iterator, KeysView, Sequence
 from collections.abc import Set as AbstractSet
-from decimal import ROUND_HALF_EVEN, Context, Decimal, Inexact, localcontext
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from typing import Any, TypeVar, cast, get_args
 
 import attrs
@@ -27,19 +26,29 @@ from kpirules._core.rounding import MODE_WORDS
 from kpirules._core.suggest import closest
 from kpirules._core.suggest import did_you_mean as did_you_mean  # re-exported for older callers
 from kpirules.errors import Problem
-from kpirules.formula import FUNCTIONS, Formula, FormulaError, parse_formula
+from kpirules.formula import FUNCTIONS, Formula
 from kpirules.loader import Document, PathKey, json_path
 from kpirules.methods import METHODS
+from kpirules.methods._params import (
+    Where,
+    bands,
+    coverage,
+    drain,
+)
+from kpirules.methods._params import available as _available
+from kpirules.methods._params import dec as _dec
+from kpirules.methods._params import formula as read_formula
+from kpirules.methods._params import quantity as read_quantity
+from kpirules.methods._params import show_q as _show_q
+from kpirules.methods._params import unit_word as _unit_word
 from kpirules.quantity import (
     OP_TEXT,
     UNITS,
     QuantityError,
     Target,
     format_decimal,
-    format_percent,
     parse_quantity,
     parse_target,
-    to_metric_value,
     word_problem,
 )
 from kpirules.schema import schema_problems
@@ -56,21 +65,16 @@ _DIRECTION_OF_OP = {
     ">": "higher_better",
     "=": "equal",
 }
-_DEFAULT_DIRECTION = {
-    "monitor": "monitor",
-    "per_occurrence": "lower_better",
-    "bonus": "higher_better",
-    "scale": "higher_better",
-    "linear": "higher_better",
-}
+_DEFAULT_DIRECTION = {m.id: m.direction for m in METHODS.values() if m.direction}
 _DIRECTIONS = ("higher_better", "lower_better", "equal", "monitor")
 _WEIGHTINGS = ("points", "percent_of_total", "percent_of_parent", "share")
 #: Methods that only make sense when more (or less) is better.
 _NO_EQUAL = frozenset(m.id for m in METHODS.values() if m.no_equal)
-_NEEDS_TARGET = frozenset({"pass_fail", "proportional", "deduct", "change"})
-_NEEDS_DIRECTION = frozenset(
-    {"proportional", "deduct", "change", "best_ratio", "rank", "percentile"}
-)
+_NEEDS_TARGET = frozenset(m.id for m in METHODS.values() if m.needs_target)
+_NEEDS_DIRECTION = frozenset(m.id for m in METHODS.values() if m.needs_direction)
+_YES_NO = [m.id for m in METHODS.values() if m.yes_no]
+#: The methods that may score a yes/no metric, in words: ``pass_fail、monitor 或 formula``.
+_YES_NO_METHODS = "、".join(_YES_NO[:-1]) + " 或 " + _YES_NO[-1]
 _INPUT_SUM_UNITS = frozenset({"count", "money", "duration"})
 #: Metrics ``show:`` may list: quantities written with a measure (元, 件, 小时).
 _SHOWN_UNITS = frozenset({"count", "money", "duration"})
@@ -143,14 +147,6 @@ def validate_tests_document(
     if any(p.severity == "error" for p in problems):
         return None, problems
     return attrs.evolve(ruleset, tests=(*ruleset.tests, *tests)), problems
-
-
-def _dec(value: object) -> Decimal | None:
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return Decimal(value)
-    return None
 
 
 def _text(value: object) -> str | None:
@@ -731,35 +727,7 @@ class _Builder:
         self, raw: object, unit: str, measure: str | None, path: PathKey
     ) -> Decimal | None:
         """A quantity in the metric's terms, with unit and exactness checked."""
-        try:
-            q = parse_quantity(raw)
-        except QuantityError as exc:
-            self.err(path, str(exc), code="KR332")
-            return None
-        problem = word_problem(q, unit, measure)
-        if problem:
-            self.err(path, problem, code="KR330")
-            return None
-        if unit == "percent" and not q.is_percent and isinstance(raw, Decimal) and q.number > 1:
-            self.err(
-                path,
-                f"百分比要写 % 号：{q.text} 会被当作 {format_percent(q.number)}",
-                f"写成 {q.text}%",
-                code="KR333",
-            )
-            return None
-        with localcontext() as ctx:
-            ctx.traps[Inexact] = True
-            try:
-                return to_metric_value(q, unit, measure)
-            except Inexact:
-                self.err(
-                    path,
-                    f"{q.text} 换算为 {measure} 时除不尽",
-                    f"直接用 {measure} 书写",
-                    code="KR334",
-                )
-                return None
+        return drain(read_quantity(self.doc, raw, unit, measure, path), self.problems)
 
     def _formula(
         self,
@@ -770,21 +738,8 @@ class _Builder:
         condition: bool = False,
         context: str = "公式",
     ) -> Formula | None:
-        try:
-            formula = parse_formula(raw, condition=condition)
-        except FormulaError as exc:
-            shown = raw if isinstance(raw, str | Decimal) else "…"
-            self.err(path, f"{exc}（{context}：{shown}）", code="KR335")
-            return None
-        for name in sorted(formula.names):
-            if name not in names:
-                self.err(
-                    path,
-                    f"{context}中的名字 “{name}” 没有定义",
-                    did_you_mean(name, names) or _available(names),
-                    code="KR336",
-                )
-        return formula
+        check = read_formula(self.doc, raw, path, names, condition=condition, context=context)
+        return drain(check, self.problems)
 
     # -- categories and indicators ---------------------------------------------------------
 
@@ -854,7 +809,8 @@ class _Builder:
         scoring = item.get("scoring")
         method = scoring.get("method") if isinstance(scoring, dict) else None
         if "metric" in item:
-            return method not in ("monitor", "bonus") and item.get("direction") != "monitor"
+            known = METHODS.get(method) if isinstance(method, str) else None
+            return (known is None or known.counts) and item.get("direction") != "monitor"
         return True
 
     def _children(
@@ -1060,15 +1016,13 @@ class _Builder:
         elif "weight" in raw:
             w = self._weight_quiet(raw.get("weight"))
             if w is not None and w != 0:
-                why = (
-                    "监测指标只计算和报告，不计分"
-                    if method != "bonus"
-                    else "加分项的上限写在 scoring.cap"
-                )
+                own = METHODS[method].own_points if method else None
+                why = f"加分项的上限写在 scoring.{own}" if own else "监测指标只计算和报告，不计分"
                 self.err((*path, "weight"), f"{why}，不能有权重", "删除 weight", code="KR346")
         points = self._child_points(weight, weighting, parent_points, share_total)
-        if method == "bonus":
-            points = _dec(scoring_raw.get("cap")) or _ZERO
+        own_points = METHODS[method].own_points if method else None
+        if own_points:
+            points = _dec(scoring_raw.get(own_points)) or _ZERO
             self.bonus_caps.append(points)
 
         metric_id = raw.get("metric")
@@ -1176,7 +1130,7 @@ class _Builder:
             )
             return None
         assert target.quantity is not None
-        if method == "change":
+        if isinstance(method, str) and METHODS[method].change_target:
             # The target of a change is a change: relative changes are percentages.
             return self._quantity(target.quantity.text, "ratio", None, path)
         value = self._quantity(
@@ -1224,12 +1178,13 @@ class _Builder:
         self,
         raw: dict[str, Any],
         path: PathKey,
-        metric: model.Metric | None,
+        metric: model.Metric,
         direction: str,
         points: Decimal,
         target: Target | None,
         label: str,
     ) -> model.Scoring | None:
+        """The method's own check reads its parameters; what every method shares is here."""
         method = raw.get("method")
         if not isinstance(method, str) or method not in _METHOD_PARAMS:
             return None
@@ -1244,346 +1199,43 @@ class _Builder:
                     at_key=True,
                     code="KR356",
                 )
-        unit = metric.unit if metric else None
-        measure = metric.measure if metric else None
-        s: dict[str, Any] = {"method": method}
-        for key in ("otherwise", "cap", "floor", "below", "above", "deduct", "add"):
-            if key in raw and key in allowed:
-                s[key] = _dec(raw[key])
-        for key in ("partial", "compare"):
-            if key in raw:
-                s[key] = raw[key]
-
-        def points_ok(value: Decimal | None, key: str) -> None:
-            if value is not None and method != "bonus" and (value < 0 or value > points):
-                self.err(
-                    (*path, key),
-                    f"得分 {format_decimal(value)} 超出该指标的分值范围 0 到 {format_decimal(points)}",
-                    code="KR357",
-                )
-
-        for key in ("otherwise", "below", "above"):
-            points_ok(s.get(key), key)
-        if s.get("floor") is not None and s["floor"] < 0:
-            self.err((*path, "floor"), "最低得分 floor 不能为负数", code="KR358")
-        if s.get("floor") is not None and s["floor"] > points:
-            self.err(
-                (*path, "floor"),
-                f"最低得分 {format_decimal(s['floor'])} 高于该指标的分值 {format_decimal(points)}",
-                code="KR359",
-            )
-
-        if unit == "yes_no" and method not in ("pass_fail", "monitor", "formula"):
-            self.err(
-                path, f"是/否指标 “{label}” 只能用 pass_fail、monitor 或 formula 计分", code="KR360"
-            )
-        if method in _NO_EQUAL and direction not in (
-            "higher_better",
-            "lower_better",
-        ):
+        if metric.unit == "yes_no" and not METHODS[method].yes_no:
+            self.err(path, f"是/否指标 “{label}” 只能用 {_YES_NO_METHODS} 计分", code="KR360")
+        if method in _NO_EQUAL and direction not in ("higher_better", "lower_better"):
             self.err(
                 path, f"计分方法 {method} 要求方向为 higher_better 或 lower_better", code="KR361"
             )
-        if (
-            method == "proportional"
-            and target is not None
-            and target.quantity is not None
-            and target.quantity.number <= 0
-        ):
-            self.err(path, "按比例计分（实际/目标）要求目标大于 0", code="KR362")
-        if method == "per_occurrence" and unit not in (None, "count"):
-            self.err(
-                path,
-                f"按次扣分（per_occurrence）要求计数指标，而 “{label}” 是{_unit_word(unit)}",
-                code="KR363",
-            )
-        if (
-            method == "scale"
-            and metric is not None
-            and metric.unit != "rating"  # a rating without its scale is reported on the metric
-            and (metric.minimum is None or metric.maximum is None)
-        ):
-            self.err(
-                path, f"折算计分（scale）要求指标 “{metric.label}” 写明 min 和 max", code="KR364"
-            )
-        if method == "deduct" and "per" in raw and unit is not None:
-            per = self._quantity(
-                raw["per"], unit if unit != "rating" else "rating", measure, (*path, "per")
-            )
-            if per is not None and per <= 0:
-                self.err((*path, "per"), "per（每多少扣分）必须大于 0", code="KR365")
-            s["per"] = per
-        if method == "bonus" and "per" in raw and unit is not None:
-            s["per"] = self._quantity(raw["per"], unit, measure, (*path, "per"))
-        if method == "linear" and isinstance(raw.get("segments"), list) and unit is not None:
-            s["segments"] = tuple(
-                self._segments(raw["segments"], (*path, "segments"), unit, measure, points)
-            )
-        if (
-            method in ("table", "percentile")
-            and isinstance(raw.get("rows"), list)
-            and unit is not None
-        ):
-            row_unit, row_measure = (unit, measure) if method == "table" else ("percent", None)
-            rows = self._bands(raw["rows"], (*path, "rows"), row_unit, row_measure, "points")
-            for i, band in rows:
-                if band.points is not None and (band.points < 0 or band.points > points):
-                    self.err(
-                        (*path, "rows", i, "points"),
-                        f"得分 {format_decimal(band.points)} 超出该指标的分值范围 0 到 {format_decimal(points)}",
-                        code="KR357",
-                    )
-            lo = metric.minimum if method == "table" and metric else _ZERO
-            hi = metric.maximum if method == "table" and metric else Decimal(1)
-            if len(rows) == len(raw["rows"]):
-                self._coverage(rows, lo, hi, (*path, "rows"), "分段表", row_unit)
-            s["rows"] = tuple(band for _, band in rows)
-        if method == "rank" and isinstance(raw.get("points_by_rank"), list):
-            ranks = [_dec(v) or _ZERO for v in raw["points_by_rank"]]
-            for i, (a, b) in enumerate(itertools.pairwise(ranks)):
-                if b > a:
-                    self.err(
-                        (*path, "points_by_rank", i + 1),
-                        f"名次越靠后得分应越低：第 {i + 2} 名 {format_decimal(b)} 分高于第 {i + 1} 名 {format_decimal(a)} 分",
-                        code="KR366",
-                    )
-            for i, v in enumerate(ranks):
-                if v < 0 or v > points:
-                    self.err(
-                        (*path, "points_by_rank", i),
-                        f"得分 {format_decimal(v)} 超出该指标的分值范围 0 到 {format_decimal(points)}",
-                        code="KR357",
-                    )
-            s["points_by_rank"] = tuple(ranks)
-        if method == "change" and isinstance(raw.get("baseline"), str):
-            base = raw["baseline"]
-            if base not in self.metric_data:
-                self.err(
-                    (*path, "baseline"),
-                    f"基期指标 “{base}” 没有在 metrics 中声明",
-                    did_you_mean(base, self.metric_data),
-                    code="KR367",
-                )
-            elif (
-                metric is not None
-                and base in self.metrics
-                and self.metrics[base].unit != metric.unit
-            ):
-                self.err(
-                    (*path, "baseline"),
-                    f"基期指标 “{base}” 的单位与 “{metric.id}” 不同，无法比较",
-                    code="KR368",
-                )
-            s["baseline"] = base
-            if (
-                raw.get("compare") == "absolute"
-                and target is not None
-                and target.quantity is not None
-                and target.quantity.is_percent
-                and unit not in ("percent", "ratio")
-            ):
-                self.err(
-                    (*path, "compare"),
-                    "按绝对变化比较时，目标应写成指标本身的单位，不能写百分数；按相对变化（提升 5%）请写 compare: relative",
-                    code="KR369",
-                )
-        if method == "change":
-            s["change_scoring"] = raw.get("scoring", "pass_fail")
-        if method == "formula" and "formula" in raw:
-            names = {"value", "target", "points", "baseline", *self.metric_data}
-            s["formula"] = self._formula(
-                raw["formula"], (*path, "formula"), names, context="计分公式"
-            )
-        return model.Scoring(**s)
-
-    def _segments(
-        self,
-        raw: list[Any],
-        path: PathKey,
-        unit: str,
-        measure: str | None,
-        points: Decimal,
-    ) -> list[model.Segment]:
-        out: list[model.Segment] = []
-        for i, seg in enumerate(raw):
-            if not isinstance(seg, dict):
-                continue
-            start = (
-                self._quantity(seg.get("from"), unit, measure, (*path, i, "from"))
-                if "from" in seg
-                else None
-            )
-            end = (
-                self._quantity(seg.get("to"), unit, measure, (*path, i, "to"))
-                if "to" in seg
-                else None
-            )
-            pts = seg.get("points")
-            if start is None or end is None or not (isinstance(pts, list) and len(pts) == 2):
-                continue
-            p0, p1 = _dec(pts[0]), _dec(pts[1])
-            if p0 is None or p1 is None:
-                continue
-            if start >= end:
-                self.err(
-                    (*path, i),
-                    f"区间起点 {seg.get('from')} 应小于终点 {seg.get('to')}",
-                    code="KR370",
-                )
-            for p in (p0, p1):
-                if p < 0 or p > points:
-                    self.err(
-                        (*path, i, "points"),
-                        f"得分 {format_decimal(p)} 超出该指标的分值范围 0 到 {format_decimal(points)}",
-                        code="KR357",
-                    )
-            if out:
-                prev = out[-1]
-                if start < prev.end:
-                    self.err(
-                        (*path, i, "from"),
-                        f"区间应从低到高排列且不重叠：本区间从 {_show_q(start, unit)} 开始，上一区间到 {_show_q(prev.end, unit)} 才结束",
-                        code="KR371",
-                    )
-                elif start > prev.end:
-                    self.err(
-                        (*path, i, "from"),
-                        f"区间之间有空档：上一区间到 {_show_q(prev.end, unit)} 结束，本区间从 {_show_q(start, unit)} 开始",
-                        code="KR372",
-                    )
-            out.append(model.Segment(start, end, p0, p1))
-        return out
+        where = Where(
+            self.doc,
+            path,
+            label,
+            metric,
+            direction,
+            points,
+            target,
+            frozenset(self.metric_data),
+            self.metrics,
+        )
+        params = drain(METHODS[method].check(raw, where), self.problems)
+        return None if params is None else model.Scoring(method, cast(model.Params, params))
 
     def _bands(
         self, raw: list[Any], path: PathKey, unit: str, measure: str | None, value_key: str
     ) -> list[tuple[int, model.Band]]:
         """Rows or grade bands with their index in the list (rows with errors are left out)."""
-        out: list[tuple[int, model.Band]] = []
-        for i, row in enumerate(raw):
-            if not isinstance(row, dict):
-                continue
-            bpath = (*path, i)
-            if "below" in row and "to" in row:
-                self.err(bpath, "below（不含）和 to（含）只能写一个", code="KR373")
-                continue
-            if "from" in row and "over" in row:
-                self.err(bpath, "from（含）和 over（不含）只能写一个", code="KR374")
-                continue
-            lo_key = "from" if "from" in row else "over" if "over" in row else None
-            up_key = "below" if "below" in row else "to" if "to" in row else None
-            lo = self._quantity(row[lo_key], unit, measure, (*bpath, lo_key)) if lo_key else None
-            hi = self._quantity(row[up_key], unit, measure, (*bpath, up_key)) if up_key else None
-            if (lo_key and lo is None) or (up_key and hi is None):
-                continue
-            empty = (
-                lo is not None
-                and hi is not None
-                and (hi < lo or (hi == lo and (up_key == "below" or lo_key == "over")))
-            )
-            if empty:
-                self.err(
-                    bpath, f"下限 {_show_q(lo, unit)} 应小于上限 {_show_q(hi, unit)}", code="KR375"
-                )
-                continue
-            value = row.get(value_key)
-            band = model.Band(
-                lower=lo,
-                lower_closed=lo_key != "over",
-                upper=hi,
-                upper_closed=up_key == "to",
-                value=str(value) if value_key == "grade" else "",
-                points=_dec(value) if value_key == "points" else None,
-                line=self.line(bpath),
-            )
-            out.append((i, band))
-        return out
+        return drain(bands(self.doc, raw, path, unit, measure, value_key), self.problems)
 
     def _coverage(
         self,
-        bands: list[tuple[int, model.Band]],
+        listed: list[tuple[int, model.Band]],
         lo: Decimal | None,
         hi: Decimal | None,
         path: PathKey,
         what: str,
         unit: str,
     ) -> None:
-        """Bands must cover [lo, hi] exactly once: no gap, no overlap.
-
-        Each problem is reported at the band whose bound is wrong, naming both bands.
-        """
-        if not bands:
-            return
-        neg = Decimal("-Infinity")
-        ordered = sorted(
-            bands,
-            key=lambda ib: (
-                ib[1].lower if ib[1].lower is not None else neg,
-                not ib[1].lower_closed,
-            ),
-        )
-
-        def name(band: model.Band) -> str:
-            return f"“{band.value}”（第 {band.line} 行）" if band.value else f"第 {band.line} 行"
-
-        first_i, first = ordered[0]
-        if first.lower is not None and (
-            lo is None or first.lower > lo or (first.lower == lo and not first.lower_closed)
-        ):
-            start = _show_q(lo, unit) if lo is not None else "负无穷"
-            self.err(
-                (*path, first_i),
-                f"{what}没有覆盖 {start} 到 {_show_q(first.lower, unit)} 之间的值：最低一档{name(first)}从 {_show_q(first.lower, unit)} {'开始' if first.lower_closed else '以上开始'}",
-                "把最低一档的 from 放宽，或删除它表示不设下限",
-                code="KR376",
-            )
-        for (a_i, a), (_, b) in itertools.pairwise(ordered):
-            if a.upper is None or b.lower is None:
-                overlap, gap = True, False
-            else:
-                touching = b.lower == a.upper
-                overlap = b.lower < a.upper or (touching and a.upper_closed and b.lower_closed)
-                gap = b.lower > a.upper or (touching and not a.upper_closed and not b.lower_closed)
-            if overlap:
-                where = _overlap_text(a, b, unit)
-                if a.upper is not None and b.lower is not None and b.lower <= a.upper:
-                    bound = (
-                        f"below: {_show_q(b.lower, unit)}"
-                        if b.lower_closed
-                        else f"to: {_show_q(b.lower, unit)}"
-                    )
-                    fix = f"把{name(a)}的上限改为 {bound}"
-                else:
-                    fix = "每一档都要写明上限或下限，使各档首尾相接"
-                self.err(
-                    (*path, a_i),
-                    f"{what}{name(a)}和{name(b)}重叠：{where} 同时落在两档中",
-                    fix,
-                    code="KR377",
-                )
-            elif gap:
-                assert a.upper is not None and b.lower is not None
-                gap_a, gap_b = _show_q(a.upper, unit), _show_q(b.lower, unit)
-                left = "不含" if a.upper_closed else "含"
-                right = "不含" if b.lower_closed else "含"
-                example = gap_a if a.upper == b.lower else _show_q((a.upper + b.lower) / 2, unit)
-                self.err(
-                    (*path, a_i),
-                    f"{what}{name(a)}和{name(b)}之间有空档：{gap_a}（{left}）到 {gap_b}（{right}）之间的值（如 {example}）不属于任何一档",
-                    f"把{name(a)}的上限改为 below: {gap_b}",
-                    code="KR378",
-                )
-        last_i, last = ordered[-1]
-        if last.upper is not None:
-            short = hi is None or last.upper < hi or (last.upper == hi and not last.upper_closed)
-            if short:
-                end = _show_q(hi, unit) if hi is not None else "无上限"
-                above = "以上" if last.upper_closed else "及以上"
-                self.err(
-                    (*path, last_i),
-                    f"{what}没有覆盖 {_show_q(last.upper, unit)} {above}（到 {end}）的值：最高一档{name(last)}到 {_show_q(last.upper, unit)} 为止",
-                    "最高一档只写 from，不写上限",
-                    code="KR379",
-                )
+        """Bands must cover [lo, hi] exactly once: no gap, no overlap."""
+        self.problems.extend(coverage(self.doc, listed, lo, hi, path, what, unit))
 
     # -- grades, vetoes, adjustments, outcomes --------------------------------------------
 
@@ -1941,8 +1593,7 @@ class _Builder:
         for ind in self.built_indicators:
             if ind.missing == "error":
                 roots.add(ind.metric)
-                if ind.scoring.baseline:
-                    roots.add(ind.scoring.baseline)
+                roots.update(ind.scoring.params.reads())
         known = self.metrics.keys()
         for formula in self.condition_formulas:
             roots |= formula.names & known
@@ -2053,15 +1704,6 @@ class _Builder:
         )
 
 
-def _overlap_text(a: model.Band, b: model.Band, unit: str) -> str:
-    """Which values two overlapping bands (``b`` starting no lower than ``a``) share."""
-    if b.lower is None:
-        return "最低一档以下的值"
-    if b.lower_closed:
-        return f"{_show_q(b.lower, unit)}"
-    return f"高于 {_show_q(b.lower, unit)} 的值"
-
-
 class _AllBut(AbstractSet[str]):
     """``set(names) - {left_out}``, built only if iterated (when a name is unknown)."""
 
@@ -2077,33 +1719,6 @@ class _AllBut(AbstractSet[str]):
 
     def __len__(self) -> int:
         return len(self.names) - (self.left_out in self.names)
-
-
-def _available(names: Iterable[str], limit: int = 12) -> str:
-    ordered = sorted(names)
-    shown = "、".join(ordered[:limit])
-    more = f" 等 {len(ordered)} 个" if len(ordered) > limit else ""
-    return f"可用的名字：{shown}{more}"
-
-
-def _unit_word(unit: str | None) -> str:
-    return {
-        "percent": "百分比指标",
-        "ratio": "比值指标",
-        "count": "计数指标",
-        "money": "金额指标",
-        "duration": "时长指标",
-        "yes_no": "是/否指标",
-        "rating": "评分指标",
-    }.get(unit or "", "指标")
-
-
-def _show_q(value: Decimal | None, unit: str) -> str:
-    if value is None:
-        return "无穷"
-    if unit == "percent":
-        return format_percent(value)
-    return format_decimal(value)
 
 
 def _show_value(value: Decimal | None, metric: model.Metric) -> str:

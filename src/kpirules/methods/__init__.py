@@ -1,36 +1,31 @@
 """The scoring methods: one module per method, and the registry that lists them.
 
-Each method module holds its scoring function, the sentence that explains its score and a
-:class:`~kpirules.methods._base.Method` record (``METHOD``) saying which parameters it takes,
-how it is named in Chinese and how the evaluator calls it. :data:`METHODS` below is the
-only list of methods: the validator, the evaluator and ``kpirules diff`` read it.
+Each method module holds everything about its method: its frozen ``Params`` class and the
+``check`` that reads them from a ``scoring:`` mapping (yielding located problems), how it
+scores (``score(plan, value, given)``, one signature for every method), how its reason
+reads and how ``kpirules diff`` describes it, gathered in a
+:class:`~kpirules.methods._base.Method` record named ``METHOD``.
+
+:data:`METHODS` below is the only list of methods: the validator, the JSON Schema, the
+evaluator and ``kpirules diff`` read it. It is discovered, not written out: every module
+of this package whose name does not start with ``_`` is a method, and the methods are
+listed in the order of their ``order`` field (then by id), the order the documentation
+lists them in. Adding a method is adding one module.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from decimal import Decimal
 from types import MappingProxyType
 
-from kpirules.compiler import CompiledFormula
-from kpirules.methods import (
-    best_ratio,
-    bonus,
-    change,
-    deduct,
-    formula,
-    linear,
-    monitor,
-    pass_fail,
-    per_occurrence,
-    percentile,
-    proportional,
-    rank,
-    scale,
-    table,
-)
 from kpirules.methods._base import (
+    BARE,
     Cohort,
+    Given,
     Method,
+    MissingInputError,
     Num,
     Pct,
     Plan,
@@ -46,33 +41,24 @@ from kpirules.methods._base import (
 )
 from kpirules.model import Indicator, Metric
 
+
+def _discover() -> list[Method]:
+    found: list[Method] = []
+    for info in pkgutil.iter_modules(__path__):
+        if not info.name.startswith("_"):
+            method = importlib.import_module(f"{__name__}.{info.name}").METHOD
+            assert isinstance(method, Method) and method.id == info.name
+            found.append(method)
+    return sorted(found, key=lambda m: (m.order, m.id))
+
+
 #: Every scoring method by id, in the order the documentation lists them.
-METHODS = MappingProxyType(
-    {
-        m.METHOD.id: m.METHOD
-        for m in (
-            pass_fail,
-            proportional,
-            linear,
-            deduct,
-            per_occurrence,
-            bonus,
-            table,
-            change,
-            best_ratio,
-            rank,
-            percentile,
-            scale,
-            monitor,
-            formula,
-        )
-    }
-)
+METHODS = MappingProxyType({m.id: m for m in _discover()})
 #: Methods whose reasons already name the indicator and its value.
 PREFIXED = frozenset(m.id for m in METHODS.values() if m.prefixed)
-#: Methods scored from the indicator's own value alone: ``score(plan, value)``.
+#: Methods scored from the indicator's own value alone (the evaluator's fast path).
 SIMPLE = frozenset(m.id for m in METHODS.values() if m.simple)
-#: Methods scored against the other entities of the batch: ``score(plan, value, cohort)``.
+#: Methods scored against the other entities of the batch (``given.cohort``).
 COHORT = frozenset(m.id for m in METHODS.values() if m.cohort)
 
 
@@ -83,19 +69,21 @@ def plan(
     inputs: tuple[str, ...],
     quantum: Decimal,
     mode: str,
-    compiled: CompiledFormula | None,
 ) -> Plan:
     """The :class:`Plan` of one indicator, scored by its declared method."""
-    return Plan(ind, metric, category, inputs, quantum, mode, compiled, METHODS[ind.scoring.method])
+    return Plan(ind, metric, category, inputs, quantum, mode, METHODS[ind.scoring.method])
 
 
 __all__ = [
+    "BARE",
     "COHORT",
     "METHODS",
     "PREFIXED",
     "SIMPLE",
     "Cohort",
+    "Given",
     "Method",
+    "MissingInputError",
     "Num",
     "Pct",
     "Plan",

@@ -12,13 +12,15 @@ numbers exact; rendering is deterministic.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_HALF_EVEN, Context, Decimal
-from typing import NamedTuple
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 import attrs
 
-from kpirules.compiler import CompiledFormula
+from kpirules.compiler import FormulaEvaluationError
+from kpirules.methods._params import Check, Schema, Where
 from kpirules.model import Indicator, Metric
 from kpirules.quantity import format_decimal
 from kpirules.result import Status
@@ -200,23 +202,20 @@ def met(op: str, value: Decimal | bool, target: Decimal | bool) -> bool:
 
 
 class Plan:
-    """One indicator prepared for scoring: parameters and fixed sentence parts."""
+    """One indicator prepared for scoring: its parameters and the fixed parts of its sentence.
+
+    ``params`` are the method's own parameters; ``prep`` is what its module prepared from
+    them once (templates, texts), read back by its ``score``.
+    """
 
     __slots__ = (
-        "add",
-        "below",
         "category",
-        "deduct",
-        "deduct_note",
-        "deduct_text",
         "direction",
         "f_item",
-        "f_prop",
         "f_vp",
         "f_vpp",
         "fast",
-        "floor",
-        "formula",
+        "flags",
         "fp",
         "fv",
         "higher",
@@ -225,27 +224,20 @@ class Plan:
         "inputs",
         "label",
         "line",
+        "met_by_score",
         "method",
         "metric",
         "metric_id",
         "mode",
-        "partial",
-        "per",
-        "per_text",
+        "params",
         "points",
         "prefixed",
+        "prep",
         "quantum",
         "score",
+        "scored",
         "status",
-        "t_deduct",
-        "t_each",
-        "t_fail",
         "t_item",
-        "t_met",
-        "t_pass",
-        "t_prop",
-        "t_scale",
-        "t_zero",
         "target",
         "target_or_none",
         "target_text",
@@ -259,7 +251,6 @@ class Plan:
         inputs: tuple[str, ...],
         quantum: Decimal,
         mode: str,
-        formula: CompiledFormula | None,
         method: Method,
     ) -> None:
         self.ind = ind
@@ -267,77 +258,101 @@ class Plan:
         self.category = category
         self.inputs = inputs
         self.quantum = quantum
-        self.formula = formula
         self.points = ind.points
         self.target = ind.target_value
         self.target_text = ind.target.text if ind.target else ""
         self.direction = ind.direction
         self.higher = ind.direction != "lower_better"
         self.mode = mode
-        s = ind.scoring
-        self.per = s.per
-        self.deduct = s.deduct
-        self.add = s.add
-        self.floor = s.floor or ZERO
-        self.below = s.below
-        self.partial = s.partial
-        self.per_text = ""
-        if s.per is not None:
-            self.per_text = (
-                format_decimal(s.per * HUNDRED) + "个百分点"
-                if metric.unit == "percent"
-                else format_decimal(s.per) + (metric.measure or "")
-            )
-        self.deduct_text = format_decimal(s.deduct) if s.deduct is not None else ""
-        self.deduct_note = {
-            "round_up": "，不足1个单位按1个计",
-            "round_down": "，不足1个单位不扣",
-        }.get(s.partial or "", "")
-        self.score: Callable[..., Scored] = method.score
-        self.id, self.label, self.line, self.method = ind.id, ind.label, ind.line, s.method
+        self.params: Any = ind.scoring.params
+        self.score: Callable[[Plan, Any, Given], Scored] = method.score
+        self.id, self.label, self.line, self.method = ind.id, ind.label, ind.line, method.id
         self.metric_id = ind.metric
         self.target_or_none = ind.target.text if ind.target else None
         self.fast = method.simple and inputs == (ind.metric,)
         self.prefixed = method.prefixed
+        self.scored = method.scored
+        self.flags = method.flags
+        self.met_by_score = method.met_by_score
         probe = value_arg(metric, ONE)
         self.fv = ValueFormat(metric.unit, probe.word if isinstance(probe, Num) else "")
         self.fp = PointsFormat(quantum, mode)
-        label = escape(ind.label)
-        target = escape(self.target_text)
-        self.t_item = label + " {0}，{1}"
+        self.t_item = escape(ind.label) + " {0}，{1}"
         self.f_item: tuple[Callable[[object], str] | None, ...] = (self.fv, None)
-        self.t_met = f"{label} {{0}}，达到目标 {target}，不扣分，得 {{1}}"
-        self.t_pass = f"{label} {{0}}，达到目标 {target}，得满分 {{1}}"
-        self.t_fail = f"{label} {{0}}，未达到目标 {target}，得 {{1}}"
         self.f_vp: tuple[Callable[[object], str] | None, ...] = (self.fv, self.fp)
-        relation, word = {"lower_better": ("高于", "超"), "equal": ("偏离", "偏离")}.get(
-            ind.direction, ("低于", "低")
-        )
-        self.t_deduct = (
-            f"{label} {{0}}，{relation}目标 {target}，每{word}{escape(self.per_text)}"
-            f"扣{self.deduct_text}分{self.deduct_note}，扣 {{1}}，得 {{2}}"
-        )
         self.f_vpp: tuple[Callable[[object], str] | None, ...] = (self.fv, self.fp, self.fp)
-        how = "实际/目标" if self.higher else "目标/实际"
-        self.t_prop = (
-            f"{label} {{0}}，目标 {target}，按 {how} 计分：{{1}} ÷ {{2}} × "
-            f"{format_decimal(ind.points)}，得 {{3}}{{4}}"
-        )
-        self.f_prop: tuple[Callable[[object], str] | None, ...] = (
-            self.fv,
-            self.fv,
-            self.fv,
-            self.fp,
-            None,
-        )
-        self.t_zero = f"{label} {{0}}，目标 {target}，实际为 0，得满分 {{1}}"
-        self.t_each = f"{label} {{0}}，每次扣{self.deduct_text}分，扣 {{1}}，得 {{2}}"
-        lo, hi = metric.minimum, metric.maximum
-        self.t_scale = (
-            f"{label} {{0}}，按 {format_decimal(lo or ZERO)}–{format_decimal(hi or ZERO)} 分制"
-            f"折算为 {format_decimal(ind.points)} 分，得 {{1}}"
-        )
         self.status: Callable[[Decimal], Status] = _status_of(ind)
+        self.prep: Any = method.prepare(self)
+
+
+class Given(NamedTuple):
+    """What scoring one value may need besides the plan and the value itself.
+
+    ``shown`` is how the value reads (its ratings, its unit), None to show the value
+    itself; ``known`` every metric value of the entity; ``cohort`` the values of the
+    indicator across the batch (cohort methods only); ``metrics`` the ruleset's metrics.
+    """
+
+    shown: object = None
+    known: Mapping[str, Decimal | bool | None] = MappingProxyType({})
+    cohort: Cohort | None = None
+    metrics: Mapping[str, Metric] = MappingProxyType({})
+
+    def first(self, v: object) -> object:
+        """What a prefixed sentence starts with: the shown value, else the value."""
+        return v if self.shown is None else self.shown
+
+
+#: Nothing given: the value alone (the evaluator's fast path).
+BARE = Given()
+
+
+class MissingInputError(FormulaEvaluationError):
+    """A metric the method needs (a baseline) has no value: reported on that metric."""
+
+    def __init__(self, field: str, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+        self.code = code
+
+
+def baseline_of(base_id: str, given: Given) -> Decimal:
+    """The baseline's value; :class:`MissingInputError` (KR616) when it has none."""
+    base = given.known.get(base_id)
+    if not isinstance(base, Decimal):
+        metric = given.metrics.get(base_id)
+        raise MissingInputError(
+            base_id,
+            f"缺少基期指标 “{metric.label if metric else base_id}” 的数据",
+            code="KR616",
+        )
+    return base
+
+
+class NoCohortError(FormulaEvaluationError):
+    """A cohort method was called without the values of the batch."""
+
+    def __init__(self) -> None:
+        super().__init__("这个计分方法要与同组其他单位一起计分（批量计分）")
+
+
+class ReadsOwnMetric:
+    """Parameters of a method that reads no metric besides the indicator's own."""
+
+    __slots__ = ()
+
+    def reads(self) -> tuple[str, ...]:
+        """Metrics read besides the indicator's own: none."""
+        return ()
+
+
+def _nothing(plan: Plan) -> object:
+    return None
+
+
+def _no_words(params: object, unit: str) -> list[str]:
+    return []
 
 
 Scored = tuple[Decimal, Reason]
@@ -345,23 +360,53 @@ Scored = tuple[Decimal, Reason]
 
 @attrs.frozen
 class Method:
-    """One scoring method as the rest of kpirules sees it.
+    """One scoring method as the rest of kpirules sees it: everything about it in one record.
 
-    ``params`` are the keys its ``scoring:`` mapping may hold besides ``method``; ``words``
-    names it in Chinese (in ``kpirules diff``). ``score`` is called as ``score(plan, value)``
-    when ``simple``; with the shown value as well when ``prefixed`` (its reason already
-    names the indicator and value); with the cohort when ``cohort``.
+    ``check(raw, where)`` reads its ``scoring:`` mapping (yielding problems, returning its
+    frozen parameters); ``schema`` gives the JSON Schema of each parameter it takes and
+    ``required`` those it must have; ``prepare(plan)`` prepares sentence parts once;
+    ``score(plan, value, given)`` scores one value; ``describe(params, unit)`` lists its
+    parameters in words for ``kpirules diff``; ``words`` names it in Chinese.
+
+    The flags say how the rest of kpirules treats it: its reasons already name the
+    indicator and value (``prefixed``); it needs only the value (``simple``, the fast
+    path) or the batch (``cohort``); it needs direction higher_better or lower_better
+    (``no_equal``), a target (``needs_target``) or a direction (``needs_direction``); its
+    default ``direction``; whether it scores at all (``scored``), counts in its parent's
+    weights (``counts``), may score yes/no metrics (``yes_no``) and is given yes/no values
+    (``flags``); its target is a change (``change_target``); an item is met when it gets
+    full points (``met_by_score``); its points are one of its parameters (``own_points``).
     """
 
     id: str
+    #: Where the method stands in every listing (the documentation's order).
+    order: int
     words: str
-    params: frozenset[str]
-    score: Callable[..., Scored]
+    score: Callable[[Plan, Any, Given], Scored]
+    check: Callable[[Mapping[str, Any], Where], Check[object | None]]
+    schema: Mapping[str, Schema] = MappingProxyType({})
+    required: tuple[str, ...] = ()
+    describe: Callable[[Any, str], list[str]] = _no_words
+    prepare: Callable[[Plan], object] = _nothing
     prefixed: bool = False
     simple: bool = False
     cohort: bool = False
-    #: Whether the method needs direction higher_better or lower_better (not equal).
     no_equal: bool = False
+    needs_target: bool = False
+    needs_direction: bool = False
+    direction: str | None = None
+    scored: bool = True
+    counts: bool = True
+    yes_no: bool = False
+    flags: bool = False
+    change_target: bool = False
+    met_by_score: bool = False
+    own_points: str | None = None
+
+    @property
+    def params(self) -> frozenset[str]:
+        """The keys its ``scoring:`` mapping may hold besides ``method``."""
+        return frozenset(self.schema)
 
 
 def _status_of(ind: Indicator) -> Callable[[Decimal], Status]:
@@ -389,3 +434,10 @@ def escape(text: str) -> str:
 def cap_points(score: Decimal, points: Decimal) -> Decimal:
     """``score`` kept within 0..``points``."""
     return ZERO if score < ZERO else points if score > points else score
+
+
+def step_text(step: Decimal, metric: Metric) -> str:
+    """A step (``per``) in words: ``1个百分点``, ``5万元``."""
+    if metric.unit == "percent":
+        return format_decimal(step * HUNDRED) + "个百分点"
+    return format_decimal(step) + (metric.measure or "")

@@ -1,12 +1,42 @@
-"""分档计分 (table): how it scores and how its reason reads."""
+"""分档计分 (table): its parameters, how it scores and how its reason reads."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
+
+import attrs
 
 from kpirules.compiler import FormulaEvaluationError
-from kpirules.methods._base import ZERO, Method, Plan, Pts, Reason, Scored, text_of, value_arg
+from kpirules.methods._base import (
+    ZERO,
+    Given,
+    Method,
+    Plan,
+    Pts,
+    ReadsOwnMetric,
+    Reason,
+    Scored,
+    text_of,
+    value_arg,
+)
+from kpirules.methods._params import ROWS, Check, Where, rows, rows_words
 from kpirules.model import Band, Metric
+
+
+@attrs.frozen
+class Params(ReadsOwnMetric):
+    """``rows``: value bands, each with its points, covering the metric's range once."""
+
+    rows: tuple[Band, ...]
+
+
+def check(raw: Mapping[str, Any], where: Where) -> Check[Params | None]:
+    """Rows in the metric's unit, points in range, no gap or overlap over its range."""
+    m = where.metric
+    table = yield from rows(where, raw.get("rows"), m.unit, m.measure, m.minimum, m.maximum)
+    return Params(table) if table else None
 
 
 def band_text(band: Band, metric: Metric) -> Reason:
@@ -30,9 +60,10 @@ def band_text(band: Band, metric: Metric) -> Reason:
     return Reason("{0}以上", (lo,)) if lo is not None else Reason("{0}以下", (hi,))
 
 
-def table(plan: Plan, v: Decimal) -> Scored:
+def table(plan: Plan, v: Decimal, given: Given) -> Scored:
     """分档: the points of the row the value falls in."""
-    for band in plan.ind.scoring.rows:
+    params: Params = plan.params
+    for band in params.rows:
         if band.contains(v):
             score = band.points or ZERO
             return score, Reason(
@@ -42,4 +73,18 @@ def table(plan: Plan, v: Decimal) -> Scored:
     raise FormulaEvaluationError(f"值 {text_of(value_arg(plan.metric, v))} 不在分档表的任何一档中")
 
 
-METHOD = Method(id="table", words="分档计分", params=frozenset({"rows"}), score=table, simple=True)
+def describe(params: Params, unit: str) -> list[str]:
+    return rows_words(params.rows, unit)
+
+
+METHOD = Method(
+    id="table",
+    order=70,
+    words="分档计分",
+    score=table,
+    check=check,
+    schema={"rows": ROWS},
+    required=("rows",),
+    describe=describe,
+    simple=True,
+)
