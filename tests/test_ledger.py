@@ -559,7 +559,7 @@ def newer(path: Path) -> None:
     with Ledger(path, create=True):
         pass
     raw = sqlite3.connect(path)
-    raw.execute("PRAGMA user_version = 3")
+    raw.execute("PRAGMA user_version = 4")
     raw.commit()
     raw.close()
 
@@ -597,11 +597,11 @@ NOT_LEDGERS = [
         "fingerprint、text_sha256、ruleset_file、metrics、result、engine、engine_digest、"
         "decimal_context、total、grade、prev_hash、hash；多出列 score）：不是可用的审计记录",
     ),
-    ("newer", newer, "{p} 是第 3 版 kpirules 审计记录，本程序只能读第 2 版：请升级 kpirules"),
+    ("newer", newer, "{p} 是第 4 版 kpirules 审计记录，本程序只能读第 2–3 版：请升级 kpirules"),
     (
         "first version",
         first_version,
-        "{p} 是第 1 版 kpirules 审计记录（没有检查点）；本程序只能读第 2 版",
+        "{p} 是第 1 版 kpirules 审计记录（没有检查点）；本程序只能读第 2–3 版",
     ),
 ]
 
