@@ -185,7 +185,7 @@ class Ledger:
         self.db.close()
 
     def _create(self) -> None:
-        with self._writing():
+        with self.writing():
             # Another writer may have created it while this one waited for the lock.
             found = self.db.execute("PRAGMA application_id").fetchone()[0]
             tables = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
@@ -208,64 +208,16 @@ class Ledger:
             self.version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
             check_tables(self.db, self.path, self.version)
         except sqlite3.Error as exc:
-            raise self._unreadable(exc) from None
-
-    def _unreadable(self, exc: sqlite3.Error) -> LedgerError:
-        journal = self.path.with_name(self.path.name + "-journal")
-        if self.readonly and journal.is_file() and "readonly" in str(exc):
-            # A writer died mid-commit; only a writable connection can roll its journal back.
-            return LedgerError(
-                f"{self.path} 旁有一次中断的写入留下的 {journal.name}，只读检查无法先把它回滚："
-                f'请在可写的位置用 sqlite3 打开一次（sqlite3 {self.path} "PRAGMA integrity_check"）'
-                f"再检查；不要删除 {journal.name}"
-            )
-        return LedgerError(f"{self.path} 不是可用的记录文件：{exc}")
+            raise _unreadable(self, exc) from None
 
     def _meta(self, key: str) -> str:
         try:
             row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         except sqlite3.Error as exc:
-            raise self._unreadable(exc) from None
+            raise _unreadable(self, exc) from None
         if row is None:
             raise LedgerError(f"{self.path} 缺少记录文件标识（meta 表中没有 {key}）")
         return str(row[0])
-
-    @contextlib.contextmanager
-    def _writing(self) -> Iterator[None]:
-        """One write transaction; waits for another writer, saying so, up to ``self.wait``."""
-        if self.readonly:
-            raise LedgerError(f"{self.path} 以只读方式打开，不能写入")
-        waiting = f"PRAGMA busy_timeout = {int(self.wait * 1000)}"
-        # Try once without waiting, so that a wait can be announced before it starts.
-        self.db.execute("PRAGMA busy_timeout = 0")
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if not _locked(exc):
-                self.db.execute(waiting)
-                raise LedgerError(f"无法写入记录文件 {self.path}：{sqlite_reason(exc)}") from None
-            if self.on_wait is not None:
-                self.on_wait(WAITING_MESSAGE)
-            self.db.execute(waiting)
-            try:
-                self.db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as again:
-                if _locked(again):
-                    raise LedgerError(
-                        f"{self.path} 正被另一个计分写入，等待 {self.wait:g} 秒后仍未结束："
-                        "本次计分没有记入，请稍后重试"
-                    ) from None
-                raise LedgerError(f"无法写入记录文件 {self.path}：{sqlite_reason(again)}") from None
-        self.db.execute(waiting)
-        try:
-            yield
-            self.db.execute("COMMIT")
-        except BaseException as exc:
-            if self.db.in_transaction:
-                self.db.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
-                raise LedgerError(f"无法写入记录文件 {self.path}：{sqlite_reason(exc)}") from None
-            raise
 
     def append(
         self,
@@ -306,7 +258,7 @@ class Ledger:
         text_sha = hashlib.sha256(ruleset.text.encode("utf-8")).hexdigest()
         batch = uuid.uuid4().hex
         entries: list[Entry] = []
-        with self._writing():
+        with self.writing():
             self.db.execute(
                 "INSERT OR IGNORE INTO rulesets VALUES (?, ?)", (text_sha, ruleset.text)
             )
@@ -415,14 +367,6 @@ class Ledger:
         )
         return checkpoint
 
-    def upgrade(self) -> None:
-        """Bring a version-2 ledger to version 3 (adds the marks table), inside a write."""
-        if self.version < 3:
-            for statement in _MARKS_SCHEMA:
-                self.db.execute(statement)
-            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            self.version = SCHEMA_VERSION
-
     def ruleset_text(self, text_sha256: str) -> str | None:
         """The recorded ruleset text with this SHA-256, if stored."""
         row = self.db.execute(
@@ -445,11 +389,59 @@ class Ledger:
         :func:`kpirules.ledger_checks.check_checkpoint`)."""
         return ledger_checks.check_checkpoint(self, checkpoint, source)
 
-    @contextlib.contextmanager
-    def writing(self) -> Iterator[None]:
-        """One write transaction (see :meth:`record`)."""
-        with self._writing():
-            yield
+    def writing(self) -> contextlib.AbstractContextManager[None]:
+        """One write transaction; waits for another writer, saying so, up to ``wait``."""
+        return _transaction(self)
+
+
+@contextlib.contextmanager
+def _transaction(self: Ledger) -> Iterator[None]:
+    """One write transaction on ``self``; waits for another writer, saying so."""
+    if self.readonly:
+        raise LedgerError(f"{self.path} 以只读方式打开，不能写入")
+    waiting = f"PRAGMA busy_timeout = {int(self.wait * 1000)}"
+    # Try once without waiting, so that a wait can be announced before it starts.
+    self.db.execute("PRAGMA busy_timeout = 0")
+    try:
+        self.db.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if not _locked(exc):
+            self.db.execute(waiting)
+            raise LedgerError(f"无法写入记录文件 {self.path}：{sqlite_reason(exc)}") from None
+        if self.on_wait is not None:
+            self.on_wait(WAITING_MESSAGE)
+        self.db.execute(waiting)
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as again:
+            if _locked(again):
+                raise LedgerError(
+                    f"{self.path} 正被另一个计分写入，等待 {self.wait:g} 秒后仍未结束："
+                    "本次计分没有记入，请稍后重试"
+                ) from None
+            raise LedgerError(f"无法写入记录文件 {self.path}：{sqlite_reason(again)}") from None
+    self.db.execute(waiting)
+    try:
+        yield
+        self.db.execute("COMMIT")
+    except BaseException as exc:
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error):
+            raise LedgerError(f"无法写入记录文件 {self.path}：{sqlite_reason(exc)}") from None
+        raise
+
+
+def _unreadable(self: Ledger, exc: sqlite3.Error) -> LedgerError:
+    journal = self.path.with_name(self.path.name + "-journal")
+    if self.readonly and journal.is_file() and "readonly" in str(exc):
+        # A writer died mid-commit; only a writable connection can roll its journal back.
+        return LedgerError(
+            f"{self.path} 旁有一次中断的写入留下的 {journal.name}，只读检查无法先把它回滚："
+            f'请在可写的位置用 sqlite3 打开一次（sqlite3 {self.path} "PRAGMA integrity_check"）'
+            f"再检查；不要删除 {journal.name}"
+        )
+    return LedgerError(f"{self.path} 不是可用的记录文件：{exc}")
 
 
 def record_batch(

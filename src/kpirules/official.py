@@ -17,6 +17,8 @@ import attrs
 
 from kpirules.ledger_file import (
     _COLUMNS,
+    _MARKS_SCHEMA,
+    SCHEMA_VERSION,
     Checkpoint,
     Entry,
     LedgerError,
@@ -142,6 +144,15 @@ def _check_replacing(ledger: Ledger, batch: Batch, replace: bool, note: str) -> 
         )
 
 
+def _upgrade(ledger: Ledger) -> None:
+    """Bring a version-2 ledger to version 3 (adds the marks table), inside a write."""
+    if ledger.version < 3:
+        for statement in _MARKS_SCHEMA:
+            ledger.db.execute(statement)
+        ledger.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        ledger.version = SCHEMA_VERSION
+
+
 def mark_official(
     ledger: Ledger,
     number: int,
@@ -167,7 +178,7 @@ def mark_official(
     with ledger.writing():
         batch = _chosen(ledger, number, period)
         _check_replacing(ledger, batch, replace, note)
-        ledger.upgrade()
+        _upgrade(ledger)
         size, prev = ledger.head()
         fields: dict[str, Any] = {
             "seq": size + 1,
