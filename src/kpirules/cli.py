@@ -27,6 +27,7 @@ from kpirules.characters import refused_character
 from kpirules.diff import compare, effect
 from kpirules.errors import Problem, RulesetError
 from kpirules.exact import exact
+from kpirules.history import ZoneError, as_json, as_table, listing, parse_zone
 from kpirules.inputs import (
     InputError,
     Locations,
@@ -41,12 +42,15 @@ from kpirules.ledger import (
     Checkpoint,
     Ledger,
     LedgerError,
+    OfficialError,
     engine_changed,
+    mark_official,
     may_be_ledger,
     record_batch,
     replay,
 )
 from kpirules.model import Ruleset
+from kpirules.official import batches
 from kpirules.periods import (
     NoPeriodDataError,
     Period,
@@ -313,9 +317,43 @@ def _parser() -> _Parser:
     history = sub.add_parser(
         "history",
         help="列出审计记录",
-        description="以只读方式逐条列出审计记录：序号、时间、期间、对象、规则集版本、总分、等级、操作人。",
+        description=(
+            "以只读方式逐条列出审计记录：序号、时间（本地时间，注明时区）、批次、期间、对象、规则集版本、总分、等级、"
+            "状态（正式 / 已被取代）、操作人；其后列出正式批次标记。"
+        ),
     )
     history.add_argument("ledger", metavar="LEDGER", help="审计记录文件")
+    history.add_argument("--period", help="只列这一期间的计分（如 2026、2026Q3）")
+    history.add_argument("--entity", help="只列这个对象的计分")
+    history.add_argument("--ruleset", metavar="ID", help="只列用这个规则集（id）计分的记录")
+    history.add_argument(
+        "--tz", metavar="ZONE", help="按这个时区显示时间（如 Asia/Shanghai；默认本机时区）"
+    )
+    history.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="table 表格（默认），json 供程序读取",
+    )
+    official = sub.add_parser(
+        "official",
+        help="把某一批计分标为该期间的正式批次",
+        description=(
+            "把审计记录中的第 N 批计分（批次号见 kpirules history）标为其期间的正式批次，同期间的其他批次即为“已被取代”。"
+            "标记记入哈希链并以检查点结束，verify 能发现对它的改动。该期间已有正式批次时需 --replace 和 --note。"
+        ),
+    )
+    official.add_argument("ledger", metavar="LEDGER", help="审计记录文件")
+    official.add_argument("--batch", metavar="N", type=int, required=True, help="批次号")
+    official.add_argument("--period", help="核对：这一批必须是这个期间的计分")
+    official.add_argument("--note", default="", help="说明（改用另一批时必填）")
+    official.add_argument("--replace", action="store_true", help="取代该期间已有的正式批次")
+    official.add_argument("--user", help="记录中注明的操作人（默认为当前系统用户）")
+    official.add_argument(
+        "--sign-key",
+        metavar="KEYFILE",
+        help="用这把私钥（kpirules keygen 生成）给标记的检查点签名",
+    )
     serve = sub.add_parser(
         "serve",
         help="启动 HTTP 服务和网页（供医院信息系统调用、政策人员在浏览器中使用）",
@@ -907,15 +945,19 @@ def _audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         except ValueError as exc:
             raise _UsageError(f"kpirules: --head {exc}") from None
     try:
+        zone = parse_zone(getattr(args, "tz", None))
+    except ZoneError as exc:
+        raise _UsageError(f"kpirules: --tz {exc}") from None
+    try:
         with Ledger.open_readonly(args.ledger) as ledger:
             if args.command == "verify":
                 return _verify(ledger, args, heads, stdout)
             if args.command == "history":
-                for e in ledger.entries():
-                    stdout.write(
-                        f"{e.seq}\t{e.recorded_at}\t{e.period or '—'}\t{e.entity}\t"
-                        f"{e.ruleset_id} {e.ruleset_version}\t{e.total}\t{e.grade or '—'}\t{e.user}\n"
-                    )
+                found = listing(
+                    ledger, zone, period=args.period, entity=args.entity, ruleset=args.ruleset
+                )
+                view = as_json if args.format == "json" else as_table
+                stdout.write(view(found, zone))
                 return EXIT_OK
             note = engine_changed(ledger, args.entry)
             replayed = replay(ledger, args.entry)
@@ -936,6 +978,42 @@ def _audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     same = sum(r.same for r in replayed)
     stdout.write(f"{args.ledger}: {same}/{len(replayed)} 条重算结果与记录逐字节一致\n")
     return EXIT_OK if same == len(replayed) else EXIT_INVALID
+
+
+def _official(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    """Mark a batch official; the mark's checkpoint on stdout, a refusal with its code."""
+    signer = None
+    try:
+        if args.sign_key:
+            signer = load_signing_key(args.sign_key)
+        with Ledger(args.ledger) as ledger:
+            mark, checkpoint = mark_official(
+                ledger,
+                args.batch,
+                note=args.note,
+                period=args.period,
+                replace=args.replace,
+                user=args.user,
+                signer=signer,
+            )
+            superseded = [
+                b.number
+                for b in batches(ledger)
+                if b.period == mark.period and b.number != args.batch
+            ]
+    except OfficialError as exc:
+        stderr.write(f"kpirules: {exc}（{exc.code}）\n")
+        return EXIT_INVALID
+    except LedgerError as exc:
+        stderr.write(f"kpirules: {exc}\n")
+        return EXIT_INVALID
+    others = "、".join(f"第 {n} 批" for n in superseded)
+    instead = f"，取代{others}" if others else ""
+    stdout.write(
+        f"{args.ledger}: 第 {args.batch} 批已标为 {mark.period} 期间的正式批次{instead}\n"
+        f"{args.ledger}: {checkpoint.line()}\n"
+    )
+    return EXIT_OK
 
 
 def _verify(
@@ -1242,6 +1320,8 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
             return _template(args, stderr)
         if args.command in ("replay", "verify", "history"):
             return _audit(args, stdout, stderr)
+        if args.command == "official":
+            return _official(args, stdout, stderr)
         if args.command == "keygen":
             return _keygen(args, stderr)
         if args.command == "new":
