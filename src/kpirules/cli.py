@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from kpirules import __version__, html_report, report, skeleton, summary, workbook
+from kpirules._core.oscompat import reader_gone, sync_folder, utf8_console
 from kpirules.api import check
 from kpirules.characters import refused_character
 from kpirules.diff import compare, effect
@@ -968,6 +969,8 @@ def _audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         stderr.write(f"kpirules: 无法读取记录文件 {args.ledger}：{exc}\n")
         return EXIT_INVALID
     except OSError as exc:
+        if reader_gone(exc):
+            raise  # `kpirules history LEDGER | head`: main() stops quietly
         stderr.write(f"kpirules: 无法读取记录文件 {args.ledger}：{_os_reason(exc)}\n")
         return EXIT_INVALID
     if note:
@@ -1275,12 +1278,7 @@ def _publish(tmp: Path, path: Path) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    with contextlib.suppress(OSError):
-        folder = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+    sync_folder(path.parent)
 
 
 def write_atomic(path: Path, text: str | bytes, *, encoding: str = "utf-8") -> None:
@@ -1330,9 +1328,9 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
     except _UsageError as exc:
         stderr.write(f"{exc}\n")
         return EXIT_USAGE
-    except BrokenPipeError:
-        raise  # the reader went away: main() stops quietly
     except OSError as exc:
+        if reader_gone(exc):
+            raise  # the reader went away: main() stops quietly
         # A file the command names cannot be reached (a name too long for the system, a
         # permission, a device): said in words, never a traceback.
         where = f" {exc.filename}" if exc.filename else ""
@@ -1344,14 +1342,13 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
 
 def main() -> None:
     """Console-script entry point."""
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None:
-            reconfigure(encoding="utf-8")
+    utf8_console(sys.stdout, sys.stderr)
     try:
         code = run(sys.argv[1:], sys.stdout, sys.stderr)
         sys.stdout.flush()
-    except BrokenPipeError:
+    except OSError as exc:
+        if not reader_gone(exc):
+            raise
         # The reader went away (`kpirules history | head`): stop quietly, as other tools do.
         # Python would report the pipe again when flushing stdout at exit: point it at null.
         devnull = os.open(os.devnull, os.O_WRONLY)
