@@ -359,3 +359,29 @@ def test_signed_mark_checks_out_with_the_public_key(tmp_path: Path) -> None:
     code, out, _ = cli("verify", db, "--public-key", f"{key}.pub")
     assert code == 0, out
     assert f"{db}: 2 个检查点的签名有效（{key}.pub）" in out.splitlines()
+
+
+def test_mark_receipt_proves_the_mark_was_not_removed(tmp_path: Path) -> None:
+    """official --receipt: removing the mark with its checkpoint passes verify alone, not
+    verify --receipt; an existing receipt file is never overwritten."""
+    db = two_runs(tmp_path)
+    receipt = tmp_path / "标记收据.json"
+    code, out, _ = cli("official", db, "--batch", "2", "--receipt", receipt)
+    assert code == 0
+    assert out.splitlines()[-1] == f"收据已写入 {receipt}"
+    assert json.loads(receipt.read_text("utf-8"))["size"] == 9
+    assert cli("verify", db, "--receipt", receipt)[0] == 0
+    raw = sqlite3.connect(db)
+    drop_triggers(raw)
+    raw.execute("DELETE FROM marks")
+    raw.execute("DELETE FROM checkpoints WHERE size = 9")
+    raw.commit()
+    raw.close()
+    assert cli("verify", db)[0] == 0
+    code, out, _ = cli("verify", db, "--receipt", receipt)
+    assert code == 1
+    assert out.splitlines()[0] == (
+        f"{db}: 收据 {receipt} 记到第 9 条，但记录只有 8 条：末尾的记录被删除（记录被截短）"
+    )
+    code, _, err = cli("official", db, "--batch", "1", "--receipt", receipt)
+    assert (code, err) == (2, f"kpirules: 收据文件 {receipt} 已存在，请换一个文件名\n")

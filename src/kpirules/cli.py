@@ -355,6 +355,11 @@ def _parser() -> _Parser:
         metavar="KEYFILE",
         help="用这把私钥（kpirules keygen 生成）给标记的检查点签名",
     )
+    official.add_argument(
+        "--receipt",
+        metavar="FILE",
+        help="把标记的检查点写成收据（JSON；不覆盖已有文件），verify --receipt 可证明标记未被删除",
+    )
     serve = sub.add_parser(
         "serve",
         help="启动 HTTP 服务和网页（供医院信息系统调用、政策人员在浏览器中使用）",
@@ -986,6 +991,8 @@ def _audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 def _official(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     """Mark a batch official; the mark's checkpoint on stdout, a refusal with its code."""
     signer = None
+    if args.receipt and Path(args.receipt).exists():
+        raise _UsageError(f"kpirules: 收据文件 {args.receipt} 已存在，请换一个文件名")
     try:
         if args.sign_key:
             signer = load_signing_key(args.sign_key)
@@ -1016,6 +1023,13 @@ def _official(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         f"{args.ledger}: 第 {args.batch} 批已标为 {mark.period} 期间的正式批次{instead}\n"
         f"{args.ledger}: {checkpoint.line()}\n"
     )
+    if args.receipt:
+        try:
+            write_receipt(args.receipt, checkpoint, args.ledger, force=False)
+        except LedgerError as exc:
+            stderr.write(f"kpirules: {exc}（标记已记入，检查点见上一行）\n")
+            return EXIT_INVALID
+        stdout.write(f"收据已写入 {args.receipt}\n")
     return EXIT_OK
 
 
