@@ -109,6 +109,55 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{self.prog}: 用法错误：{message}（见 {self.prog} --help）")
 
 
+def _ledger_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """The ``history`` and ``official`` commands."""
+    history = sub.add_parser(
+        "history",
+        help="列出审计记录",
+        description=(
+            "以只读方式逐条列出审计记录：序号、时间（本地时间，注明时区）、批次、期间、对象、规则集版本、总分、等级、"
+            "状态（正式 / 已被取代）、操作人；其后列出正式批次标记。"
+        ),
+    )
+    history.add_argument("ledger", metavar="LEDGER", help="审计记录文件")
+    history.add_argument("--period", help="只列这一期间的计分（如 2026、2026Q3）")
+    history.add_argument("--entity", help="只列这个对象的计分")
+    history.add_argument("--ruleset", metavar="ID", help="只列用这个规则集（id）计分的记录")
+    history.add_argument(
+        "--tz", metavar="ZONE", help="按这个时区显示时间（如 Asia/Shanghai；默认本机时区）"
+    )
+    history.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="table 表格（默认），json 供程序读取",
+    )
+    official = sub.add_parser(
+        "official",
+        help="把某一批计分标为该期间的正式批次",
+        description=(
+            "把审计记录中的第 N 批计分（批次号见 kpirules history）标为其期间的正式批次，同期间的其他批次即为“已被取代”。"
+            "标记记入哈希链并以检查点结束，verify 能发现对它的改动。该期间已有正式批次时需 --replace 和 --note。"
+        ),
+    )
+    official.add_argument("ledger", metavar="LEDGER", help="审计记录文件")
+    official.add_argument("--batch", metavar="N", type=int, required=True, help="批次号")
+    official.add_argument("--period", help="核对：这一批必须是这个期间的计分")
+    official.add_argument("--note", default="", help="说明（改用另一批时必填）")
+    official.add_argument("--replace", action="store_true", help="取代该期间已有的正式批次")
+    official.add_argument("--user", help="记录中注明的操作人（默认为当前系统用户）")
+    official.add_argument(
+        "--sign-key",
+        metavar="KEYFILE",
+        help="用这把私钥（kpirules keygen 生成）给标记的检查点签名",
+    )
+    official.add_argument(
+        "--receipt",
+        metavar="FILE",
+        help="把标记的检查点写成收据（JSON；不覆盖已有文件），verify --receipt 可证明标记未被删除",
+    )
+
+
 def _parser() -> _Parser:
     parser = _Parser(
         prog="kpirules",
@@ -315,51 +364,7 @@ def _parser() -> _Parser:
         metavar="FILE",
         help="对象名单（文本文件，每行一个，UTF-8 或 GBK），预先填入对象列",
     )
-    history = sub.add_parser(
-        "history",
-        help="列出审计记录",
-        description=(
-            "以只读方式逐条列出审计记录：序号、时间（本地时间，注明时区）、批次、期间、对象、规则集版本、总分、等级、"
-            "状态（正式 / 已被取代）、操作人；其后列出正式批次标记。"
-        ),
-    )
-    history.add_argument("ledger", metavar="LEDGER", help="审计记录文件")
-    history.add_argument("--period", help="只列这一期间的计分（如 2026、2026Q3）")
-    history.add_argument("--entity", help="只列这个对象的计分")
-    history.add_argument("--ruleset", metavar="ID", help="只列用这个规则集（id）计分的记录")
-    history.add_argument(
-        "--tz", metavar="ZONE", help="按这个时区显示时间（如 Asia/Shanghai；默认本机时区）"
-    )
-    history.add_argument(
-        "--format",
-        choices=("table", "json"),
-        default="table",
-        help="table 表格（默认），json 供程序读取",
-    )
-    official = sub.add_parser(
-        "official",
-        help="把某一批计分标为该期间的正式批次",
-        description=(
-            "把审计记录中的第 N 批计分（批次号见 kpirules history）标为其期间的正式批次，同期间的其他批次即为“已被取代”。"
-            "标记记入哈希链并以检查点结束，verify 能发现对它的改动。该期间已有正式批次时需 --replace 和 --note。"
-        ),
-    )
-    official.add_argument("ledger", metavar="LEDGER", help="审计记录文件")
-    official.add_argument("--batch", metavar="N", type=int, required=True, help="批次号")
-    official.add_argument("--period", help="核对：这一批必须是这个期间的计分")
-    official.add_argument("--note", default="", help="说明（改用另一批时必填）")
-    official.add_argument("--replace", action="store_true", help="取代该期间已有的正式批次")
-    official.add_argument("--user", help="记录中注明的操作人（默认为当前系统用户）")
-    official.add_argument(
-        "--sign-key",
-        metavar="KEYFILE",
-        help="用这把私钥（kpirules keygen 生成）给标记的检查点签名",
-    )
-    official.add_argument(
-        "--receipt",
-        metavar="FILE",
-        help="把标记的检查点写成收据（JSON；不覆盖已有文件），verify --receipt 可证明标记未被删除",
-    )
+    _ledger_parsers(sub)
     serve = sub.add_parser(
         "serve",
         help="启动 HTTP 服务和网页（供医院信息系统调用、政策人员在浏览器中使用）",
