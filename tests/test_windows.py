@@ -219,3 +219,37 @@ def test_powershell_commands_match_the_posix_ones(page: str) -> None:
         "kpirules serve",
     ):
         assert any(line.startswith(step) for line in shown), f"{page}: PowerShell 缺少 {step}"
+
+
+def test_keygen_does_not_promise_privacy_windows_cannot_give(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On Windows mode 0600 restricts nothing: keygen says to keep the key in a private folder."""
+    pytest.importorskip("cryptography")
+    err = io.StringIO()
+    assert cli.run(["keygen", "--output", str(tmp_path / "a.key")], io.StringIO(), err) == 0
+    assert err.getvalue().splitlines()[0] == (
+        f"私钥已写入 {tmp_path / 'a.key'}（仅本人可读；请妥善保管，不要与记录文件放在一起）"
+    )
+    monkeypatch.setattr(sys, "platform", "win32")
+    err = io.StringIO()
+    assert cli.run(["keygen", "--output", str(tmp_path / "b.key")], io.StringIO(), err) == 0
+    assert err.getvalue().splitlines()[0] == (
+        f"私钥已写入 {tmp_path / 'b.key'}（Windows 不按权限位限制读取：请放在只有本人能打开的文件夹中；"
+        "请妥善保管，不要与记录文件放在一起）"
+    )
+
+
+def test_ledger_named_with_uri_characters_is_read_read_only(tmp_path: Path) -> None:
+    """A ledger whose folder and name hold spaces, %, ?, # and Chinese is opened read-only
+    through its URI (each character escaped) and verified."""
+    folder = tmp_path / "审计 记录 %20"
+    folder.mkdir()
+    db = folder / "第1季度 ?#%.db"
+    err = io.StringIO()
+    argv = ["score", str(RULESET), str(EXAMPLE), "--record", str(db)]
+    assert cli.run(argv, io.StringIO(), err) == 0, err.getvalue()
+    out = io.StringIO()
+    assert cli.run(["verify", str(db)], out, io.StringIO()) == 0
+    assert out.getvalue().splitlines()[0] == f"{db}: 4 条记录，哈希链完整"
+    assert sorted(p.name for p in folder.iterdir()) == ["第1季度 ?#%.db"]

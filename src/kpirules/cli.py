@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from kpirules import __version__, html_report, report, skeleton, summary, workbook
-from kpirules._core.oscompat import reader_gone, sync_folder, utf8_console
+from kpirules._core.oscompat import private_file_note, reader_gone, sync_folder, utf8_console
 from kpirules.api import check
 from kpirules.characters import refused_character
 from kpirules.diff import compare, effect
@@ -774,7 +774,9 @@ def _keygen(args: argparse.Namespace, stderr: TextIO) -> int:
     except LedgerError as exc:
         stderr.write(f"kpirules: {exc}\n")
         return EXIT_INVALID
-    stderr.write(f"私钥已写入 {private}（仅本人可读；请妥善保管，不要与记录文件放在一起）\n")
+    stderr.write(
+        f"私钥已写入 {private}（{private_file_note()}；请妥善保管，不要与记录文件放在一起）\n"
+    )
     stderr.write(f"公钥已写入 {public}（交给核查的人：kpirules verify --public-key {public}）\n")
     return EXIT_OK
 

@@ -34,6 +34,17 @@ def sync_folder(folder: Path) -> bool:
     return True
 
 
+def private_file_note() -> str:
+    """How private a file written with mode 0600 is, in words for the person who wrote it.
+
+    Windows ignores the permission bits (only "read-only" is kept): there the folder's
+    access rights decide who can read the file.
+    """
+    if sys.platform == "win32":
+        return "Windows 不按权限位限制读取：请放在只有本人能打开的文件夹中"
+    return "仅本人可读"
+
+
 def reader_gone(exc: OSError) -> bool:
     """Whether writing failed because the reader of our output went away (``| head``).
 
