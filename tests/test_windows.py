@@ -253,3 +253,28 @@ def test_ledger_named_with_uri_characters_is_read_read_only(tmp_path: Path) -> N
     assert cli.run(["verify", str(db)], out, io.StringIO()) == 0
     assert out.getvalue().splitlines()[0] == f"{db}: 4 条记录，哈希链完整"
     assert sorted(p.name for p in folder.iterdir()) == ["第1季度 ?#%.db"]
+
+
+def test_output_open_in_excel_is_named_as_such(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows refuses to replace a workbook open in Excel (sharing violation, errno EACCES):
+    the message says to close it, the old file stays, no temporary file is left."""
+    out = tmp_path / "结果.csv"
+    out.write_text("旧内容\n", "utf-8")
+
+    def in_use(self: Path, target: object) -> Path:
+        exc = PermissionError(errno.EACCES, "Permission denied")
+        exc.winerror = 32  # type: ignore[attr-defined]
+        raise exc
+
+    monkeypatch.setattr(Path, "replace", in_use)
+    err = io.StringIO()
+    argv = ["score", str(RULESET), str(EXAMPLE), "--output", str(out), "--force"]
+    assert cli.run(argv, io.StringIO(), err) == 1
+    assert err.getvalue() == (
+        f"kpirules: 无法写入 {out}：文件正被其他程序打开（如 Excel 或 WPS）：请先关闭它再试\n"
+    )
+    monkeypatch.undo()
+    assert out.read_text("utf-8") == "旧内容\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["结果.csv"]

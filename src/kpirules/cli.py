@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from kpirules import __version__, html_report, report, skeleton, summary, workbook
-from kpirules._core.oscompat import private_file_note, reader_gone, sync_folder, utf8_console
+from kpirules._core.oscompat import (
+    private_file_note,
+    reader_gone,
+    sync_folder,
+    utf8_console,
+    windows_reason,
+)
 from kpirules.api import check
 from kpirules.characters import refused_character
 from kpirules.diff import compare, effect
@@ -1141,7 +1147,7 @@ _OS_REASONS = {
 
 
 def _os_reason(exc: OSError) -> str:
-    return _OS_REASONS.get(exc.errno or 0) or exc.strerror or str(exc)
+    return windows_reason(exc) or _OS_REASONS.get(exc.errno or 0) or exc.strerror or str(exc)
 
 
 def _kind(mode: int) -> str | None:

@@ -45,6 +45,19 @@ def private_file_note() -> str:
     return "仅本人可读"
 
 
+#: Windows errors that errno cannot tell apart from a missing permission (both EACCES).
+_WINDOWS_REASONS = {
+    32: "文件正被其他程序打开（如 Excel 或 WPS）：请先关闭它再试",  # ERROR_SHARING_VIOLATION
+    33: "文件的一部分被其他程序锁定（如 Excel 或 WPS）：请先关闭它再试",  # ERROR_LOCK_VIOLATION
+}
+
+
+def windows_reason(exc: OSError) -> str | None:
+    """Why a file could not be written, when Windows says more than errno does; else None."""
+    code = getattr(exc, "winerror", None)
+    return _WINDOWS_REASONS.get(code) if isinstance(code, int) else None
+
+
 def reader_gone(exc: OSError) -> bool:
     """Whether writing failed because the reader of our output went away (``| head``).
 
