@@ -385,3 +385,27 @@ def test_mark_receipt_proves_the_mark_was_not_removed(tmp_path: Path) -> None:
     )
     code, _, err = cli("official", db, "--batch", "1", "--receipt", receipt)
     assert (code, err) == (2, f"kpirules: 收据文件 {receipt} 已存在，请换一个文件名\n")
+
+
+def test_marking_waits_for_a_scoring_that_is_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scoring holding the ledger: official says it waits, then gives up cleanly, unmarked."""
+    from kpirules import ledger as ledger_module
+
+    db = two_runs(tmp_path)
+    monkeypatch.setattr(ledger_module, "LOCK_WAIT_SECONDS", 0.3)
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        code, out, err = cli("official", db, "--batch", "2")
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [
+        "审计记录正被另一个计分写入，等待中…",
+        f"kpirules: {db} 正被另一个计分写入，等待 0.3 秒后仍未结束：本次标记没有记入，请稍后重试",
+    ]
+    assert official_batch(db, "2026") is None
+    assert cli("official", db, "--batch", "2")[0] == 0

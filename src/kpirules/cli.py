@@ -1009,7 +1009,9 @@ def _official(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     try:
         if args.sign_key:
             signer = load_signing_key(args.sign_key)
-        with Ledger(args.ledger) as ledger:
+        with Ledger(
+            args.ledger, on_wait=lambda message: print(message, file=stderr, flush=True)
+        ) as ledger:
             mark, checkpoint = mark_official(
                 ledger,
                 args.batch,

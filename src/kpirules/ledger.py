@@ -125,6 +125,8 @@ class Ledger:
         self.readonly = readonly
         self.wait = LOCK_WAIT_SECONDS if wait is None else wait
         self.on_wait = on_wait
+        #: What a write records, for the message when it gives up waiting.
+        self.action = "计分"
         if self.path.is_dir():
             raise LedgerError(f"{path} 是目录，不是审计记录文件")
         exists = self.path.is_file()
@@ -417,7 +419,7 @@ def _transaction(self: Ledger) -> Iterator[None]:
             if _locked(again):
                 raise LedgerError(
                     f"{self.path} 正被另一个计分写入，等待 {self.wait:g} 秒后仍未结束："
-                    "本次计分没有记入，请稍后重试"
+                    f"本次{self.action}没有记入，请稍后重试"
                 ) from None
             raise LedgerError(f"无法写入记录文件 {self.path}：{sqlite_reason(again)}") from None
     self.db.execute(waiting)

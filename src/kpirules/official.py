@@ -175,6 +175,7 @@ def mark_official(
         OfficialError: the batch does not exist, has another period or none, is already
             official, or its period has another official batch (codes KR701–KR706).
     """
+    ledger.action = "标记"
     with ledger.writing():
         batch = _chosen(ledger, number, period)
         _check_replacing(ledger, batch, replace, note)
