@@ -128,6 +128,8 @@ def test_page_commands_run_with_the_exit_code_shown(
     monkeypatch.chdir(ROOT)
     written: dict[str, str] = {}
     for argv, expected in commands:
+        if argv[0] == "serve":
+            continue  # runs until stopped: tests/test_service.py starts it
         args = list(argv)
         if "--output" in args:
             at = args.index("--output") + 1
@@ -272,6 +274,8 @@ def test_quickstart_outputs_are_what_the_commands_print(
     monkeypatch.chdir(ROOT)
     drifted = []
     for argv, expected in page_commands(text):
+        if argv[0] == "serve":
+            continue  # runs until stopped
         code, printed = _printed(argv, tmp_path)
         if pasted and (pasted[0][0], pasted[0][1]) == (argv, expected):
             _, _, shown = pasted.pop(0)
@@ -321,3 +325,68 @@ def test_english_excerpts_are_what_the_commands_print(
             at = starts[0] + len(part)
         if runs[-1]:
             assert at == len(output), f"{name}: {first} 的输出在 {runs[-1][-1]} 之后还有内容"
+
+
+AUDIT = ZH / "audit.md"
+#: What differs from one run to the next: hashes, ledger ids, times.
+_VOLATILE = (
+    (re.compile(r"\b[0-9a-f]{64}\b"), "<哈希>"),
+    (re.compile(r"\b[0-9a-f]{32}\b"), "<标识>"),
+    (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00"), "<时间>"),
+    (re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?= [+-]\d\d:\d\d)"), "<时间>"),
+)
+
+
+def steady(text: str) -> list[str]:
+    """The lines of an output with hashes, ledger ids and times replaced by placeholders."""
+    for pattern, placeholder in _VOLATILE:
+        text = pattern.sub(placeholder, text)
+    return _lines(text)
+
+
+def test_audit_page_outputs_are_what_the_commands_print(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every command of the audit page runs in page order, in a folder holding a copy of the
+    rulesets and examples, with the exit code the page gives it; its `cp` and `sqlite3`
+    steps are carried out; every output pasted after a command is what it prints, hashes,
+    ids and times aside."""
+    pytest.importorskip("cryptography")
+    import shutil
+    import sqlite3
+
+    for folder in ("rulesets", "examples"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    monkeypatch.chdir(tmp_path)
+    text = AUDIT.read_text(encoding="utf-8")
+    pasted = pasted_outputs(text)
+    assert len(pasted) >= 12
+    ran = 0
+    drifted = []
+    for lang, body in _BLOCK.findall(text):
+        if lang not in ("sh", "powershell"):
+            continue
+        commands = []
+        for line in body.splitlines():
+            words = shlex.split(line, comments=True)
+            if words[:1] == ["cp"]:
+                shutil.copy(words[1], words[2])
+            elif words[:1] == ["sqlite3"]:
+                db = sqlite3.connect(words[1])
+                db.executescript(words[2])
+                db.close()
+            else:
+                commands.append(line)
+        block = "\n".join(commands)
+        for argv, expected in page_commands(f"```{lang}\n{block}\n```\n"):
+            out, err = io.StringIO(), io.StringIO()
+            code = run(argv, out, err)
+            printed = out.getvalue() + err.getvalue()
+            ran += 1
+            assert code == expected, f"kpirules {' '.join(argv)}：退出码 {code}\n{printed}"
+            if pasted and (pasted[0][0], pasted[0][1]) == (argv, expected):
+                _, _, shown = pasted.pop(0)
+                if steady(printed) != steady(shown):
+                    drifted.append(f"kpirules {' '.join(argv)} 实际打印：\n{printed}")
+    assert (drifted, pasted) == ([], [])
+    assert ran >= 15

@@ -140,17 +140,17 @@ def test_cli_record_history_verify_replay(tmp_path: Path) -> None:
     assert code == 0
     assert "已记入" in err.getvalue()
     out = io.StringIO()
-    assert run(["history", str(db)], out, io.StringIO()) == 0
-    first = out.getvalue().splitlines()[0].split("\t")
-    assert (first[0], first[2], first[3], first[4], first[5], first[6], first[7]) == (
-        "1",
-        "2026",
-        "第一医院医保办",
-        "a-office-annual 2026.1",
-        "97.00",
-        "优秀",
-        "张三",
-    )
+    assert run(["history", str(db), "--format", "json"], out, io.StringIO()) == 0
+    first = json.loads(out.getvalue())["entries"][0]
+    assert (
+        first["seq"],
+        first["period"],
+        first["entity"],
+        f"{first['ruleset_id']} {first['ruleset_version']}",
+        first["total"],
+        first["grade"],
+        first["user"],
+    ) == (1, "2026", "第一医院医保办", "a-office-annual 2026.1", "97.00", "优秀", "张三")
     out = io.StringIO()
     assert run(["verify", str(db)], out, io.StringIO()) == 0
     with Ledger.open_readonly(db) as ledger:
@@ -258,10 +258,10 @@ def test_audit_walkthrough_in_the_docs(tmp_path: Path, monkeypatch: pytest.Monke
         == 0
     )
     out = quiet()
-    assert run(["history", db], out, quiet()) == 0
+    assert run(["history", db, "--format", "json"], out, quiet()) == 0
     listed = [
-        (line.split("\t")[3], line.split("\t")[4], line.split("\t")[5])
-        for line in out.getvalue().splitlines()
+        (e["entity"], f"{e['ruleset_id']} {e['ruleset_version']}", e["total"])
+        for e in json.loads(out.getvalue())["entries"]
     ]
     assert listed == [
         ("甲医院医保办", "a-office 2026.1", "96.23"),
@@ -559,7 +559,7 @@ def newer(path: Path) -> None:
     with Ledger(path, create=True):
         pass
     raw = sqlite3.connect(path)
-    raw.execute("PRAGMA user_version = 3")
+    raw.execute("PRAGMA user_version = 4")
     raw.commit()
     raw.close()
 
@@ -597,11 +597,11 @@ NOT_LEDGERS = [
         "fingerprint、text_sha256、ruleset_file、metrics、result、engine、engine_digest、"
         "decimal_context、total、grade、prev_hash、hash；多出列 score）：不是可用的审计记录",
     ),
-    ("newer", newer, "{p} 是第 3 版 kpirules 审计记录，本程序只能读第 2 版：请升级 kpirules"),
+    ("newer", newer, "{p} 是第 4 版 kpirules 审计记录，本程序只能读第 2–3 版：请升级 kpirules"),
     (
         "first version",
         first_version,
-        "{p} 是第 1 版 kpirules 审计记录（没有检查点）；本程序只能读第 2 版",
+        "{p} 是第 1 版 kpirules 审计记录（没有检查点）；本程序只能读第 2–3 版",
     ),
 ]
 

@@ -22,11 +22,19 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from kpirules import __version__, html_report, report, skeleton, summary, workbook
+from kpirules._core.oscompat import (
+    private_file_note,
+    reader_gone,
+    sync_folder,
+    utf8_console,
+    windows_reason,
+)
 from kpirules.api import LoadedRuleset, check
 from kpirules.characters import refused_character
 from kpirules.diff import compare, effect
 from kpirules.errors import Problem, RulesetError
 from kpirules.exact import exact
+from kpirules.history import ZoneError, as_json, as_table, listing, parse_zone
 from kpirules.inputs import (
     InputError,
     Locations,
@@ -41,12 +49,15 @@ from kpirules.ledger import (
     Checkpoint,
     Ledger,
     LedgerError,
+    OfficialError,
     engine_changed,
+    mark_official,
     may_be_ledger,
     record_batch,
     replay,
 )
 from kpirules.model import Ruleset
+from kpirules.official import batches
 from kpirules.periods import (
     NoPeriodDataError,
     Period,
@@ -102,6 +113,55 @@ class _Parser(argparse.ArgumentParser):
         for english, chinese in _ARGPARSE_WORDS:
             message = message.replace(english, chinese)
         raise _UsageError(f"{self.prog}: 用法错误：{message}（见 {self.prog} --help）")
+
+
+def _ledger_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """The ``history`` and ``official`` commands."""
+    history = sub.add_parser(
+        "history",
+        help="列出审计记录",
+        description=(
+            "以只读方式逐条列出审计记录：序号、时间（本地时间，注明时区）、批次、期间、对象、规则集版本、总分、等级、"
+            "状态（正式 / 已被取代）、操作人；其后列出正式批次标记。"
+        ),
+    )
+    history.add_argument("ledger", metavar="LEDGER", help="审计记录文件")
+    history.add_argument("--period", help="只列这一期间的计分（如 2026、2026Q3）")
+    history.add_argument("--entity", help="只列这个对象的计分")
+    history.add_argument("--ruleset", metavar="ID", help="只列用这个规则集（id）计分的记录")
+    history.add_argument(
+        "--tz", metavar="ZONE", help="按这个时区显示时间（如 Asia/Shanghai；默认本机时区）"
+    )
+    history.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="table 表格（默认），json 供程序读取",
+    )
+    official = sub.add_parser(
+        "official",
+        help="把某一批计分标为该期间的正式批次",
+        description=(
+            "把审计记录中的第 N 批计分（批次号见 kpirules history）标为其期间的正式批次，同期间的其他批次即为“已被取代”。"
+            "标记记入哈希链并以检查点结束，verify 能发现对它的改动。该期间已有正式批次时需 --replace 和 --note。"
+        ),
+    )
+    official.add_argument("ledger", metavar="LEDGER", help="审计记录文件")
+    official.add_argument("--batch", metavar="N", type=int, required=True, help="批次号")
+    official.add_argument("--period", help="核对：这一批必须是这个期间的计分")
+    official.add_argument("--note", default="", help="说明（改用另一批时必填）")
+    official.add_argument("--replace", action="store_true", help="取代该期间已有的正式批次")
+    official.add_argument("--user", help="记录中注明的操作人（默认为当前系统用户）")
+    official.add_argument(
+        "--sign-key",
+        metavar="KEYFILE",
+        help="用这把私钥（kpirules keygen 生成）给标记的检查点签名",
+    )
+    official.add_argument(
+        "--receipt",
+        metavar="FILE",
+        help="把标记的检查点写成收据（JSON；不覆盖已有文件），verify --receipt 可证明标记未被删除",
+    )
 
 
 def _parser() -> _Parser:
@@ -310,12 +370,7 @@ def _parser() -> _Parser:
         metavar="FILE",
         help="对象名单（文本文件，每行一个，UTF-8 或 GBK），预先填入对象列",
     )
-    history = sub.add_parser(
-        "history",
-        help="列出审计记录",
-        description="以只读方式逐条列出审计记录：序号、时间、期间、对象、规则集版本、总分、等级、操作人。",
-    )
-    history.add_argument("ledger", metavar="LEDGER", help="审计记录文件")
+    _ledger_parsers(sub)
     serve = sub.add_parser(
         "serve",
         help="启动 HTTP 服务和网页（供医院信息系统调用、政策人员在浏览器中使用）",
@@ -725,7 +780,9 @@ def _keygen(args: argparse.Namespace, stderr: TextIO) -> int:
     except LedgerError as exc:
         stderr.write(f"kpirules: {exc}\n")
         return EXIT_INVALID
-    stderr.write(f"私钥已写入 {private}（仅本人可读；请妥善保管，不要与记录文件放在一起）\n")
+    stderr.write(
+        f"私钥已写入 {private}（{private_file_note()}；请妥善保管，不要与记录文件放在一起）\n"
+    )
     stderr.write(f"公钥已写入 {public}（交给核查的人：kpirules verify --public-key {public}）\n")
     return EXIT_OK
 
@@ -907,15 +964,19 @@ def _audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         except ValueError as exc:
             raise _UsageError(f"kpirules: --head {exc}") from None
     try:
+        zone = parse_zone(getattr(args, "tz", None))
+    except ZoneError as exc:
+        raise _UsageError(f"kpirules: --tz {exc}") from None
+    try:
         with Ledger.open_readonly(args.ledger) as ledger:
             if args.command == "verify":
                 return _verify(ledger, args, heads, stdout)
             if args.command == "history":
-                for e in ledger.entries():
-                    stdout.write(
-                        f"{e.seq}\t{e.recorded_at}\t{e.period or '—'}\t{e.entity}\t"
-                        f"{e.ruleset_id} {e.ruleset_version}\t{e.total}\t{e.grade or '—'}\t{e.user}\n"
-                    )
+                found = listing(
+                    ledger, zone, period=args.period, entity=args.entity, ruleset=args.ruleset
+                )
+                view = as_json if args.format == "json" else as_table
+                stdout.write(view(found, zone))
                 return EXIT_OK
             note = engine_changed(ledger, args.entry)
             replayed = replay(ledger, args.entry)
@@ -926,6 +987,8 @@ def _audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         stderr.write(f"kpirules: 无法读取记录文件 {args.ledger}：{exc}\n")
         return EXIT_INVALID
     except OSError as exc:
+        if reader_gone(exc):
+            raise  # `kpirules history LEDGER | head`: main() stops quietly
         stderr.write(f"kpirules: 无法读取记录文件 {args.ledger}：{_os_reason(exc)}\n")
         return EXIT_INVALID
     if note:
@@ -936,6 +999,53 @@ def _audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     same = sum(r.same for r in replayed)
     stdout.write(f"{args.ledger}: {same}/{len(replayed)} 条重算结果与记录逐字节一致\n")
     return EXIT_OK if same == len(replayed) else EXIT_INVALID
+
+
+def _official(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    """Mark a batch official; the mark's checkpoint on stdout, a refusal with its code."""
+    signer = None
+    if args.receipt and Path(args.receipt).exists():
+        raise _UsageError(f"kpirules: 收据文件 {args.receipt} 已存在，请换一个文件名")
+    try:
+        if args.sign_key:
+            signer = load_signing_key(args.sign_key)
+        with Ledger(
+            args.ledger, on_wait=lambda message: print(message, file=stderr, flush=True)
+        ) as ledger:
+            mark, checkpoint = mark_official(
+                ledger,
+                args.batch,
+                note=args.note,
+                period=args.period,
+                replace=args.replace,
+                user=args.user,
+                signer=signer,
+            )
+            superseded = [
+                b.number
+                for b in batches(ledger)
+                if b.period == mark.period and b.number != args.batch
+            ]
+    except OfficialError as exc:
+        stderr.write(f"kpirules: {exc}（{exc.code}）\n")
+        return EXIT_INVALID
+    except LedgerError as exc:
+        stderr.write(f"kpirules: {exc}\n")
+        return EXIT_INVALID
+    others = "、".join(f"第 {n} 批" for n in superseded)
+    instead = f"，取代{others}" if others else ""
+    stdout.write(
+        f"{args.ledger}: 第 {args.batch} 批已标为 {mark.period} 期间的正式批次{instead}\n"
+        f"{args.ledger}: {checkpoint.line()}\n"
+    )
+    if args.receipt:
+        try:
+            write_receipt(args.receipt, checkpoint, args.ledger, force=False)
+        except LedgerError as exc:
+            stderr.write(f"kpirules: {exc}（标记已记入，检查点见上一行）\n")
+            return EXIT_INVALID
+        stdout.write(f"收据已写入 {args.receipt}\n")
+    return EXIT_OK
 
 
 def _verify(
@@ -1039,7 +1149,7 @@ _OS_REASONS = {
 
 
 def _os_reason(exc: OSError) -> str:
-    return _OS_REASONS.get(exc.errno or 0) or exc.strerror or str(exc)
+    return windows_reason(exc) or _OS_REASONS.get(exc.errno or 0) or exc.strerror or str(exc)
 
 
 def _kind(mode: int) -> str | None:
@@ -1197,12 +1307,7 @@ def _publish(tmp: Path, path: Path) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    with contextlib.suppress(OSError):
-        folder = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+    sync_folder(path.parent)
 
 
 def write_atomic(path: Path, text: str | bytes, *, encoding: str = "utf-8") -> None:
@@ -1242,6 +1347,8 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
             return _template(args, stderr)
         if args.command in ("replay", "verify", "history"):
             return _audit(args, stdout, stderr)
+        if args.command == "official":
+            return _official(args, stdout, stderr)
         if args.command == "keygen":
             return _keygen(args, stderr)
         if args.command == "new":
@@ -1250,9 +1357,9 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
     except _UsageError as exc:
         stderr.write(f"{exc}\n")
         return EXIT_USAGE
-    except BrokenPipeError:
-        raise  # the reader went away: main() stops quietly
     except OSError as exc:
+        if reader_gone(exc):
+            raise  # the reader went away: main() stops quietly
         # A file the command names cannot be reached (a name too long for the system, a
         # permission, a device): said in words, never a traceback.
         where = f" {exc.filename}" if exc.filename else ""
@@ -1264,14 +1371,13 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
 
 def main() -> None:
     """Console-script entry point."""
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None:
-            reconfigure(encoding="utf-8")
+    utf8_console(sys.stdout, sys.stderr)
     try:
         code = run(sys.argv[1:], sys.stdout, sys.stderr)
         sys.stdout.flush()
-    except BrokenPipeError:
+    except OSError as exc:
+        if not reader_gone(exc):
+            raise
         # The reader went away (`kpirules history | head`): stop quietly, as other tools do.
         # Python would report the pipe again when flushing stdout at exit: point it at null.
         devnull = os.open(os.devnull, os.O_WRONLY)

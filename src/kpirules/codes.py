@@ -3,7 +3,7 @@
 A code never changes meaning. Codes are grouped by area:
 KR1xx reading the YAML file, KR2xx schema (structure, types, unknown keys),
 KR3xx meaning (ids, weights, bands, formulas, targets, methods, rules),
-KR4xx test cases, KR5xx metrics files, KR6xx scoring.
+KR4xx test cases, KR5xx metrics files, KR6xx scoring, KR7xx the audit ledger.
 
 ``CODES`` maps each code to its English title, its Chinese title and the fix (in Chinese,
 as policy staff read it); ``docs/errors.md`` and ``docs/zh/errors.md`` list every one.
@@ -592,6 +592,21 @@ CODES: dict[str, CodeInfo] = {
     "KR618": _c("Formula uses missing data", "公式用到的指标缺少数据", "补上这些指标的数据"),
     "KR619": _c("Rule formula failed", "规则公式无法计算", "检查公式用到的数据，如除数是否为 0"),
     "KR620": _c("Amount too large", "金额过大", "检查金额公式和输入数据"),
+    # KR7xx: the audit ledger (official batches)
+    "KR701": _c("No such batch", "记录中没有这一批", "用 kpirules history 查看批次号"),
+    "KR702": _c(
+        "Batch has no period",
+        "这一批计分时没有给期间",
+        "加 --period 重新计分并记入，再标记新的批次",
+    ),
+    "KR703": _c("Batch of another period", "这一批属于另一个期间", "检查批次号或 --period"),
+    "KR704": _c("Batch already official", "这一批已是正式批次", "不需要再标记"),
+    "KR705": _c(
+        "Period already has an official batch",
+        "该期间已有正式批次",
+        "确要改用这一批时加 --replace 并用 --note 写明原因",
+    ),
+    "KR706": _c("Replacing without a reason", "改用另一批时没有写原因", "用 --note 写明原因"),
 }
 
 

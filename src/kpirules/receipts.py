@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from kpirules._core.oscompat import sync_folder
 from kpirules.ledger import Checkpoint, LedgerError
 
 if TYPE_CHECKING:
@@ -101,6 +102,7 @@ def write_new(path: Path, data: bytes, *, force: bool, mode: int | None = None) 
     finally:
         with contextlib.suppress(OSError):
             Path(tmp).unlink()
+    sync_folder(path.parent)
 
 
 def read_receipt(path: str | Path) -> Checkpoint:
