@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from kpirules import __version__, html_report, report, skeleton, summary, workbook
-from kpirules.api import check
+from kpirules.api import check, check_part
 from kpirules.characters import refused_character
 from kpirules.diff import compare, effect
 from kpirules.errors import Problem, RulesetError
@@ -387,7 +387,13 @@ def _expand(paths: Sequence[str]) -> list[Path]:
 def _validate(args: argparse.Namespace, stdout: TextIO) -> int:
     files = _expand(args.paths)
     results: list[tuple[Path, bool, tuple[Problem, ...]]] = []
+    parts: dict[Path, str] = {}
     for path in files:
+        part, problems = check_part(path)
+        if part is not None:
+            parts[path] = part
+            results.append((path, not any(p.severity == "error" for p in problems), problems))
+            continue
         ruleset, problems = check(path)
         results.append((path, ruleset is not None, problems))
     failed = any(
@@ -402,6 +408,7 @@ def _validate(args: argparse.Namespace, stdout: TextIO) -> int:
                     "file": str(path),
                     "valid": ok,
                     "problems": [p.as_dict() for p in problems],
+                    **({"part": parts[path]} if path in parts else {}),
                 }
                 for path, ok, problems in results
             ],
@@ -413,11 +420,12 @@ def _validate(args: argparse.Namespace, stdout: TextIO) -> int:
             stdout.write(str(problem) + "\n")
         errors = sum(p.severity == "error" for p in problems)
         warnings = len(problems) - errors
+        kind = f"{parts[path]}；" if path in parts else ""
         if ok:
             note = f"（{warnings} 个警告）" if warnings else ""
-            stdout.write(f"{path}: 有效{note}\n")
+            stdout.write(f"{path}: {kind}有效{note}\n")
         else:
-            stdout.write(f"{path}: 无效：{errors} 个错误，{warnings} 个警告\n")
+            stdout.write(f"{path}: {kind}无效：{errors} 个错误，{warnings} 个警告\n")
     return EXIT_INVALID if failed else EXIT_OK
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import attrs
 
-from kpirules.api import check
+from kpirules.api import check, part_of_rulesets
 from kpirules.errors import Problem
 from kpirules.model import Ruleset
 from kpirules.periods import Period, PeriodError, choose, in_force, parse_period
@@ -38,7 +38,8 @@ class Catalog:
 
     @classmethod
     def scan(cls, folder: Path) -> Catalog:
-        """Load every ruleset file under ``folder`` (tests files are not rulesets)."""
+        """Load every ruleset file under ``folder`` (tests files, base rulesets and fragments
+        are not rulesets that can be scored)."""
         found: dict[str, list[Version]] = {}
         invalid: list[Problem] = []
         paths = sorted(p for p in folder.rglob("*") if p.suffix in _SUFFIXES and p.is_file())
@@ -46,6 +47,8 @@ class Catalog:
             if path.name.endswith((".tests.yaml", ".tests.yml")):
                 continue
             name = path.relative_to(folder).as_posix()
+            if part_of_rulesets(path):
+                continue  # a base ruleset or fragment: only the rulesets using it are offered
             ruleset, problems = check(path)
             if ruleset is None:
                 invalid.extend(
