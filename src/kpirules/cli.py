@@ -881,9 +881,9 @@ def _diff(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     old, new = loaded
     changes = compare(old, new)
     for change in changes:
-        where = f"（{args.old}:{change.old_line}" if change.old_line else "（"
+        where = f"（{change.old_file or args.old}:{change.old_line}" if change.old_line else "（"
         where += (" → " if change.old_line and change.new_line else "") + (
-            f"{args.new}:{change.new_line}" if change.new_line else ""
+            f"{change.new_file or args.new}:{change.new_line}" if change.new_line else ""
         )
         stdout.write(f"- {change.text}{where}）\n" if where != "（" else f"- {change.text}\n")
     if not changes:

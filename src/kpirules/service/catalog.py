@@ -57,7 +57,14 @@ class Catalog:
                 continue
             # Named as inside the folder: explanations and the ledger never show this
             # machine's paths to clients.
-            named = attrs.evolve(ruleset, file=name)
+            named = attrs.evolve(
+                ruleset,
+                file=name,
+                sources=tuple(
+                    attrs.evolve(f, path=_inside(folder, f.path)) for f in ruleset.sources
+                ),
+                origins=tuple((i, _inside(folder, f)) for i, f in ruleset.origins),
+            )
             found.setdefault(ruleset.id, []).append(Version(named, name))
         by_id = {
             rid: tuple(sorted(versions, key=lambda v: in_force(v.ruleset).start))
@@ -97,6 +104,14 @@ class Catalog:
         except PeriodError as exc:
             raise ServiceError(422, "period", str(exc)) from None
         return next(v for v in versions if v.ruleset is chosen)
+
+
+def _inside(folder: Path, file: str) -> str:
+    """A file a ruleset is made of, named as inside the folder (its bare name if outside)."""
+    try:
+        return Path(file).resolve().relative_to(folder.resolve()).as_posix()
+    except ValueError:
+        return Path(file).name
 
 
 def parse(text: str) -> Period:
