@@ -274,3 +274,22 @@ def test_validate_json_marks_parts(tmp_path: Path) -> None:
     files = json.loads(out.getvalue())["files"]
     assert files[0]["part"].startswith("基础规则集")
     assert "part" not in files[1]
+
+
+def test_versions_folder_skips_the_base_they_share(tmp_path: Path) -> None:
+    """A folder of yearly versions extending one base: the base is not taken for a version."""
+    from kpirules.periods import choose, family, parse_period
+
+    base = BASE.replace("in_force: {from: 2026-01-01, to: 2026-12-31}\n", "")
+    write(tmp_path, {"common/base.yaml": base, "common/grades.yaml": GRADES})
+    for year in (2026, 2027):
+        text = POST.replace("extends: common/base.yaml", "extends: ../common/base.yaml")
+        text = text.replace('version: "2026.1"', f'version: "{year}.1"')
+        text = text.replace(
+            "extends:", f"in_force: {{from: {year}-01-01, to: {year}-12-31}}\nextends:"
+        )
+        write(tmp_path, {f"versions/{year}.yaml": text})
+    paths = sorted([*(tmp_path / "versions").glob("*.yaml"), tmp_path / "common" / "base.yaml"])
+    versions = family(paths)
+    assert [r.version for r in versions] == ["2026.1", "2027.1"]
+    assert choose(versions, parse_period("2027")).version == "2027.1"

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from kpirules import __version__, html_report, report, skeleton, summary, workbook
-from kpirules.api import check, check_part
+from kpirules.api import check, check_part, part_of_rulesets
 from kpirules.characters import refused_character
 from kpirules.diff import compare, effect
 from kpirules.errors import Problem, RulesetError
@@ -843,6 +843,8 @@ def _test(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     failed = False
     ran = 0
     for path in files:
+        if part_of_rulesets(path):
+            continue  # a base ruleset or fragment has no cases: the rulesets using it run theirs
         ruleset, problems = check(path)
         if ruleset is None:
             for p in problems:

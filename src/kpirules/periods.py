@@ -15,7 +15,7 @@ from pathlib import Path
 
 import attrs
 
-from kpirules.api import load
+from kpirules.api import load, part_of_rulesets
 from kpirules.errors import KpirulesError
 from kpirules.exact import exact
 from kpirules.model import Metric, Ruleset
@@ -151,11 +151,12 @@ def choose(versions: Sequence[Ruleset], period: Period, *, as_of: dt.date | None
 
 @exact
 def family(paths: Iterable[Path]) -> list[Ruleset]:
-    """Every ruleset version in ``paths`` (tests files are skipped); RulesetError if any is invalid."""
+    """Every ruleset version in ``paths`` (tests files, bases and fragments are skipped);
+    RulesetError if any is invalid."""
     out: list[Ruleset] = []
     for path in paths:
-        if path.name.endswith(".tests.yaml"):
-            continue
+        if path.name.endswith(".tests.yaml") or part_of_rulesets(path):
+            continue  # tests files, base rulesets and fragments are not versions
         out.append(load(path))
     ids = {r.id for r in out}
     if len(ids) > 1:
