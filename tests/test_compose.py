@@ -197,9 +197,9 @@ def test_backslash_paths_from_windows_editors(post: Path) -> None:
 
 
 def test_text_checked_in_memory_cannot_name_files() -> None:
-    """A ruleset text with extends, checked without its files (the service's check), gets KR132."""
+    """A ruleset text with extends, checked without its files (the service's check), gets KR129."""
     _, problems = kpirules.check("网页.yaml", text=POST)
-    assert [(p.code, p.line, p.path) for p in problems] == [("KR132", 6, "$.extends")]
+    assert [(p.code, p.line, p.path) for p in problems] == [("KR129", 6, "$.extends")]
     assert "不是从文件读取的" in problems[0].message
 
 
@@ -293,3 +293,32 @@ def test_versions_folder_skips_the_base_they_share(tmp_path: Path) -> None:
     versions = family(paths)
     assert [r.version for r in versions] == ["2026.1", "2027.1"]
     assert choose(versions, parse_period("2027")).version == "2027.1"
+
+
+def test_fragment_included_twice_is_reported_once(post: Path) -> None:
+    """A fragment the base already includes, included again, is one problem naming the file."""
+    text = post.read_text("utf-8").replace(
+        "extends: common/base.yaml", "extends: common/base.yaml\ninclude: [common/grades.yaml]"
+    )
+    post.write_text(text.split("grades:\n")[0], "utf-8")
+    _, problems = kpirules.check(post)
+    grades = str(post.parent / "common" / "grades.yaml")
+    assert [(p.code, p.file, p.line) for p in problems] == [("KR124", grades, 3)]
+    assert problems[0].message == (
+        f"{grades} 被引入了两次（等级“优秀” 等因而重复）（由 {post}:7 引入）"
+    )
+
+
+def test_replace_on_a_sub_category_is_refused(post: Path) -> None:
+    """replace: true on a sub-category means nothing and is reported where it is written."""
+    base = post.parent / "common" / "base.yaml"
+    text = BASE.replace(
+        "    indicators:\n      - {id: attendance_score",
+        "    categories:\n      - id: sub\n        label: 下级\n        weight: 40\n        replace: true\n"
+        "        indicators:\n          - {id: attendance_score",
+    ).replace("\n      - {id: integrity_score", "\n          - {id: integrity_score")
+    base.write_text(text, "utf-8")
+    _, problems = kpirules.check(post)
+    assert [(p.code, Path(p.file).name, p.line, p.path) for p in problems] == [
+        ("KR127", "base.yaml", 19, "$.categories[0].categories[0].replace")
+    ]

@@ -205,7 +205,7 @@ def _not_scoreable(doc: Document, composed: Composed) -> Problem:
         f"这是{what}，不是可以单独计分的规则集",
         suggestion=f"在规则集中用 {use} 引用它；单独检查请用 kpirules validate",
         at_key=True,
-        code="KR131",
+        code="KR128",
     )
 
 

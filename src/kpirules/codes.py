@@ -49,67 +49,15 @@ CODES: dict[str, CodeInfo] = {
     "KR118": _c("Merge key not supported", "不支持合并键 <<", "把要复用的内容直接写出来"),
     "KR119": _c("Duplicate key", "重复的键", "删除或改名其中一个"),
     "KR120": _c("Hidden character", "含有控制字符或不可见字符", "删除该字符"),
-    # KR121–KR132: rulesets made of several files (extends, include)
-    "KR121": _c(
-        "File named by extends or include not found",
-        "extends 或 include 引用的文件不存在",
-        "检查路径：相对于写 extends/include 的文件所在目录",
-    ),
-    "KR122": _c(
-        "Files extend or include each other in a cycle",
-        "文件之间循环引用",
-        "删去循环中的一处 extends 或 include",
-    ),
-    "KR123": _c(
-        "Files extend or include too deeply",
-        "引用层数过多",
-        "减少 extends/include 的层数（最多 8 层）",
-    ),
-    "KR124": _c(
-        "Inherited item defined again without saying so",
-        "继承来的条目被重复定义",
-        "替换它就写 replace: true（设置写在顶层 replace 中），去掉它就写 remove，否则删去这里的定义",
-    ),
-    "KR125": _c(
-        "replace with nothing inherited to replace",
-        "replace 没有可替换的继承条目",
-        "删去 replace，或检查 id 拼写和 extends 是否写对",
-    ),
-    "KR126": _c(
-        "remove names nothing inherited",
-        "remove 中的 id 不是继承来的",
-        "检查 id 拼写；等级写 grade:名称",
-    ),
-    "KR127": _c(
-        "File of the wrong kind referenced",
-        "引用的文件种类不对",
-        "extends 引用写有 base: true 的基础规则集，include 引用写有 fragment 的片段",
-    ),
-    "KR128": _c(
-        "Key not allowed in a base ruleset or fragment",
-        "基础规则集或片段中不能写这一项",
-        "片段只写 fragment 声明的那一节；基础规则集不写 tests",
-    ),
-    "KR129": _c(
-        "Item defined in two included files",
-        "两个被引入的文件定义了同一条目",
-        "只在一个文件中定义它",
-    ),
-    "KR130": _c(
-        "extends, include, remove or replace written wrongly",
-        "extends、include、remove 或 replace 的写法不对",
-        "按提示改写：路径写相对路径的 .yaml 文件，列表写成 [..]",
-    ),
-    "KR131": _c(
-        "Base ruleset or fragment used as a ruleset",
-        "基础规则集或片段不能单独计分",
-        "计分时使用引用它的规则集；单独检查请用 kpirules validate",
-    ),
-    "KR132": _c(
-        "Text that names other files checked without them",
-        "在内存中检查的文本引用了其他文件",
-        "把规则集保存为文件，与被引用的文件放在一起再检查",
-    ),
+    "KR121": _c("File not found", "引用的文件不存在", "检查相对路径"),
+    "KR122": _c("Reference cycle", "文件之间循环引用", "删去循环中的一处引用"),
+    "KR123": _c("References too deep", "引用层数过多", "最多引用 8 层"),
+    "KR124": _c("Item defined in two files", "条目在两个文件中定义", "按提示写 replace 或 remove"),
+    "KR125": _c("Nothing inherited by that id", "没有这个继承的条目", "检查 id 的拼写"),
+    "KR126": _c("File of the wrong kind", "文件种类不对", "按提示改用正确的文件"),
+    "KR127": _c("Reference written wrongly", "引用写法不对", "按提示改写"),
+    "KR128": _c("Base or fragment scored", "不能单独计分", "使用引用它的规则集"),
+    "KR129": _c("Text names other files", "文本引用了其他文件", "保存为文件后再检查"),
     # KR2xx: schema (structure, types, unknown keys)
     "KR201": _c("Required key missing", "缺少必填项", "补上提示的必填项"),
     "KR202": _c("Unknown key", "不认识的键", "检查拼写，按提示改成可用的键"),

@@ -42,6 +42,7 @@ from kpirules.layers import (
     drop,
     entry_ids,
     explode,
+    nested_replaces,
     origins,
     tagged,
     take_replace,
@@ -116,7 +117,7 @@ def compose(doc: Document, *, text: str | None = None) -> Composed:
             (key,),
             f"{key} 引用了其他文件，但这段文本不是从文件读取的，无法找到被引用的文件",
             suggestion="请保存为文件，并与被引用的文件放在一起后再检查",
-            code="KR132",
+            code="KR129",
         )
         return Composed(None, kind, "", tuple(resolver.files), (), (problem,))
     resolver.chain.append(os.path.realpath(doc.file))
@@ -185,6 +186,56 @@ def _problem(
     )
 
 
+def _kind_problems(doc: Document, kind: str) -> list[Problem]:
+    """What a base or fragment file holds that its kind does not allow."""
+    found: list[Problem] = []
+
+    def err(path: PathKey, message: str, fix: str | None, *, at_key: bool = False) -> None:
+        found.append(doc.problem(path, message, suggestion=fix, at_key=at_key, code="KR126"))
+
+    data: dict[str, Any] = doc.data
+    if kind == "base":
+        if data.get("base") is not True:
+            found.append(
+                doc.problem(
+                    ("base",),
+                    "base 只能写 true",
+                    suggestion="基础规则集写 base: true",
+                    code="KR127",
+                )
+            )
+        for key in ("tests", "fragment"):
+            if key in data:
+                err(
+                    (key,),
+                    f"基础规则集不能写 {key}",
+                    "测试用例写在各个规则集中；片段与基础规则集分开写",
+                    at_key=True,
+                )
+    if kind != "fragment":
+        return found
+    section = data.get("fragment")
+    if section not in FRAGMENT_KINDS:
+        err(
+            ("fragment",),
+            f"不认识的片段种类 {section}",
+            "可用：" + "、".join(FRAGMENT_KINDS),
+        )
+        return found
+    allowed = {"fragment", "include", "kpirules", "description", section}
+    for key in data:
+        if key not in allowed:
+            err(
+                (key,),
+                f"片段（fragment: {section}）只能写 {section}，不能写 {key}",
+                "其他内容放到另一个片段或基础规则集",
+                at_key=True,
+            )
+    if section not in data:
+        err((), f"片段声明为 fragment: {section}，但没有写 {section}", None)
+    return found
+
+
 class _Resolver:
     """Walks the files of one ruleset, merging each file's layer over what it inherits."""
 
@@ -193,6 +244,7 @@ class _Resolver:
         self.problems: list[Problem] = []
         self.files: list[SourceFile] = []
         self.chain: list[str] = []
+        self.repeated: set[str] = set()
 
     def failed(self) -> bool:
         return any(p.severity == "error" for p in self.problems)
@@ -201,7 +253,7 @@ class _Resolver:
         """The merged layer of ``doc``: its base, minus removals, its fragments, its own items."""
         data: dict[str, Any] = doc.data
         kind = file_kind(data)
-        self._check_kind(doc, kind)
+        self.problems.extend(_kind_problems(doc, kind))
         layer = Layer()
         extends = data.get("extends")
         if "extends" in data:
@@ -211,7 +263,7 @@ class _Resolver:
                     ("extends",),
                     "片段文件不能写 extends",
                     "片段只能 include 其他片段",
-                    "KR127",
+                    "KR126",
                 )
             else:
                 base = self._follow(doc, ("extends",), extends, via, "base")
@@ -221,7 +273,7 @@ class _Resolver:
         includes = data.get("include")
         if "include" in data and not isinstance(includes, list):
             self._err(
-                doc, ("include",), "include 应写成文件的列表", "如 include: [grades.yaml]", "KR130"
+                doc, ("include",), "include 应写成文件的列表", "如 include: [grades.yaml]", "KR127"
             )
             includes = []
         for i, ref in enumerate(includes or []):
@@ -243,7 +295,7 @@ class _Resolver:
     ) -> Layer | None:
         key = path[0]
         if not isinstance(ref, str) or not ref.strip():
-            self._err(doc, path, f"{key} 应写文件的相对路径，如 {key}: common.yaml", None, "KR130")
+            self._err(doc, path, f"{key} 应写文件的相对路径，如 {key}: common.yaml", None, "KR127")
             return None
         rel = ref.strip().replace("\\", "/")
         if rel.startswith("/") or (len(rel) > 1 and rel[1] == ":") or "://" in rel:
@@ -252,11 +304,11 @@ class _Resolver:
                 path,
                 f"{key} 的路径 {ref} 不是相对路径",
                 "写相对于本文件所在目录的路径",
-                "KR130",
+                "KR127",
             )
             return None
         if not rel.endswith((".yaml", ".yml")):
-            self._err(doc, path, f"{key} 引用的 {ref} 不是 .yaml 文件", None, "KR130")
+            self._err(doc, path, f"{key} 引用的 {ref} 不是 .yaml 文件", None, "KR127")
             return None
         # normpath keeps the name as the ruleset writes it (b/../x.yaml → x.yaml), relative
         # to where the main file was named, without resolving links.
@@ -298,7 +350,7 @@ class _Resolver:
                 path,
                 f"{key} 只能引用{_KIND_WORDS[wanted]}，{ref} 是{found}",
                 "基础规则集写 base: true；片段写 fragment: metrics 等" if key else None,
-                "KR127",
+                "KR126",
             )
             return None
         self.chain.append(real)
@@ -306,47 +358,6 @@ class _Resolver:
             return self.layer_of(other, chain)
         finally:
             self.chain.pop()
-
-    def _check_kind(self, doc: Document, kind: str) -> None:
-        data: dict[str, Any] = doc.data
-        if kind == "base":
-            if data.get("base") is not True:
-                self._err(doc, ("base",), "base 只能写 true", "基础规则集写 base: true", "KR130")
-            for key in ("tests", "fragment"):
-                if key in data:
-                    self._err(
-                        doc,
-                        (key,),
-                        f"基础规则集不能写 {key}",
-                        "测试用例写在各个规则集中；片段与基础规则集分开写",
-                        "KR128",
-                        at_key=True,
-                    )
-        if kind != "fragment":
-            return
-        section = data.get("fragment")
-        if section not in FRAGMENT_KINDS:
-            self._err(
-                doc,
-                ("fragment",),
-                f"不认识的片段种类 {section}",
-                "可用：" + "、".join(FRAGMENT_KINDS),
-                "KR128",
-            )
-            return
-        allowed = {"fragment", "include", "kpirules", "description", section}
-        for key in data:
-            if key not in allowed:
-                self._err(
-                    doc,
-                    (key,),
-                    f"片段（fragment: {section}）只能写 {section}，不能写 {key}",
-                    "其他内容放到另一个片段或基础规则集",
-                    "KR128",
-                    at_key=True,
-                )
-        if section not in data:
-            self._err(doc, (), f"片段声明为 fragment: {section}，但没有写 {section}", None, "KR128")
 
     # -- merging --------------------------------------------------------------------
 
@@ -356,7 +367,7 @@ class _Resolver:
             return
         if not isinstance(removes, list):
             self._err(
-                doc, ("remove",), "remove 应写成 id 的列表，如 remove: [attendance]", None, "KR130"
+                doc, ("remove",), "remove 应写成 id 的列表，如 remove: [attendance]", None, "KR127"
             )
             return
         for i, rid in enumerate(removes):
@@ -366,7 +377,7 @@ class _Resolver:
                     ("remove", i),
                     f"remove 中的 “{rid}” 不是继承来的指标数据、类别、指标、否决项、加减分、结果规则或等级",
                     "检查拼写；等级写 grade:名称，如 grade:优秀",
-                    "KR126",
+                    "KR125",
                 )
 
     def _merge_siblings(self, doc: Document, layer: Layer, part: Layer) -> None:
@@ -388,12 +399,23 @@ class _Resolver:
             layer.containers.setdefault(path, where)
 
     def _twice(self, doc: Document, key: str, first: Entry, second: Entry) -> None:
+        if (first.where.file, first.where.line) == (second.where.file, second.where.line):
+            # One fragment brought in twice (say by the base and again by this file): say so once.
+            again = second.where.file or doc.file
+            if again not in self.repeated:
+                self.repeated.add(again)
+                message = f"{again} 被引入了两次（{_named(key)} 等因而重复）"
+                fix = "删去其中一处 include：继承的基础规则集已引入它时，本文件不必再引入"
+                self.problems.append(
+                    _problem(doc.file, second.where, second.path, message, fix, "KR124")
+                )
+            return
         message = (
             f"{_named(key)} 在两个被引入的文件中都有定义：{_shown(doc.file, first.where)} 和 "
             f"{_shown(doc.file, second.where)}"
         )
         self.problems.append(
-            _problem(doc.file, second.where, second.path, message, "只在一个文件中定义它", "KR129")
+            _problem(doc.file, second.where, second.path, message, "只在一个文件中定义它", "KR124")
         )
 
     def _merge_own(self, doc: Document, layer: Layer, own: Layer) -> None:
@@ -404,7 +426,7 @@ class _Resolver:
                 ("replace",),
                 "顶层的 replace 应写成设置名的列表，如 replace: [rounding]",
                 None,
-                "KR130",
+                "KR127",
             )
             replace = []
         listed = {r: i for i, r in enumerate(replace or []) if isinstance(r, str)}
@@ -443,7 +465,7 @@ class _Resolver:
             if flag is not None and flag is not True:
                 self.problems.append(
                     _problem(
-                        doc.file, at, (*entry.path, "replace"), "replace 只能写 true", None, "KR130"
+                        doc.file, at, (*entry.path, "replace"), "replace 只能写 true", None, "KR127"
                     )
                 )
             if entry.key is not None and entry.key in index:
@@ -495,3 +517,7 @@ class _Resolver:
                 message = f"“{name}” 已由 {_shown(file, first)} 定义，这里（{_shown(file, here)}）又用了同一个 id"
                 fix = f"改用另一个 id；要替换继承的那个，在外层条目写 replace: true 或写 remove: [{name}]"
                 self.problems.append(_problem(file, here, path, message, fix, "KR124"))
+        for path, where in nested_replaces(layer):
+            message = "replace 只能写在顶层的条目上，下级类别不能单独替换"
+            fix = "替换它所在的顶层类别（在那里写 replace: true），或用 remove 去掉它"
+            self.problems.append(_problem(file, where, path, message, fix, "KR127"))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import attrs
 
 from kpirules.exact import exact
 from kpirules.methods import METHODS
-from kpirules.model import Band, Indicator, Outcome, Ruleset, Veto
+from kpirules.model import Band, Indicator, Metric, Outcome, Ruleset, Veto
 from kpirules.quantity import format_decimal, format_percent
 from kpirules.result import Result
 
@@ -147,7 +147,37 @@ def compare(old: Ruleset, new: Ruleset) -> list[Change]:
     if old.show != new.show:
         add("header", f"列示：{'、'.join(old.show) or '无'} → {'、'.join(new.show) or '无'}")
 
-    old_metrics, new_metrics = {m.id: m for m in old.metrics}, {m.id: m for m in new.metrics}
+    old_metrics = {m.id: m for m in old.metrics}
+    new_metrics = {m.id: m for m in new.metrics}
+    _metric_changes(add, old_metrics, new_metrics)
+    _indicator_changes(add, old, new, old_metrics, new_metrics)
+    _category_and_grade_changes(add, old, new)
+    _rules(out, "否决项", list(old.vetoes), list(new.vetoes), _veto_text, (old, new))
+    _rules(out, "结果规则", list(old.outcomes), list(new.outcomes), _outcome_text, (old, new))
+    old_adj = [
+        f"{r.label}：{r.kind} {r.points.text}（上限 {r.cap}）" for r in old.adjustments.rules
+    ]
+    new_adj = [
+        f"{r.label}：{r.kind} {r.points.text}（上限 {r.cap}）" for r in new.adjustments.rules
+    ]
+    if old_adj != new_adj or (old.adjustments.max_bonus, old.adjustments.max_penalty) != (
+        new.adjustments.max_bonus,
+        new.adjustments.max_penalty,
+    ):
+        add(
+            "adjustment",
+            f"加减分规则：{'；'.join(old_adj) or '（无）'} → {'；'.join(new_adj) or '（无）'}",
+        )
+    return sorted(out, key=lambda c: (c.kind != "note", c.new_line or c.old_line, c.text))
+
+
+class _Add(Protocol):
+    def __call__(self, kind: str, text: str, o: int = 0, n: int = 0, *, item: str = "") -> None: ...
+
+
+def _metric_changes(
+    add: _Add, old_metrics: dict[str, Metric], new_metrics: dict[str, Metric]
+) -> None:
     for mid in old_metrics.keys() - new_metrics.keys():
         add(
             "metric",
@@ -177,6 +207,14 @@ def compare(old: Ruleset, new: Ruleset) -> list[Change]:
         if (a.unit, a.measure, a.minimum, a.maximum) != (b.unit, b.measure, b.minimum, b.maximum):
             add("metric", f"{b.label}（{mid}）的单位或取值范围改变", a.line, b.line, item=mid)
 
+
+def _indicator_changes(
+    add: _Add,
+    old: Ruleset,
+    new: Ruleset,
+    old_metrics: dict[str, Metric],
+    new_metrics: dict[str, Metric],
+) -> None:
     old_ind, new_ind = {i.id: i for i in old.indicators()}, {i.id: i for i in new.indicators()}
     for iid in [i for i in old_ind if i not in new_ind]:
         add(
@@ -237,6 +275,8 @@ def compare(old: Ruleset, new: Ruleset) -> list[Change]:
                 item=iid,
             )
 
+
+def _category_and_grade_changes(add: _Add, old: Ruleset, new: Ruleset) -> None:
     old_cats = {c.id: c for c in old.all_categories()}
     new_cats = {c.id: c for c in new.all_categories()}
     for cid in old_cats.keys() & new_cats.keys():
@@ -268,24 +308,6 @@ def compare(old: Ruleset, new: Ruleset) -> list[Change]:
             != (b.lower, b.lower_closed, b.upper, b.upper_closed)
         ):
             add("grade", f"等级 {g}：{_band(a)} → {_band(b)}", a.line, b.line, item=f"grade:{g}")
-
-    _rules(out, "否决项", list(old.vetoes), list(new.vetoes), _veto_text, (old, new))
-    _rules(out, "结果规则", list(old.outcomes), list(new.outcomes), _outcome_text, (old, new))
-    old_adj = [
-        f"{r.label}：{r.kind} {r.points.text}（上限 {r.cap}）" for r in old.adjustments.rules
-    ]
-    new_adj = [
-        f"{r.label}：{r.kind} {r.points.text}（上限 {r.cap}）" for r in new.adjustments.rules
-    ]
-    if old_adj != new_adj or (old.adjustments.max_bonus, old.adjustments.max_penalty) != (
-        new.adjustments.max_bonus,
-        new.adjustments.max_penalty,
-    ):
-        add(
-            "adjustment",
-            f"加减分规则：{'；'.join(old_adj) or '（无）'} → {'；'.join(new_adj) or '（无）'}",
-        )
-    return sorted(out, key=lambda c: (c.kind != "note", c.new_line or c.old_line, c.text))
 
 
 def _veto_text(v: Veto) -> str:

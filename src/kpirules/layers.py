@@ -241,6 +241,22 @@ def _nested_ids(
             yield from _nested_ids(entry, item, (*rel, key, i))
 
 
+def nested_replaces(layer: Layer) -> Iterator[tuple[PathKey, Position]]:
+    """``replace`` written on a sub-category, where it means nothing (path in its file)."""
+
+    def below(entry: Entry, value: object, rel: PathKey) -> Iterator[tuple[PathKey, Position]]:
+        subs = value.get("categories") if isinstance(value, dict) else None
+        for i, sub in enumerate(subs if isinstance(subs, list) else []):
+            at: PathKey = (*rel, "categories", i)
+            if isinstance(sub, dict) and "replace" in sub:
+                where = entry.kpos.get((*at, "replace")) or entry.where
+                yield (*entry.path, *at, "replace"), where
+            yield from below(entry, sub, at)
+
+    for entry in layer.sections.get("categories", []):
+        yield from below(entry, entry.value, ())
+
+
 def drop(layer: Layer, rid: str) -> bool:
     """Remove the inherited item ``rid`` (at any depth of the categories); True if found."""
     for entries in layer.sections.values():
