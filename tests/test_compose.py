@@ -198,7 +198,7 @@ def test_backslash_paths_from_windows_editors(post: Path) -> None:
 
 def test_text_checked_in_memory_cannot_name_files() -> None:
     """A ruleset text with extends, checked without its files (the service's check), gets KR129."""
-    _, problems = kpirules.check("网页.yaml", text=POST)
+    _, problems = kpirules.check("网页.yaml", text=POST, read_files=False)
     assert [(p.code, p.line, p.path) for p in problems] == [("KR129", 6, "$.extends")]
     assert "不是从文件读取的" in problems[0].message
 
@@ -322,3 +322,20 @@ def test_replace_on_a_sub_category_is_refused(post: Path) -> None:
     assert [(p.code, Path(p.file).name, p.line, p.path) for p in problems] == [
         ("KR127", "base.yaml", 19, "$.categories[0].categories[0].replace")
     ]
+
+
+def test_recorded_text_resolves_its_base_beside_the_named_file(post: Path) -> None:
+    """A text in memory (a replayed record) reads its base relative to the path naming it."""
+    text = post.read_text("utf-8")
+    from_text = kpirules.load(post, text=text)
+    assert from_text.fingerprint == kpirules.load(post).fingerprint
+    assert from_text.sources[0].sha256 == hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def test_service_check_does_not_read_other_files(post: Path) -> None:
+    """The service's ruleset check refuses extends instead of reading the server's files."""
+    from kpirules.service.app import _check_text
+
+    checked = _check_text(str(post), post.read_text("utf-8"))
+    assert checked["valid"] is False
+    assert [p["code"] for p in checked["problems"]] == ["KR129"]

@@ -35,7 +35,7 @@ _LENT = {
 
 @exact
 def check(
-    path: str | Path, *, text: str | None = None
+    path: str | Path, *, text: str | None = None, read_files: bool = True
 ) -> tuple[Ruleset | None, tuple[Problem, ...]]:
     """Load and validate a ruleset file (or a tests file), returning it and every problem.
 
@@ -45,6 +45,8 @@ def check(
     Args:
         path: the file (YAML, UTF-8).
         text: the file's text, when already in memory; ``path`` then only names it.
+        read_files: whether the files that text extends or includes are read, relative to
+            ``path`` (replaying a recorded text does; a text sent by a client must not).
 
     Returns:
         The ruleset, or None when any problem is an error; and all problems, sorted by line.
@@ -56,7 +58,7 @@ def check(
         return None, sorted_problems(problems)
     if isinstance(doc.data, dict) and TESTS_KEY in doc.data:
         return _check_tests_file(Path(path), doc)
-    composed = compose(doc, text=text)
+    composed = compose(doc, text=text, read_files=read_files)
     if composed.document is None or composed.problems:
         return None, sorted_problems(composed.problems)
     if composed.kind != "ruleset":

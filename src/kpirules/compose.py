@@ -94,13 +94,15 @@ def uses_other_files(data: object) -> bool:
     return isinstance(data, dict) and ("extends" in data or "include" in data)
 
 
-def compose(doc: Document, *, text: str | None = None) -> Composed:
+def compose(doc: Document, *, text: str | None = None, read_files: bool = True) -> Composed:
     """Resolve ``doc`` (the main file) with every file it extends or includes.
 
     Args:
         doc: the loaded main file.
-        text: the main file's text when it was checked from memory: other files are then
-            not read at all, and ``extends``/``include`` are refused.
+        text: the main file's text when it was checked from memory (its SHA-256 is then
+            taken from it).
+        read_files: False when no other file may be read (a text sent by a client):
+            ``extends`` and ``include`` are then refused.
 
     Returns:
         The resolved document (None when composition failed) and every problem found.
@@ -111,7 +113,7 @@ def compose(doc: Document, *, text: str | None = None) -> Composed:
     kind = file_kind(doc.data)
     if not isinstance(doc.data, dict) or (kind == "ruleset" and not _has_compose_keys(doc.data)):
         return Composed(doc, kind, "", tuple(resolver.files), (), ())
-    if text is not None and uses_other_files(doc.data):
+    if not read_files and uses_other_files(doc.data):
         key = "extends" if "extends" in doc.data else "include"
         problem = doc.problem(
             (key,),
