@@ -38,17 +38,33 @@ def problems_of(text: str) -> list[str]:
     return [str(p) for p in problems]
 
 
+def fixture_paths() -> list[Path]:
+    """Every negative fixture: NAME.yaml, or a folder NAME/ of several files whose main.yaml
+    is checked (both with NAME.expected beside them)."""
+    return sorted([*INVALID.glob("*.yaml"), *INVALID.glob("*/main.yaml")])
+
+
+def fixture_name(path: Path) -> str:
+    return path.parent.name if path.name == "main.yaml" else path.stem
+
+
 def fixture_names() -> list[str]:
-    return sorted(p.stem for p in INVALID.glob("*.yaml") if p.with_suffix(".expected").exists())
+    return sorted(
+        fixture_name(p)
+        for p in fixture_paths()
+        if (INVALID / f"{fixture_name(p)}.expected").exists()
+    )
 
 
 @pytest.mark.parametrize("name", fixture_names())
 def test_invalid_fixture(name: str) -> None:
     """Each negative fixture yields exactly its expected messages, in line order."""
-    path = INVALID / f"{name}.yaml"
-    expected = path.with_suffix(".expected").read_text("utf-8").splitlines()
+    folder = INVALID / name
+    path = folder / "main.yaml" if folder.is_dir() else INVALID / f"{name}.yaml"
+    expected = (INVALID / f"{name}.expected").read_text("utf-8").splitlines()
     _, problems = kpirules.check(path)
-    got = [str(p).replace(str(path), path.name) for p in problems]
+    shown = str(folder) + "/" if folder.is_dir() else str(path)
+    got = [str(p).replace(shown, "" if folder.is_dir() else path.name) for p in problems]
     assert got == expected
     assert got, "a negative fixture must produce at least one problem"
     assert [p for p in problems if p.code not in CODES] == []
@@ -56,7 +72,7 @@ def test_invalid_fixture(name: str) -> None:
 
 def test_fixture_folder_is_not_empty() -> None:
     """The negative fixtures exist and every one has its expected messages."""
-    yamls = sorted(p.stem for p in INVALID.glob("*.yaml") if not p.stem.startswith("pending_"))
+    yamls = sorted(fixture_name(p) for p in fixture_paths() if not p.stem.startswith("pending_"))
     assert len(yamls) >= 30
     assert yamls == fixture_names()
 

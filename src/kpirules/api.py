@@ -10,6 +10,7 @@ from typing import Any
 import attrs
 
 from kpirules._core.canonical import canonical_json
+from kpirules.compose import Composed, compose, file_kind
 from kpirules.engine import Engine, compile_ruleset
 from kpirules.errors import Problem, RulesetError, sorted_problems
 from kpirules.exact import exact
@@ -19,6 +20,19 @@ from kpirules.result import Result
 from kpirules.validate import validate_document, validate_tests_document
 
 TESTS_KEY = "kpirules_tests"
+#: Problems a base or fragment checked alone cannot judge: they name what the ruleset that
+#: uses it may define (metrics, grades, names in formulas, the total the weights add up to).
+_NEEDS_WHOLE = frozenset({"KR307", "KR325", "KR336", "KR347", "KR367", "KR384", "KR385"})
+#: Header values lent to a base or fragment checked alone; their own problems are not its.
+_LENT = {
+    "kpirules": 1,
+    "id": "part",
+    "title": "-",
+    "version": "-",
+    "source": "-",
+    "in_force": {"from": "2000-01-01"},
+    "weighting": "points",
+}
 
 
 @attrs.frozen
@@ -75,7 +89,7 @@ def _fields_of(ruleset: Ruleset) -> dict[str, Any]:
 
 @exact
 def check(
-    path: str | Path, *, text: str | None = None
+    path: str | Path, *, text: str | None = None, read_files: bool = True
 ) -> tuple[LoadedRuleset | None, tuple[Problem, ...]]:
     """Load and validate a ruleset file (or a tests file), returning it and every problem.
 
@@ -85,6 +99,8 @@ def check(
     Args:
         path: the file (YAML, UTF-8).
         text: the file's text, when already in memory; ``path`` then only names it.
+        read_files: whether the files that text extends or includes are read, relative to
+            ``path`` (replaying a recorded text does; a text sent by a client must not).
 
     Returns:
         The ruleset, or None when any problem is an error; and all problems, sorted by line.
@@ -96,12 +112,17 @@ def check(
         return None, sorted_problems(problems)
     if isinstance(doc.data, dict) and TESTS_KEY in doc.data:
         return _check_tests_file(Path(path), doc)
+    composed = compose(doc, text=text, read_files=read_files)
+    if composed.document is None or composed.problems:
+        return None, sorted_problems(composed.problems)
+    if composed.kind != "ruleset":
+        return None, (_not_scoreable(doc, composed),)
     source = text if text is not None else _read_text(path)
-    ruleset, more = validate_document(doc, source)
+    ruleset, more = validate_document(composed.document, source)
     found = sorted_problems(more)
     if ruleset is None or any(p.severity == "error" for p in found):
         return None, found
-    return _compile(ruleset, doc), found
+    return _compile(ruleset, composed), found
 
 
 @exact
@@ -114,6 +135,50 @@ def load(path: str | Path, *, text: str | None = None) -> LoadedRuleset:
     if ruleset is None:
         raise RulesetError(problems)
     return ruleset
+
+
+def part_of_rulesets(path: str | Path) -> bool:
+    """Whether a file is a base ruleset or a fragment (it cannot be scored on its own)."""
+    doc, _ = load_yaml(path)
+    return doc is not None and file_kind(doc.data) != "ruleset"
+
+
+def check_part(path: str | Path) -> tuple[str | None, tuple[Problem, ...]]:
+    """What a base ruleset or fragment file is, and its problems as far as it can be checked alone.
+
+    References to what the ruleset using it may define (metrics, grades, names in formulas)
+    and the sum of top-level weights are not judged.
+
+    Returns:
+        A description such as ``基础规则集`` (None for a ruleset or tests file: check those
+        with :func:`check`) and the problems found.
+    """
+    doc, problems = load_yaml(path)
+    if doc is None or problems or file_kind(doc.data) == "ruleset":
+        return None, ()
+    composed = compose(doc)
+    what = (
+        "基础规则集（base: true），供规则集用 extends 引用，不能单独计分"
+        if composed.kind == "base"
+        else f"片段（fragment: {composed.part}），供 include 引用，不能单独计分"
+    )
+    if composed.document is None or composed.problems:
+        return what, sorted_problems(composed.problems)
+    resolved = composed.document
+    lent = {k: v for k, v in _LENT.items() if k not in resolved.data}
+    data = {**resolved.data, **lent}
+    wrapped = Document(resolved.file, data, resolved.positions, resolved.key_positions)
+    _, more = validate_document(wrapped, "")
+    lent_paths = tuple(f"$.{k}" for k in lent)
+    kept = [
+        p
+        for p in more
+        if p.code not in _NEEDS_WHOLE
+        and not (p.code == "KR201" and p.path == "$")
+        and not (p.code == "KR344" and p.path == "$.categories")
+        and not any(p.path == lp or p.path.startswith((f"{lp}.", f"{lp}[")) for lp in lent_paths)
+    ]
+    return what, sorted_problems(kept)
 
 
 def _check_tests_file(
@@ -133,9 +198,15 @@ def _check_tests_file(
                 ("ruleset",), f"找不到规则集文件 {target}（相对测试文件所在目录）", code="KR413"
             ),
         )
-    ruleset_doc, problems = load_yaml(ruleset_path)
-    if ruleset_doc is None or problems:
+    loaded, problems = load_yaml(ruleset_path)
+    if loaded is None or problems:
         return None, sorted_problems(problems)
+    composed = compose(loaded)
+    if composed.document is None or composed.problems:
+        return None, sorted_problems(composed.problems)
+    if composed.kind != "ruleset":
+        return None, (_not_scoreable(loaded, composed),)
+    ruleset_doc = composed.document
     ruleset, more = validate_tests_document(ruleset_doc, _read_text(ruleset_path), doc)
     if ruleset is None:
         own = [p for p in more if p.file == doc.file]
@@ -153,7 +224,7 @@ def _check_tests_file(
                 ),
             ]
         )
-    return _compile(ruleset, ruleset_doc), sorted_problems(more)
+    return _compile(ruleset, composed), sorted_problems(more)
 
 
 @exact
@@ -165,9 +236,36 @@ def fingerprint(data: Any) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _compile(ruleset: Ruleset, doc: Document) -> LoadedRuleset:
-    """Fingerprint and compile a validated ruleset once, for every later evaluation."""
-    return LoadedRuleset.of(attrs.evolve(ruleset, fingerprint=fingerprint(doc.data)))
+def _compile(ruleset: Ruleset, composed: Composed) -> LoadedRuleset:
+    """Fingerprint and compile a validated ruleset once, for every later evaluation.
+
+    The fingerprint covers the resolved content, so it changes when a base file changes.
+    """
+    assert composed.document is not None
+    return LoadedRuleset.of(
+        attrs.evolve(
+            ruleset,
+            fingerprint=fingerprint(composed.document.data),
+            sources=composed.files,
+            origins=composed.origins,
+        )
+    )
+
+
+def _not_scoreable(doc: Document, composed: Composed) -> Problem:
+    what = (
+        "基础规则集（base: true）"
+        if composed.kind == "base"
+        else f"片段（fragment: {composed.part}）"
+    )
+    use = "extends" if composed.kind == "base" else "include"
+    return doc.problem(
+        (composed.kind if composed.kind == "base" else "fragment",),
+        f"这是{what}，不是可以单独计分的规则集",
+        suggestion=f"在规则集中用 {use} 引用它；单独检查请用 kpirules validate",
+        at_key=True,
+        code="KR128",
+    )
 
 
 def _read_text(path: str | Path) -> str:

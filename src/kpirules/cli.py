@@ -29,7 +29,7 @@ from kpirules._core.oscompat import (
     utf8_console,
     windows_reason,
 )
-from kpirules.api import LoadedRuleset, check
+from kpirules.api import LoadedRuleset, check, check_part, part_of_rulesets
 from kpirules.characters import refused_character
 from kpirules.diff import compare, effect
 from kpirules.errors import Problem, RulesetError
@@ -442,7 +442,13 @@ def _expand(paths: Sequence[str]) -> list[Path]:
 def _validate(args: argparse.Namespace, stdout: TextIO) -> int:
     files = _expand(args.paths)
     results: list[tuple[Path, bool, tuple[Problem, ...]]] = []
+    parts: dict[Path, str] = {}
     for path in files:
+        part, problems = check_part(path)
+        if part is not None:
+            parts[path] = part
+            results.append((path, not any(p.severity == "error" for p in problems), problems))
+            continue
         ruleset, problems = check(path)
         results.append((path, ruleset is not None, problems))
     failed = any(
@@ -457,6 +463,7 @@ def _validate(args: argparse.Namespace, stdout: TextIO) -> int:
                     "file": str(path),
                     "valid": ok,
                     "problems": [p.as_dict() for p in problems],
+                    **({"part": parts[path]} if path in parts else {}),
                 }
                 for path, ok, problems in results
             ],
@@ -468,11 +475,12 @@ def _validate(args: argparse.Namespace, stdout: TextIO) -> int:
             stdout.write(str(problem) + "\n")
         errors = sum(p.severity == "error" for p in problems)
         warnings = len(problems) - errors
+        kind = f"{parts[path]}；" if path in parts else ""
         if ok:
             note = f"（{warnings} 个警告）" if warnings else ""
-            stdout.write(f"{path}: 有效{note}\n")
+            stdout.write(f"{path}: {kind}有效{note}\n")
         else:
-            stdout.write(f"{path}: 无效：{errors} 个错误，{warnings} 个警告\n")
+            stdout.write(f"{path}: {kind}无效：{errors} 个错误，{warnings} 个警告\n")
     return EXIT_INVALID if failed else EXIT_OK
 
 
@@ -892,6 +900,8 @@ def _test(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     failed = False
     ran = 0
     for path in files:
+        if part_of_rulesets(path):
+            continue  # a base ruleset or fragment has no cases: the rulesets using it run theirs
         ruleset, problems = check(path)
         if ruleset is None:
             for p in problems:
@@ -930,9 +940,9 @@ def _diff(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     old, new = loaded
     changes = compare(old, new)
     for change in changes:
-        where = f"（{args.old}:{change.old_line}" if change.old_line else "（"
+        where = f"（{change.old_file or args.old}:{change.old_line}" if change.old_line else "（"
         where += (" → " if change.old_line and change.new_line else "") + (
-            f"{args.new}:{change.new_line}" if change.new_line else ""
+            f"{change.new_file or args.new}:{change.new_line}" if change.new_line else ""
         )
         stdout.write(f"- {change.text}{where}）\n" if where != "（" else f"- {change.text}\n")
     if not changes:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import attrs
 
 from kpirules.exact import exact
 from kpirules.methods import METHODS
 from kpirules.methods._params import band_words
-from kpirules.model import Band, Indicator, Outcome, Ruleset, Veto
+from kpirules.model import Band, Indicator, Metric, Outcome, Ruleset, Veto
 from kpirules.quantity import format_decimal
 from kpirules.result import Result
 
@@ -24,6 +24,9 @@ class Change:
     text: str
     old_line: int
     new_line: int
+    #: The file of each line when it is not the ruleset's own (an inherited item's base).
+    old_file: str = ""
+    new_file: str = ""
 
 
 def _pts(value: Decimal) -> str:
@@ -67,8 +70,8 @@ def compare(old: Ruleset, new: Ruleset) -> list[Change]:
             )
         )
 
-    def add(kind: str, text: str, o: int = 0, n: int = 0) -> None:
-        out.append(Change(kind, text, o, n))
+    def add(kind: str, text: str, o: int = 0, n: int = 0, *, item: str = "") -> None:
+        out.append(Change(kind, text, o, n, *_files(old, new, item, o, n)))
 
     for name in ("title", "version", "source", "cycle"):
         a, b = getattr(old, name), getattr(new, name)
@@ -96,91 +99,13 @@ def compare(old: Ruleset, new: Ruleset) -> list[Change]:
     if old.show != new.show:
         add("header", f"列示：{'、'.join(old.show) or '无'} → {'、'.join(new.show) or '无'}")
 
-    old_metrics, new_metrics = {m.id: m for m in old.metrics}, {m.id: m for m in new.metrics}
-    for mid in old_metrics.keys() - new_metrics.keys():
-        add("metric", f"删除指标数据 {old_metrics[mid].label}（{mid}）", old_metrics[mid].line)
-    for mid in new_metrics.keys() - old_metrics.keys():
-        add("metric", f"新增指标数据 {new_metrics[mid].label}（{mid}）", 0, new_metrics[mid].line)
-    for mid in old_metrics.keys() & new_metrics.keys():
-        a, b = old_metrics[mid], new_metrics[mid]
-        fa, fb = (a.formula.text if a.formula else None), (b.formula.text if b.formula else None)
-        if fa != fb:
-            add(
-                "metric",
-                f"{b.label}（{mid}）的计算公式：{fa or '（输入）'} → {fb or '（输入）'}",
-                a.line,
-                b.line,
-            )
-        if (a.unit, a.measure, a.minimum, a.maximum) != (b.unit, b.measure, b.minimum, b.maximum):
-            add("metric", f"{b.label}（{mid}）的单位或取值范围改变", a.line, b.line)
-
-    old_ind, new_ind = {i.id: i for i in old.indicators()}, {i.id: i for i in new.indicators()}
-    for iid in [i for i in old_ind if i not in new_ind]:
-        add(
-            "indicator",
-            f"删除指标 {old_ind[iid].label}（{_pts(old_ind[iid].points)}）",
-            old_ind[iid].line,
-        )
-    for iid in [i for i in new_ind if i not in old_ind]:
-        ind = new_ind[iid]
-        target = f"，目标 {ind.target.text}" if ind.target else ""
-        add("indicator", f"新增指标 {ind.label}（{_pts(ind.points)}{target}）", 0, ind.line)
-    for iid in [i for i in new_ind if i in old_ind]:
-        a, b = old_ind[iid], new_ind[iid]
-        if a.points != b.points:
-            add("weight", f"{b.label} 分值 {_pts(a.points)} → {_pts(b.points)}", a.line, b.line)
-        ta, tb = (a.target.text if a.target else None), (b.target.text if b.target else None)
-        if a.target_value != b.target_value or (ta is None) != (tb is None):
-            add("target", f"{b.label} 目标 {ta or '（无）'} → {tb or '（无）'}", a.line, b.line)
-        if a.scoring != b.scoring:
-            unit_a = old_metrics[a.metric].unit if a.metric in old_metrics else ""
-            unit_b = new_metrics[b.metric].unit if b.metric in new_metrics else ""
-            add(
-                "method",
-                f"{b.label} 计分方法 {_method(a, unit_a)} → {_method(b, unit_b)}",
-                a.line,
-                b.line,
-            )
-        if a.direction != b.direction:
-            add("method", f"{b.label} 方向 {a.direction} → {b.direction}", a.line, b.line)
-        if a.missing != b.missing:
-            add("method", f"{b.label} 缺数据时 {a.missing} → {b.missing}", a.line, b.line)
-        if a.metric != b.metric:
-            add("indicator", f"{b.label} 改用指标数据 {a.metric} → {b.metric}", a.line, b.line)
-
-    old_cats = {c.id: c for c in old.all_categories()}
-    new_cats = {c.id: c for c in new.all_categories()}
-    for cid in old_cats.keys() & new_cats.keys():
-        if old_cats[cid].points != new_cats[cid].points:
-            add(
-                "weight",
-                f"类别 {new_cats[cid].label} 分值 {_pts(old_cats[cid].points)} → {_pts(new_cats[cid].points)}",
-                old_cats[cid].line,
-                new_cats[cid].line,
-            )
-    for cid in old_cats.keys() - new_cats.keys():
-        add("indicator", f"删除类别 {old_cats[cid].label}", old_cats[cid].line)
-    for cid in new_cats.keys() - old_cats.keys():
-        add("indicator", f"新增类别 {new_cats[cid].label}", 0, new_cats[cid].line)
-
-    old_grades = {b.value: b for b in old.grades}
-    new_grades = {b.value: b for b in new.grades}
-    for g in old_grades.keys() | new_grades.keys():
-        a, b = old_grades.get(g), new_grades.get(g)
-        if a is None and b is not None:
-            add("grade", f"新增等级 {g}（{_band(b)}）", 0, b.line)
-        elif b is None and a is not None:
-            add("grade", f"删除等级 {g}", a.line)
-        elif (
-            a is not None
-            and b is not None
-            and (a.lower, a.lower_closed, a.upper, a.upper_closed)
-            != (b.lower, b.lower_closed, b.upper, b.upper_closed)
-        ):
-            add("grade", f"等级 {g}：{_band(a)} → {_band(b)}", a.line, b.line)
-
-    _rules(out, "否决项", list(old.vetoes), list(new.vetoes), _veto_text)
-    _rules(out, "结果规则", list(old.outcomes), list(new.outcomes), _outcome_text)
+    old_metrics = {m.id: m for m in old.metrics}
+    new_metrics = {m.id: m for m in new.metrics}
+    _metric_changes(add, old_metrics, new_metrics)
+    _indicator_changes(add, old, new, old_metrics, new_metrics)
+    _category_and_grade_changes(add, old, new)
+    _rules(out, "否决项", list(old.vetoes), list(new.vetoes), _veto_text, (old, new))
+    _rules(out, "结果规则", list(old.outcomes), list(new.outcomes), _outcome_text, (old, new))
     old_adj = [
         f"{r.label}：{r.kind} {r.points.text}（上限 {r.cap}）" for r in old.adjustments.rules
     ]
@@ -196,6 +121,145 @@ def compare(old: Ruleset, new: Ruleset) -> list[Change]:
             f"加减分规则：{'；'.join(old_adj) or '（无）'} → {'；'.join(new_adj) or '（无）'}",
         )
     return sorted(out, key=lambda c: (c.kind != "note", c.new_line or c.old_line, c.text))
+
+
+class _Add(Protocol):
+    def __call__(self, kind: str, text: str, o: int = 0, n: int = 0, *, item: str = "") -> None: ...
+
+
+def _metric_changes(
+    add: _Add, old_metrics: dict[str, Metric], new_metrics: dict[str, Metric]
+) -> None:
+    for mid in old_metrics.keys() - new_metrics.keys():
+        add(
+            "metric",
+            f"删除指标数据 {old_metrics[mid].label}（{mid}）",
+            old_metrics[mid].line,
+            item=mid,
+        )
+    for mid in new_metrics.keys() - old_metrics.keys():
+        add(
+            "metric",
+            f"新增指标数据 {new_metrics[mid].label}（{mid}）",
+            0,
+            new_metrics[mid].line,
+            item=mid,
+        )
+    for mid in old_metrics.keys() & new_metrics.keys():
+        a, b = old_metrics[mid], new_metrics[mid]
+        fa, fb = (a.formula.text if a.formula else None), (b.formula.text if b.formula else None)
+        if fa != fb:
+            add(
+                "metric",
+                f"{b.label}（{mid}）的计算公式：{fa or '（输入）'} → {fb or '（输入）'}",
+                a.line,
+                b.line,
+                item=mid,
+            )
+        if (a.unit, a.measure, a.minimum, a.maximum) != (b.unit, b.measure, b.minimum, b.maximum):
+            add("metric", f"{b.label}（{mid}）的单位或取值范围改变", a.line, b.line, item=mid)
+
+
+def _indicator_changes(
+    add: _Add,
+    old: Ruleset,
+    new: Ruleset,
+    old_metrics: dict[str, Metric],
+    new_metrics: dict[str, Metric],
+) -> None:
+    old_ind, new_ind = {i.id: i for i in old.indicators()}, {i.id: i for i in new.indicators()}
+    for iid in [i for i in old_ind if i not in new_ind]:
+        add(
+            "indicator",
+            f"删除指标 {old_ind[iid].label}（{_pts(old_ind[iid].points)}）",
+            old_ind[iid].line,
+            item=iid,
+        )
+    for iid in [i for i in new_ind if i not in old_ind]:
+        ind = new_ind[iid]
+        target = f"，目标 {ind.target.text}" if ind.target else ""
+        add(
+            "indicator",
+            f"新增指标 {ind.label}（{_pts(ind.points)}{target}）",
+            0,
+            ind.line,
+            item=iid,
+        )
+    for iid in [i for i in new_ind if i in old_ind]:
+        a, b = old_ind[iid], new_ind[iid]
+        if a.points != b.points:
+            add(
+                "weight",
+                f"{b.label} 分值 {_pts(a.points)} → {_pts(b.points)}",
+                a.line,
+                b.line,
+                item=iid,
+            )
+        ta, tb = (a.target.text if a.target else None), (b.target.text if b.target else None)
+        if a.target_value != b.target_value or (ta is None) != (tb is None):
+            add(
+                "target",
+                f"{b.label} 目标 {ta or '（无）'} → {tb or '（无）'}",
+                a.line,
+                b.line,
+                item=iid,
+            )
+        if a.scoring != b.scoring:
+            unit_a = old_metrics[a.metric].unit if a.metric in old_metrics else ""
+            unit_b = new_metrics[b.metric].unit if b.metric in new_metrics else ""
+            add(
+                "method",
+                f"{b.label} 计分方法 {_method(a, unit_a)} → {_method(b, unit_b)}",
+                a.line,
+                b.line,
+                item=iid,
+            )
+        if a.direction != b.direction:
+            add("method", f"{b.label} 方向 {a.direction} → {b.direction}", a.line, b.line, item=iid)
+        if a.missing != b.missing:
+            add("method", f"{b.label} 缺数据时 {a.missing} → {b.missing}", a.line, b.line, item=iid)
+        if a.metric != b.metric:
+            add(
+                "indicator",
+                f"{b.label} 改用指标数据 {a.metric} → {b.metric}",
+                a.line,
+                b.line,
+                item=iid,
+            )
+
+
+def _category_and_grade_changes(add: _Add, old: Ruleset, new: Ruleset) -> None:
+    old_cats = {c.id: c for c in old.all_categories()}
+    new_cats = {c.id: c for c in new.all_categories()}
+    for cid in old_cats.keys() & new_cats.keys():
+        if old_cats[cid].points != new_cats[cid].points:
+            add(
+                "weight",
+                f"类别 {new_cats[cid].label} 分值 {_pts(old_cats[cid].points)} → {_pts(new_cats[cid].points)}",
+                old_cats[cid].line,
+                new_cats[cid].line,
+                item=cid,
+            )
+    for cid in old_cats.keys() - new_cats.keys():
+        add("indicator", f"删除类别 {old_cats[cid].label}", old_cats[cid].line, item=cid)
+    for cid in new_cats.keys() - old_cats.keys():
+        add("indicator", f"新增类别 {new_cats[cid].label}", 0, new_cats[cid].line, item=cid)
+
+    old_grades = {b.value: b for b in old.grades}
+    new_grades = {b.value: b for b in new.grades}
+    for g in old_grades.keys() | new_grades.keys():
+        a, b = old_grades.get(g), new_grades.get(g)
+        if a is None and b is not None:
+            add("grade", f"新增等级 {g}（{_band(b)}）", 0, b.line, item=f"grade:{g}")
+        elif b is None and a is not None:
+            add("grade", f"删除等级 {g}", a.line, item=f"grade:{g}")
+        elif (
+            a is not None
+            and b is not None
+            and (a.lower, a.lower_closed, a.upper, a.upper_closed)
+            != (b.lower, b.lower_closed, b.upper, b.upper_closed)
+        ):
+            add("grade", f"等级 {g}：{_band(a)} → {_band(b)}", a.line, b.line, item=f"grade:{g}")
 
 
 def _veto_text(v: Veto) -> str:
@@ -222,22 +286,38 @@ R = TypeVar("R", Veto, Outcome)
 
 
 def _rules(
-    out: list[Change], what: str, old: Sequence[R], new: Sequence[R], describe: Callable[[R], str]
+    out: list[Change],
+    what: str,
+    old: Sequence[R],
+    new: Sequence[R],
+    describe: Callable[[R], str],
+    rulesets: tuple[Ruleset, Ruleset],
 ) -> None:
     a = {r.id: r for r in old}
     b = {r.id: r for r in new}
+
+    def change(text: str, rid: str, o: int, n: int) -> Change:
+        return Change("rule", text, o, n, *_files(*rulesets, rid, o, n))
+
     for rid in a.keys() - b.keys():
-        out.append(Change("rule", f"删除{what} {a[rid].label}", a[rid].line, 0))
+        out.append(change(f"删除{what} {a[rid].label}", rid, a[rid].line, 0))
     for rid in b.keys() - a.keys():
-        out.append(Change("rule", f"新增{what} {b[rid].label}：{describe(b[rid])}", 0, b[rid].line))
+        out.append(change(f"新增{what} {b[rid].label}：{describe(b[rid])}", rid, 0, b[rid].line))
     for rid in a.keys() & b.keys():
         before, after = describe(a[rid]), describe(b[rid])
         if before != after:
-            out.append(
-                Change(
-                    "rule", f"{what} {b[rid].label}：{before} → {after}", a[rid].line, b[rid].line
-                )
-            )
+            text = f"{what} {b[rid].label}：{before} → {after}"
+            out.append(change(text, rid, a[rid].line, b[rid].line))
+
+
+def _files(old: Ruleset, new: Ruleset, item: str, o: int, n: int) -> tuple[str, str]:
+    """The file of each side's line, when the item is written in another file (a base)."""
+
+    def one(ruleset: Ruleset, line: int) -> str:
+        file = ruleset.file_of(item) if item and line else ruleset.file
+        return "" if file == ruleset.file else file
+
+    return one(old, o), one(new, n)
 
 
 @exact

@@ -61,10 +61,17 @@ def json_path(path: PathKey) -> str:
 
 @attrs.frozen
 class Position:
-    """A 1-based line and column in a source file."""
+    """A 1-based line and column in a source file.
+
+    ``file`` is empty for the document's own file; a value brought in from another file by
+    ``extends`` or ``include`` names that file, and ``via`` says how it was brought in
+    (``由 b-leader.yaml:3 引入``).
+    """
 
     line: int
     column: int
+    file: str = ""
+    via: str = ""
 
 
 @attrs.frozen
@@ -103,12 +110,12 @@ class Document:
         """Build a problem located at the value (or key) at ``path``."""
         pos = self.key_position(path) if at_key else self.position(path)
         return Problem(
-            file=self.file,
+            file=pos.file or self.file,
             line=pos.line,
             column=pos.column,
             path=json_path(path),
             severity="warning" if severity == "warning" else "error",
-            message=message,
+            message=f"{message}（{pos.via}）" if pos.via else message,
             suggestion=suggestion,
             code=code,
         )

@@ -22,6 +22,14 @@ RoundingMode = Literal["half_up", "half_even", "down", "up", "half_down"]
 
 
 @attrs.frozen
+class SourceFile:
+    """One file a ruleset is made of: its path (as the ruleset names it) and SHA-256."""
+
+    path: str
+    sha256: str
+
+
+@attrs.frozen
 class Rounding:
     """How and where scores are rounded: once, at ``items`` or at the ``total``."""
 
@@ -292,6 +300,14 @@ class Ruleset:
     show: tuple[str, ...] = ()
     #: Extra names of the entity column in metrics files (``data: {entity_column: …}``).
     entity_columns: tuple[str, ...] = ()
+    #: Every file the ruleset is made of (``extends``/``include``), the main file first.
+    sources: tuple[SourceFile, ...] = ()
+    #: (id, file) of each item written in another file than ``file``; grades as ``grade:NAME``.
+    origins: tuple[tuple[str, str], ...] = ()
+
+    def file_of(self, item_id: str) -> str:
+        """The file an item (by id; a grade as ``grade:NAME``) is written in."""
+        return next((f for i, f in self.origins if i == item_id), self.file)
 
     def metric(self, metric_id: str) -> Metric:
         """The metric with this id (KeyError if none)."""

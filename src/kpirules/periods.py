@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import attrs
 
-from kpirules.api import LoadedRuleset, load
+from kpirules.api import LoadedRuleset, load, part_of_rulesets
 from kpirules.errors import KpirulesError
 from kpirules.exact import exact
 from kpirules.model import Metric, Ruleset
@@ -156,11 +156,12 @@ def choose(versions: Sequence[R], period: Period, *, as_of: dt.date | None = Non
 
 @exact
 def family(paths: Iterable[Path]) -> list[LoadedRuleset]:
-    """Every ruleset version in ``paths`` (tests files are skipped); RulesetError if any is invalid."""
+    """Every ruleset version in ``paths`` (tests files, bases and fragments are skipped);
+    RulesetError if any is invalid."""
     out: list[LoadedRuleset] = []
     for path in paths:
-        if path.name.endswith(".tests.yaml"):
-            continue
+        if path.name.endswith(".tests.yaml") or part_of_rulesets(path):
+            continue  # tests files, base rulesets and fragments are not versions
         out.append(load(path))
     ids = {r.id for r in out}
     if len(ids) > 1:

@@ -143,13 +143,13 @@ def explain(ruleset: Ruleset, result: Result) -> str:
         status = summary.STATUS_WORDS[item.status]
         tag = f"［{status}］" if status else ""
         by_category.setdefault(item.category, []).append(
-            f"    - {item.label}（满分 {pts(item.points)}，第 {item.line} 行）{tag}：{item.explanation}"
+            f"    - {item.label}（满分 {pts(item.points)}，{_at(ruleset, item.id, item.line)}）{tag}：{item.explanation}"
         )
     depth = _depths(ruleset)
     for cat in result.categories:
         indent = "  " * depth[cat.id]
         lines.append(
-            f"{indent}{cat.label}（满分 {pts(cat.points)}）：小计 {pts(cat.subtotal)}，第 {cat.line} 行"
+            f"{indent}{cat.label}（满分 {pts(cat.points)}）：小计 {pts(cat.subtotal)}，{_at(ruleset, cat.id, cat.line)}"
         )
         lines.extend(indent + line for line in by_category.get(cat.id, []))
     lines.append("")
@@ -157,7 +157,7 @@ def explain(ruleset: Ruleset, result: Result) -> str:
     for adj in result.adjustments:
         sign = "+" if adj.kind == "bonus" else "−"
         lines.append(
-            f"加减分：{adj.label} {sign}{pts(adj.points or Decimal(0))}（第 {adj.line} 行）"
+            f"加减分：{adj.label} {sign}{pts(adj.points or Decimal(0))}（{_at(ruleset, adj.id, adj.line)}）"
         )
     if result.adjustments:
         lines.append(f"加减分后：{pts(result.adjusted_total)}")
@@ -168,7 +168,7 @@ def explain(ruleset: Ruleset, result: Result) -> str:
             "cap_grade": "等级封顶",
         }.get(veto.kind, veto.kind)
         lines.append(
-            f"一票否决：{veto.label}（条件 {veto.condition}，第 {veto.line} 行）：{effect}"
+            f"一票否决：{veto.label}（条件 {veto.condition}，{_at(ruleset, veto.id, veto.line)}）：{effect}"
         )
     rounding = ruleset.rounding
     mode = MODE_WORDS[rounding.mode]
@@ -184,7 +184,7 @@ def explain(ruleset: Ruleset, result: Result) -> str:
         for o in result.outcomes:
             amount = f"：{amount_text(ruleset, o)}" if o.amount is not None else ""
             lines.append(
-                f"结果：{o.label}（{o.kind}；条件：{o.condition}；第 {o.line} 行）{amount}"
+                f"结果：{o.label}（{o.kind}；条件：{o.condition}；{_at(ruleset, o.id, o.line)}）{amount}"
             )
     else:
         lines.append("结果：无")
@@ -194,6 +194,12 @@ def explain(ruleset: Ruleset, result: Result) -> str:
         f"规则集 {p.ruleset} {p.version}，指纹 {p.fingerprint}；{p.engine}；{p.decimal_context}"
     )
     return "\n".join(lines) + "\n"
+
+
+def _at(ruleset: Ruleset, item_id: str, line: int) -> str:
+    """Where an item is written: its line, and its file when it is not the ruleset's own."""
+    file = ruleset.file_of(item_id)
+    return f"第 {line} 行" if file == ruleset.file else f"{file} 第 {line} 行"
 
 
 _NAME = re.compile(r"(?<![\w.])[^\W\d]\w*")

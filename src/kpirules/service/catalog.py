@@ -10,7 +10,7 @@ from pathlib import Path
 
 import attrs
 
-from kpirules.api import LoadedRuleset, check
+from kpirules.api import LoadedRuleset, check, part_of_rulesets
 from kpirules.errors import Problem
 from kpirules.periods import Period, PeriodError, choose, in_force, parse_period
 from kpirules.service.errors import ServiceError
@@ -37,7 +37,8 @@ class Catalog:
 
     @classmethod
     def scan(cls, folder: Path) -> Catalog:
-        """Load every ruleset file under ``folder`` (tests files are not rulesets)."""
+        """Load every ruleset file under ``folder`` (tests files, base rulesets and fragments
+        are not rulesets that can be scored)."""
         found: dict[str, list[Version]] = {}
         invalid: list[Problem] = []
         paths = sorted(p for p in folder.rglob("*") if p.suffix in _SUFFIXES and p.is_file())
@@ -45,6 +46,8 @@ class Catalog:
             if path.name.endswith((".tests.yaml", ".tests.yml")):
                 continue
             name = path.relative_to(folder).as_posix()
+            if part_of_rulesets(path):
+                continue  # a base ruleset or fragment: only the rulesets using it are offered
             ruleset, problems = check(path)
             if ruleset is None:
                 invalid.extend(
@@ -53,7 +56,14 @@ class Catalog:
                 continue
             # Named as inside the folder: explanations and the ledger never show this
             # machine's paths to clients.
-            named = attrs.evolve(ruleset, file=name)
+            named = attrs.evolve(
+                ruleset,
+                file=name,
+                sources=tuple(
+                    attrs.evolve(f, path=_inside(folder, f.path)) for f in ruleset.sources
+                ),
+                origins=tuple((i, _inside(folder, f)) for i, f in ruleset.origins),
+            )
             found.setdefault(ruleset.id, []).append(Version(named, name))
         by_id = {
             rid: tuple(sorted(versions, key=lambda v: in_force(v.ruleset).start))
@@ -93,6 +103,14 @@ class Catalog:
         except PeriodError as exc:
             raise ServiceError(422, "period", str(exc)) from None
         return next(v for v in versions if v.ruleset is chosen)
+
+
+def _inside(folder: Path, file: str) -> str:
+    """A file a ruleset is made of, named as inside the folder (its bare name if outside)."""
+    try:
+        return Path(file).resolve().relative_to(folder.resolve()).as_posix()
+    except ValueError:
+        return Path(file).name
 
 
 def parse(text: str) -> Period:

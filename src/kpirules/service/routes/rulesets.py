@@ -108,5 +108,5 @@ def check_text(name: str, text: str) -> dict[str, Any]:
             code="KR415",
         )
         return {"valid": False, "problems": [problem_data(refused)]}
-    ruleset, found = check(name, text=text)
+    ruleset, found = check(name, text=text, read_files=False)
     return {"valid": ruleset is not None, "problems": [problem_data(p) for p in found]}
