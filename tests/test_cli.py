@@ -275,7 +275,7 @@ def test_test_command_passes_and_fails(tmp_path: Path) -> None:
     )
     code, out, _ = call("test", str(bad))
     assert code == 1
-    assert "    总分 total：预期 94.4，实际 94.30（相差 -0.10）" in out.splitlines()
+    assert "    总分：预期 94.4，实际 94.30（相差 -0.10）" in out.splitlines()
     assert out.splitlines()[-1].endswith("9/10 个用例通过")
 
 

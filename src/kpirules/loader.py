@@ -30,6 +30,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from kpirules.characters import refused_character
 from kpirules.errors import Problem
+from kpirules.places import place
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 40
@@ -109,6 +110,7 @@ class Document:
             message=message,
             suggestion=suggestion,
             code=code,
+            where=place(self.data, path),
         )
 
 
@@ -332,15 +334,12 @@ def load_yaml(
     finally:
         composer.dispose()
 
-    problems = [
-        Problem(file, line, col, json_path(path), "error", msg, code=code)
-        for line, col, msg, path, code in composer.found
-    ]
     if root is None:
+        problems = [_problem(file, None, *found) for found in composer.found]
         return None, [*problems, Problem(file, 1, 1, "$", "error", "文件为空", code="KR107")]
     builder = _Builder(file)
     data = builder.build(root, ())
-    problems.extend(builder.problems)
+    problems = [_problem(file, data, *found) for found in (*composer.found, *builder.problems)]
     return Document(file, data, builder.positions, builder.key_positions), problems
 
 
@@ -416,7 +415,7 @@ class _Builder:
 
     def __init__(self, file: str) -> None:
         self.file = file
-        self.problems: list[Problem] = []
+        self.problems: list[tuple[int, int, str, PathKey, str]] = []
         self.positions: dict[PathKey, Position] = {}
         self.key_positions: dict[PathKey, Position] = {}
 
@@ -486,9 +485,15 @@ class _Builder:
         return True
 
     def _add(self, line: int, col: int, path: PathKey, message: str, code: str) -> None:
-        self.problems.append(
-            Problem(self.file, line, col, json_path(path), "error", message, code=code)
-        )
+        self.problems.append((line, col, message, path, code))
+
+
+def _problem(
+    file: str, data: Any, line: int, col: int, message: str, path: PathKey, code: str
+) -> Problem:
+    """A problem found while reading, located by the labels of the data read so far."""
+    where = place(data, path)
+    return Problem(file, line, col, json_path(path), "error", message, code=code, where=where)
 
 
 def walk(data: Any, path: PathKey = ()) -> Iterator[tuple[PathKey, Any]]:
