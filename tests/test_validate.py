@@ -75,6 +75,7 @@ def test_scheme_a_faithful_rejected_with_category_both_sums_and_line() -> None:
     assert "医保业务管理" in text[problem.line - 1] or "id: business" in text[problem.line - 1]
 
 
+@pytest.mark.usefixtures("english_text")  # pins the --lang en wording
 def test_scheme_c_literal_grade_bands_rejected() -> None:
     """'良好 80-89, 优秀 90分以上' as written leaves 89.5 without a grade."""
     text = (
@@ -153,6 +154,7 @@ def test_model_values_are_exact() -> None:
     assert isinstance(ruleset.categories, tuple)
 
 
+@pytest.mark.usefixtures("english_text")  # pins the --lang en wording
 def test_every_problem_reported_at_once() -> None:
     """Several independent mistakes are all reported in one run, sorted by line."""
     text = (
@@ -191,6 +193,7 @@ def test_ruleset_error_carries_problems_as_data() -> None:
     assert str(info.value).splitlines()[0] == str(first)
 
 
+@pytest.mark.usefixtures("english_text")  # pins the --lang en wording
 def test_unknown_key_did_you_mean() -> None:
     """An unknown key is reported at the key, with the closest allowed key."""
     text = (
@@ -215,6 +218,7 @@ categories:
     ]
 
 
+@pytest.mark.usefixtures("english_text")  # pins the --lang en wording
 def test_direction_contradiction_is_a_warning() -> None:
     """≥ on a lower-is-better indicator loads, with a warning."""
     text = (
@@ -307,6 +311,7 @@ tests:
 )
 
 
+@pytest.mark.usefixtures("english_text")  # pins the --lang en wording
 def test_test_case_values_are_checked() -> None:
     """Test-case values must fit their metrics: percent without %, fractional counts, ratings."""
     text = (
@@ -329,6 +334,7 @@ def test_test_case_values_are_checked() -> None:
     ]
 
 
+@pytest.mark.usefixtures("english_text")  # pins the --lang en wording
 def test_test_case_missing_input_must_expect_error() -> None:
     """Leaving out an input whose absence is an error must be declared with expect.error."""
     text = (
@@ -357,6 +363,7 @@ def test_test_case_missing_input_must_expect_error() -> None:
     ]
 
 
+@pytest.mark.usefixtures("english_text")  # pins the --lang en wording
 def test_tests_file_beside_the_ruleset(tmp_path: Path) -> None:
     """A *.tests.yaml file names its ruleset; its cases are checked and added to the ruleset."""
     (tmp_path / "r.yaml").write_text(TESTED, "utf-8")
@@ -403,6 +410,7 @@ def test_shipped_tests_file_is_hand_computed_scheme_a() -> None:
     assert ruleset.tests[3].expect.error == "报销审核工作质量评分"
 
 
+@pytest.mark.usefixtures("english_text")  # pins the --lang en wording
 def test_cohort_rank_and_amounts_in_test_cases() -> None:
     """A case's cohort rows start from its own metrics; amounts name existing outcomes."""
     text = (

@@ -146,8 +146,10 @@ def place(data: Any, path: Sequence[str | int]) -> str:
         if isinstance(key, int):
             parts.append(f"第 {key + 1} 项")
             node = node[key] if isinstance(node, list) and 0 <= key < len(node) else None
-        elif i == 1 and path[0] == "metrics":
-            parts[-1:] = [f"数据“{_name_of(child) or key}”"]
+        elif i > 0 and path[i - 1] == "metrics":
+            known = data.get("metrics") if isinstance(data, Mapping) else None
+            declared = known.get(key) if isinstance(known, Mapping) else None
+            parts[-1:] = [f"数据“{_name_of(declared) or key}”"]
             node = child
         else:
             parts.append(KEY_NAMES.get(key) or f"“{key}”")
