@@ -55,7 +55,7 @@ def test_validate_invalid_file() -> None:
     assert code == 1
     lines = out.splitlines()
     assert lines[0].startswith(
-        f"{FAITHFUL_A}:27:5: error: $.categories[1]: 类别“医保业务管理”的权重为 30%"
+        f"{FAITHFUL_A}:27:5: 错误 KR344：类别“医保业务管理”：类别“医保业务管理”的权重为 30%"
     )
     assert lines[-1] == f"{FAITHFUL_A}: 无效：1 个错误，0 个警告"
 
@@ -230,7 +230,7 @@ def test_score_bad_metrics_writes_nothing(tmp_path: Path) -> None:
     messy = ROOT / "examples" / "a-offices-2026-messy.csv"
     code, _, err = call("score", str(VALID), str(messy), "--output", str(target))
     assert code == 1
-    assert f"{messy}:2:9: error: satisfaction:" in err
+    assert f"{messy}:2:9: 错误 KR534：satisfaction：" in err
     assert not target.exists()
 
 

@@ -283,7 +283,7 @@ def test_diff_names_a_changed_money_rule_and_shown_values(tmp_path: Path) -> Non
     changes = compare(kpirules.load(DEPOSIT), kpirules.load(path))
     assert [c.text for c in changes] == [
         "列示：pooled_payment、deposit → deposit",
-        "金额：元，2 位 half_up → 元，0 位 down",
+        "金额：元，2 位 四舍五入 → 元，0 位 舍去",
     ]
 
 
