@@ -201,9 +201,19 @@ def compare(old: Ruleset, new: Ruleset) -> list[Change]:
                 b.line,
             )
         if a.direction != b.direction:
-            add("method", f"{b.label} 方向 {value(a.direction)} → {value(b.direction)}", a.line, b.line)
+            add(
+                "method",
+                f"{b.label} 方向 {value(a.direction)} → {value(b.direction)}",
+                a.line,
+                b.line,
+            )
         if a.missing != b.missing:
-            add("method", f"{b.label} 缺数据时 {value(a.missing)} → {value(b.missing)}", a.line, b.line)
+            add(
+                "method",
+                f"{b.label} 缺数据时 {value(a.missing)} → {value(b.missing)}",
+                a.line,
+                b.line,
+            )
         if a.metric != b.metric:
             add("indicator", f"{b.label} 改用指标数据 {a.metric} → {b.metric}", a.line, b.line)
 
@@ -240,12 +250,8 @@ def compare(old: Ruleset, new: Ruleset) -> list[Change]:
 
     _rules(out, "否决项", list(old.vetoes), list(new.vetoes), _veto_text)
     _rules(out, "结果规则", list(old.outcomes), list(new.outcomes), _outcome_text)
-    old_adj = [
-        _adjustment(r) for r in old.adjustments.rules
-    ]
-    new_adj = [
-        _adjustment(r) for r in new.adjustments.rules
-    ]
+    old_adj = [_adjustment(r) for r in old.adjustments.rules]
+    new_adj = [_adjustment(r) for r in new.adjustments.rules]
     if old_adj != new_adj or (old.adjustments.max_bonus, old.adjustments.max_penalty) != (
         new.adjustments.max_bonus,
         new.adjustments.max_penalty,
