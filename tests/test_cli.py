@@ -10,6 +10,7 @@ from pathlib import Path
 
 import jsonschema
 
+from kpirules import __version__
 from kpirules.cli import run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -251,7 +252,20 @@ def test_explain_one_entity() -> None:
         in out.splitlines()
     )
     assert "总分：93.20分（总分保留 2 位小数，四舍五入）" in out
+    assert "结果：综合评分排名靠前，予以表彰（种类：表彰；条件：等级为优秀；第 154 行）" in out
+    assert out.splitlines()[-1].endswith(f"；kpirules {__version__}")
+    code, out, _ = call(
+        "explain", str(VALID), str(EXAMPLE), "--entity", "第二医院医保办", "--verbose"
+    )
+    assert out.splitlines()[-1].endswith(
+        f"；kpirules {__version__}；prec=28, rounding=ROUND_HALF_EVEN, Emin=-999999, Emax=999999,"
+        " traps=[DivisionByZero, InvalidOperation, Overflow]"
+    )
+    code, out, _ = call(
+        "--lang", "en", "explain", str(VALID), str(EXAMPLE), "--entity", "第二医院医保办"
+    )
     assert "结果：综合评分排名靠前，予以表彰（honour；条件：等级为优秀；第 154 行）" in out
+    assert "prec=28, rounding=ROUND_HALF_EVEN" in out.splitlines()[-1]
     code, _, err = call("explain", str(VALID), str(EXAMPLE), "--entity", "不存在")
     assert code == 1
     assert "数据中没有对象 “不存在”" in err

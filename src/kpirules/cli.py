@@ -213,6 +213,9 @@ def _parser() -> _Parser:
     )
     explain.add_argument("--sheet", metavar="NAME", help=_SHEET_HELP)
     explain.add_argument("--entity", metavar="ID", help="只解释这个对象")
+    explain.add_argument(
+        "--verbose", action="store_true", help="末行另写计分时的小数运算设置（精度、取舍方式）"
+    )
     explain.add_argument("--encoding", help="指标文件的编码（默认自动识别 UTF-8 / GBK）")
     explain.add_argument("--period", default="", help="考核期间，同 score")
     explain.add_argument("--as-of", metavar="DATE", help="按这一天施行的规则集版本，同 score")
@@ -851,7 +854,7 @@ def _explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         known = "、".join(r.entity for r in results[:20])
         stderr.write(f"kpirules: 数据中没有对象 “{args.entity}”（有：{known}）\n")
         return EXIT_INVALID
-    _write_out(stdout, "\n".join(report.explain(ruleset, r) for r in chosen))
+    _write_out(stdout, "\n".join(report.explain(ruleset, r, verbose=args.verbose) for r in chosen))
     return EXIT_OK
 
 
