@@ -28,9 +28,11 @@ from yaml.error import Mark
 from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from kpirules import fullwidth
 from kpirules.characters import refused_character
 from kpirules.errors import Problem
 from kpirules.places import place
+from kpirules.words import english
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 40
@@ -324,6 +326,9 @@ def load_yaml(
             mark = exc.context_mark  # the bracket or quote that was never closed
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         message, hint = _explain_syntax(exc)
+        slip = fullwidth.find(text, line) if mark else None
+        if slip is not None:  # a full-width sign typed for YAML's own: named where it is
+            line, col, message, hint = slip.line, slip.column, slip.message, slip.hint
         return None, [
             Problem(file, line, col, "$", "error", f"YAML 格式错误：{message}", hint, code="KR110")
         ]
@@ -370,6 +375,16 @@ _SYNTAX_HINTS: tuple[tuple[str, str, str], ...] = (
         "列表项的缩进不一致",
         "同一列表的各项“- ”要对齐",
     ),
+    (
+        "expected <block end>",
+        "缩进不一致",
+        "同一层的键要对齐，下一层比上一层多缩进两个空格（用空格，不用 Tab）",
+    ),
+    (
+        "that cannot start any token",
+        "这个字符不能出现在值的开头",
+        '给整个值加英文引号，如 "@某某"',
+    ),
 )
 
 
@@ -379,7 +394,9 @@ def _explain_syntax(exc: yaml.MarkedYAMLError) -> tuple[str, str]:
     for needle, message, hint in _SYNTAX_HINTS:
         if needle in problem or needle in (exc.context or ""):
             return message, hint
-    return problem or "无法解析", "检查这一行及上一行的缩进、冒号后的空格和引号是否成对"
+    if english():
+        return problem or "无法解析", "检查这一行及上一行的缩进、冒号后的空格和引号是否成对"
+    return "无法解析这一行", "检查这一行及上一行的缩进、冒号后的空格和引号是否成对"
 
 
 def _reasonable(value: Decimal) -> bool:
