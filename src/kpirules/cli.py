@@ -69,7 +69,7 @@ from kpirules.result import EvaluationError, EvaluationProblem, Result
 from kpirules.schema import schema, tests_schema
 from kpirules.testing import run_tests
 from kpirules.usage import chinese_usage
-from kpirules.words import LANGUAGES, Language, english, language
+from kpirules.words import LANGUAGES, Language, date_fix, english, language
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -527,7 +527,9 @@ def _date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise _UsageError(f"kpirules: 日期 “{text}” 应写成 YYYY-MM-DD") from None
+        if english():
+            raise _UsageError(f"kpirules: 日期 “{text}” 应写成 YYYY-MM-DD") from None
+        raise _UsageError(f"kpirules: 日期 “{text}” 的写法不对（{date_fix(text)}）") from None
 
 
 def _span(period: Period | None, as_of: dt.date | None) -> Period:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import keyword
+import re
 from collections.abc import Callable, Iterable, Sequence
 from decimal import ROUND_HALF_EVEN, Context, Decimal, Inexact, localcontext
 from typing import Any, TypeVar, cast, get_args
@@ -43,6 +44,7 @@ from kpirules.quantity import (
 )
 from kpirules.schema import schema_problems
 from kpirules.values import Value, read_value
+from kpirules.words import date_fix
 
 #: Names with a fixed meaning in formulas and conditions; no id may take them.
 RESERVED = frozenset({"total", "raw_total", "value", "target", "points", "baseline", *FUNCTIONS})
@@ -378,7 +380,11 @@ class _Builder:
                 try:
                     dates[key] = dt.date.fromisoformat(value)
                 except ValueError:
-                    self.err(("in_force", key), f"日期 “{value}” 不存在", code="KR304")
+                    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+                        self.err(("in_force", key), f"日期 “{value}” 不存在", code="KR304")
+                    else:
+                        message = f"日期 “{value}” 的写法不对"
+                        self.err(("in_force", key), message, date_fix(value), code="KR207")
         if "from" in dates and "to" in dates and dates["to"] < dates["from"]:
             self.err(
                 ("in_force", "to"),

@@ -9,6 +9,7 @@ JSON output always keeps the ids.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Literal
@@ -84,3 +85,16 @@ def value(word: object) -> str:
     """A value such as ``higher_better`` in words (as written under ``--lang en``)."""
     text = str(word)
     return text if english() else VALUES.get(text, text)
+
+
+_DATE_PARTS = re.compile(r"\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*")
+DATE_FORMS = "日期写成 年-月-日，月和日各两位，如 2026-01-01、2026-12-31"
+
+
+def date_fix(text: str) -> str:
+    """How to write a date that was written another way (``2026/1/1``, ``2026年1月1日``)."""
+    parts = _DATE_PARTS.fullmatch(text)
+    if parts is None:
+        return DATE_FORMS
+    year, month, day = parts.groups()
+    return f"{DATE_FORMS}：“{text}” 写成 {year}-{int(month):02d}-{int(day):02d}"
