@@ -43,8 +43,8 @@ from kpirules.quantity import (
     word_problem,
 )
 from kpirules.schema import schema_problems
-from kpirules.values import Value, read_value
-from kpirules.words import date_fix
+from kpirules.values import Value, range_fix, read_value
+from kpirules.words import date_fix, english
 
 #: Names with a fixed meaning in formulas and conditions; no id may take them.
 RESERVED = frozenset({"total", "raw_total", "value", "target", "points", "baseline", *FUNCTIONS})
@@ -1187,6 +1187,7 @@ class _Builder:
                 path,
                 f"目标 {target.text} 超出指标 “{metric.label}” 的取值范围"
                 f"（{_show_value(metric.minimum, metric)} 到 {_show_value(metric.maximum, metric)}）",
+                None if english() else range_fix(metric, value, "目标"),
                 code="KR354",
             )
         return value
