@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import kpirules
-from kpirules import RulesetError
+from kpirules import RulesetError, skeleton
 from kpirules.codes import CODES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -434,3 +434,80 @@ def test_cohort_rank_and_amounts_in_test_cases() -> None:
     [(entity, values)] = ruleset.tests[1].cohort
     assert entity == "乙"
     assert dict(values) == {"rate": Decimal("0.05"), "events": Decimal(4)}
+
+
+def _skeleton_with(*edits: tuple[str, str]) -> str:
+    text = skeleton.render("考核")
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new, 1)
+    return text
+
+
+_REMIND = (
+    "  - id: rectify\n",
+    "  - id: remind\n    kind: notice\n    label: 方案未落地，通报\n"
+    "    when: plan_done == 否\n  - id: rectify\n",
+)
+
+
+def test_yes_no_metric_compared_with_yes_and_no_words() -> None:
+    """`plan_done == 是` means `plan_done`, `plan_done == 否` means `not plan_done`."""
+    text = _skeleton_with(
+        ("    when: total >= 90\n", "    when: total >= 90 and plan_done == 是\n"), _REMIND
+    )
+    ruleset = kpirules.load("t.yaml", text=text)
+    base = {"audits": 1000, "audit_errors": 10, "satisfaction": "96%", "publicity_events": 4}
+    base |= {"downtime": 10, "innovations": 0, "fund_incidents": 0}
+    done, undone = ruleset.evaluate_many(
+        [("甲", {**base, "plan_done": "是"}), ("乙", {**base, "plan_done": "否"})]
+    )
+    assert (done.total, [o.id for o in done.outcomes]) == (Decimal("100.00"), ["commend"])
+    # 乙 loses the 20 points of plan_score: 80, 良好, and only the notice fires.
+    assert (undone.total, [o.id for o in undone.outcomes]) == (Decimal("80.00"), ["remind"])
+
+
+def test_yes_no_word_against_a_number_or_an_unknown_name() -> None:
+    """`total == 否` is refused; a misspelt name gets one suggestion, an unknown one no list."""
+    text = _skeleton_with(
+        ("    when: total >= 90\n", "    when: plan_dne == 是\n"),
+        _REMIND,
+        ("plan_done == 否", "total == 否"),
+        ("when: fund_incidents > 0", "when: 基金安全事件 > 0"),
+    )
+    assert problems_of(text) == [
+        "t.yaml:120:11: 错误 KR336：一票否决“发生重大基金安全事件，一票否决” › 条件："
+        "否决条件中的名字 “基金安全事件” 没有定义"
+        "（公式中写数据的 id：是不是要写 fund_incidents（重大基金安全事件）？）",
+        "t.yaml:136:11: 错误 KR336：奖惩结果“给予表彰” › 条件："
+        "结果条件中的名字 “plan_dne” 没有定义（是不是要写 plan_done？）",
+        "t.yaml:140:11: 错误 KR336：奖惩结果“方案未落地，通报” › 条件："
+        "“total” 不是是/否指标，不能与 是、否、有、无 比较（结果条件：total == 否）"
+        "（是/否只用于 unit: yes_no 的指标；数值请写比较，如 total >= 90）",
+    ]
+
+
+def test_unknown_name_lists_no_ids_when_none_is_alike() -> None:
+    """A name like no id says what a name may be instead of listing every id."""
+    text = _skeleton_with(("when: fund_incidents > 0", "when: zzz > 0"))
+    assert problems_of(text) == [
+        "t.yaml:120:11: 错误 KR336：一票否决“发生重大基金安全事件，一票否决” › 条件："
+        "否决条件中的名字 “zzz” 没有定义"
+        "（公式中的名字应是 metrics 中的数据、指标或类别的 id，或 total、raw_total 等内置名字）"
+    ]
+
+
+def test_badly_written_dates_show_the_accepted_form() -> None:
+    """`from: 2026/1/1`, `2026.1.1`, `2026年1月1日` name the form 2026-01-01."""
+    for written in ("2026/1/1", "2026.1.1", "2026年1月1日"):
+        text = BASE.replace("from: 2026-01-01", f"from: {written}")
+        [line] = [p for p in problems_of(text) if "KR207" in p]
+        assert line == (
+            f"t.yaml:6:18: 错误 KR207：施行期间 › 从（含）：日期 “{written}” 的写法不对"
+            f"（日期写成 年-月-日，月和日各两位，如 2026-01-01、2026-12-31："
+            f"“{written}” 写成 2026-01-01）"
+        )
+    text = BASE.replace("from: 2026-01-01", "from: 2026-02-30")
+    assert "t.yaml:6:18: 错误 KR304：施行期间 › 从（含）：日期 “2026-02-30” 不存在" in problems_of(
+        text
+    )
