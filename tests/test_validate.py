@@ -511,3 +511,31 @@ def test_badly_written_dates_show_the_accepted_form() -> None:
     assert "t.yaml:6:18: 错误 KR304：施行期间 › 从（含）：日期 “2026-02-30” 不存在" in problems_of(
         text
     )
+
+
+def test_one_wrong_weight_is_not_repeated_for_every_test_case() -> None:
+    """A weight of 10 where the cases expect 20 and 12.5: said once, not per test case."""
+    text = _skeleton_with(
+        (
+            "        metric: audit_error_rate\n        weight: 20\n",
+            "        metric: audit_error_rate\n        weight: 10\n",
+        )
+    )
+    lines = problems_of(text)
+    assert [line.split("：")[0].split(": ")[1] for line in lines] == ["错误 KR344", "警告 KR416"]
+    assert lines[1] == (
+        "t.yaml:148:3: 警告 KR416：测试用例：规则集有错误，测试用例的预期得分未检查"
+        "（先改正上面的错误，再运行 kpirules validate 和 kpirules test）"
+    )
+
+
+@pytest.mark.usefixtures("english_text")
+def test_wrong_weight_under_lang_en_keeps_each_expectation() -> None:
+    """Under --lang en the earlier behaviour stays: each out-of-range expectation is listed."""
+    text = _skeleton_with(
+        (
+            "        metric: audit_error_rate\n        weight: 20\n",
+            "        metric: audit_error_rate\n        weight: 10\n",
+        )
+    )
+    assert [p.split(": ")[1] for p in problems_of(text)] == ["error", "error", "error"]

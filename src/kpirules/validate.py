@@ -183,6 +183,7 @@ class _Builder:
         self.money = model.Money()
         #: Items whose weight was rejected: sums over them would only repeat the problem.
         self.bad_weights: set[PathKey] = set()
+        self.expectations_skipped = False
 
     # -- reporting -------------------------------------------------------------------
 
@@ -1841,6 +1842,26 @@ class _Builder:
 
     # -- tests ----------------------------------------------------------------------------
 
+    def _unchecked_expectations(self, path: PathKey) -> bool:
+        """Whether the ruleset's own errors make expected scores meaningless to compare.
+
+        One wrong weight would otherwise be repeated for every test case that expects a
+        score: the first such case says once that the expectations were not checked.
+        """
+        if english() or not any(
+            p.severity == "error" and not p.path.startswith("$.tests") for p in self.problems
+        ):
+            return False
+        if not self.expectations_skipped:
+            self.expectations_skipped = True
+            self.warn(
+                path[:1],
+                "规则集有错误，测试用例的预期得分未检查",
+                "先改正上面的错误，再运行 kpirules validate 和 kpirules test",
+                code="KR416",
+            )
+        return True
+
     def tests_from(self, doc: Document) -> list[model.TestCase]:
         """Check the test cases of a separate tests file against this (built) ruleset."""
         self.doc = doc  # locate problems in the tests file from now on
@@ -2007,6 +2028,8 @@ class _Builder:
             for key, value in scores.items():
                 limit = points.get(key)
                 if isinstance(value, Decimal) and limit is not None and not 0 <= value <= limit:
+                    if self._unchecked_expectations(path):
+                        continue
                     self.err(
                         (*path, "scores", key),
                         f"预期得分 {format_decimal(value)} 超出指标的分值范围 0 到 {format_decimal(limit)}",
