@@ -13,7 +13,6 @@ everything it can, so that one run shows every mistake.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import itertools
 import keyword
 import re
@@ -25,10 +24,10 @@ import attrs
 
 from kpirules import model
 from kpirules._core.rounding import MODE_WORDS
-from kpirules._core.suggest import closest
+from kpirules._core.suggest import closest, name_hint
 from kpirules._core.suggest import did_you_mean as did_you_mean  # re-exported for older callers
 from kpirules.errors import Problem
-from kpirules.formula import FUNCTIONS, YES_NO_WORDS, Formula, FormulaError, parse_formula
+from kpirules.formula import FUNCTIONS, Formula, FormulaError, parse_formula
 from kpirules.loader import Document, PathKey, json_path
 from kpirules.methods import METHODS
 from kpirules.quantity import (
@@ -776,7 +775,9 @@ class _Builder:
                 self.err(
                     path,
                     f"{context}中的名字 “{name}” 没有定义",
-                    self._name_hint(name, names),
+                    name_hint(name, names, {m.label: m.id for m in self.metrics.values()})
+                    if not english()
+                    else did_you_mean(name, names) or _available(names),
                     code="KR336",
                 )
         for name in sorted(formula.yes_no_names & names):
@@ -789,25 +790,6 @@ class _Builder:
                     code="KR336",
                 )
         return formula
-
-    def _name_hint(self, name: str, names: set[str]) -> str:
-        """A few names like ``name`` (never the whole list), or what a name may be."""
-        best = did_you_mean(name, names)
-        if english() or best is not None:
-            return best or _available(names)
-        if name in YES_NO_WORDS:
-            return f"“{name}” 只能与是/否指标比较，如 重大差错 == {name}"
-        by_label = {m.label: m.id for m in self.metrics.values() if m.id in names}
-        if name in by_label:
-            return f"“{name}” 是数据的名称，公式中写它的 id：{by_label[name]}"
-        labels = difflib.get_close_matches(name, sorted(by_label), n=3, cutoff=0.5)
-        if labels:
-            shown = " 或 ".join(f"{by_label[label]}（{label}）" for label in labels)
-            return f"公式中写数据的 id：是不是要写 {shown}？"
-        close = difflib.get_close_matches(name, sorted(names), n=3, cutoff=0.3)
-        if close:
-            return f"是不是要写 {' 或 '.join(close)}？"
-        return "公式中的名字应是 metrics 中的数据、指标或类别的 id，或 total、raw_total 等内置名字"
 
     # -- categories and indicators ---------------------------------------------------------
 
