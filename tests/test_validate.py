@@ -481,7 +481,7 @@ def test_yes_no_word_against_a_number_or_an_unknown_name() -> None:
         "（公式中写数据的 id：是不是要写 fund_incidents（重大基金安全事件）？）",
         "t.yaml:136:11: 错误 KR336：奖惩结果“给予表彰” › 条件："
         "结果条件中的名字 “plan_dne” 没有定义（是不是要写 plan_done？）",
-        "t.yaml:140:11: 错误 KR336：奖惩结果“方案未落地，通报” › 条件："
+        "t.yaml:140:11: 错误 KR335：奖惩结果“方案未落地，通报” › 条件："
         "“total” 不是是/否指标，不能与 是、否、有、无 比较（结果条件：total == 否）"
         "（是/否只用于 unit: yes_no 的指标；数值请写比较，如 total >= 90）",
     ]

@@ -787,7 +787,7 @@ class _Builder:
                     path,
                     f"“{name}” 不是是/否指标，不能与 是、否、有、无 比较（{context}：{raw}）",
                     "是/否只用于 unit: yes_no 的指标；数值请写比较，如 total >= 90",
-                    code="KR336",
+                    code="KR335",
                 )
         return formula
 
