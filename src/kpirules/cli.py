@@ -507,11 +507,12 @@ def _load_scored(
 def _located(file: str, problem: EvaluationProblem, locations: Locations) -> str:
     """An entity's problem as FILE:LINE:COL when the file says where the value belongs."""
     cell = locations.cells.get((problem.entity, problem.field))
+    severity = "error: " if english() else f"错误 {problem.code}："
     if cell is not None:
-        return f"{locations.place(file, *cell)}: error: {problem}"
+        return f"{locations.place(file, *cell)}: {severity}{problem}"
     row = locations.rows.get(problem.entity)
     if row is not None:
-        return f"{locations.place(file, row, 1)}: error: {problem}"
+        return f"{locations.place(file, row, 1)}: {severity}{problem}"
     return f"{file}: {problem}"
 
 

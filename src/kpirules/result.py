@@ -10,6 +10,7 @@ import attrs
 from kpirules._core.canonical import canonical_json
 from kpirules.errors import KpirulesError
 from kpirules.exact import exact
+from kpirules.words import english
 
 Status = Literal["met", "not_met", "no_target", "missing", "excluded", "monitor", "vetoed"]
 Value = Decimal | bool | tuple[Decimal, ...]
@@ -227,8 +228,9 @@ class EvaluationProblem:
     """The problem's stable code such as ``KR604`` (see :mod:`kpirules.codes`)."""
 
     def __str__(self) -> str:
-        where = f"{self.entity}: " if self.entity else ""
-        field = f"{self.field}: " if self.field else ""
+        sep = ": " if english() else "："
+        where = f"{self.entity}{sep}" if self.entity else ""
+        field = f"{self.field}{sep}" if self.field else ""
         return f"{where}{field}{self.message}"
 
 
