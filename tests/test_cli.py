@@ -357,7 +357,7 @@ def test_missing_derived_input_names_what_to_supply(tmp_path: Path) -> None:
     code, _, err = call("score", str(VALID), str(data))
     assert code == 1
     assert (
-        f"{data}:3:4: error: 第二医院医保办: settlements_on_time: 缺少数据：按时结算笔数（settlements_on_time）"
+        f"{data}:3:4: 错误 KR614：第二医院医保办：settlements_on_time：缺少数据：按时结算笔数（settlements_on_time）"
         in err
     )
 

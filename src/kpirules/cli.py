@@ -507,12 +507,16 @@ def _load_scored(
 def _located(file: str, problem: EvaluationProblem, locations: Locations) -> str:
     """An entity's problem as FILE:LINE:COL when the file says where the value belongs."""
     cell = locations.cells.get((problem.entity, problem.field))
-    severity = "error: " if english() else f"错误 {problem.code}："
+    if english():
+        text = f"error: {problem}"
+    else:
+        text = "：".join(p for p in (f"错误 {problem.code}", problem.entity, problem.field) if p)
+        text += f"：{problem.message}"
     if cell is not None:
-        return f"{locations.place(file, *cell)}: {severity}{problem}"
+        return f"{locations.place(file, *cell)}: {text}"
     row = locations.rows.get(problem.entity)
     if row is not None:
-        return f"{locations.place(file, row, 1)}: {severity}{problem}"
+        return f"{locations.place(file, row, 1)}: {text}"
     return f"{file}: {problem}"
 
 

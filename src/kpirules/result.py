@@ -10,7 +10,6 @@ import attrs
 from kpirules._core.canonical import canonical_json
 from kpirules.errors import KpirulesError
 from kpirules.exact import exact
-from kpirules.words import english
 
 Status = Literal["met", "not_met", "no_target", "missing", "excluded", "monitor", "vetoed"]
 Value = Decimal | bool | tuple[Decimal, ...]
@@ -228,9 +227,8 @@ class EvaluationProblem:
     """The problem's stable code such as ``KR604`` (see :mod:`kpirules.codes`)."""
 
     def __str__(self) -> str:
-        sep = ": " if english() else "："
-        where = f"{self.entity}{sep}" if self.entity else ""
-        field = f"{self.field}{sep}" if self.field else ""
+        where = f"{self.entity}: " if self.entity else ""
+        field = f"{self.field}: " if self.field else ""
         return f"{where}{field}{self.message}"
 
 
