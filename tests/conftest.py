@@ -7,8 +7,12 @@ runner turn the same properties into a long campaign.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import HealthCheck, Phase, settings
+
+from kpirules.words import language
 
 settings.register_profile(
     "default",
@@ -31,3 +35,10 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 #: A target whose every case starts processes or writes several files runs this share of
 #: the profile's examples in the test suite (a handful under ``default``).
 SLOW_SHARE = 30
+
+
+@pytest.fixture
+def english_text() -> Iterator[None]:
+    """Messages in the earlier wording (``kpirules --lang en``), as developers read them."""
+    with language("en"):
+        yield

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import jsonschema
 
+from kpirules import __version__
 from kpirules.cli import run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +56,7 @@ def test_validate_invalid_file() -> None:
     assert code == 1
     lines = out.splitlines()
     assert lines[0].startswith(
-        f"{FAITHFUL_A}:27:5: error: $.categories[1]: 类别“医保业务管理”的权重为 30%"
+        f"{FAITHFUL_A}:27:5: 错误 KR344：类别“医保业务管理”：类别“医保业务管理”的权重为 30%"
     )
     assert lines[-1] == f"{FAITHFUL_A}: 无效：1 个错误，0 个警告"
 
@@ -230,7 +231,7 @@ def test_score_bad_metrics_writes_nothing(tmp_path: Path) -> None:
     messy = ROOT / "examples" / "a-offices-2026-messy.csv"
     code, _, err = call("score", str(VALID), str(messy), "--output", str(target))
     assert code == 1
-    assert f"{messy}:2:9: error: satisfaction:" in err
+    assert f"{messy}:2:9: 错误 KR534：satisfaction：" in err
     assert not target.exists()
 
 
@@ -251,7 +252,20 @@ def test_explain_one_entity() -> None:
         in out.splitlines()
     )
     assert "总分：93.20分（总分保留 2 位小数，四舍五入）" in out
+    assert "结果：综合评分排名靠前，予以表彰（种类：表彰；条件：等级为优秀；第 154 行）" in out
+    assert out.splitlines()[-1].endswith(f"；kpirules {__version__}")
+    code, out, _ = call(
+        "explain", str(VALID), str(EXAMPLE), "--entity", "第二医院医保办", "--verbose"
+    )
+    assert out.splitlines()[-1].endswith(
+        f"；kpirules {__version__}；prec=28, rounding=ROUND_HALF_EVEN, Emin=-999999, Emax=999999,"
+        " traps=[DivisionByZero, InvalidOperation, Overflow]"
+    )
+    code, out, _ = call(
+        "--lang", "en", "explain", str(VALID), str(EXAMPLE), "--entity", "第二医院医保办"
+    )
     assert "结果：综合评分排名靠前，予以表彰（honour；条件：等级为优秀；第 154 行）" in out
+    assert "prec=28, rounding=ROUND_HALF_EVEN" in out.splitlines()[-1]
     code, _, err = call("explain", str(VALID), str(EXAMPLE), "--entity", "不存在")
     assert code == 1
     assert "数据中没有对象 “不存在”" in err
@@ -275,7 +289,7 @@ def test_test_command_passes_and_fails(tmp_path: Path) -> None:
     )
     code, out, _ = call("test", str(bad))
     assert code == 1
-    assert "    总分 total：预期 94.4，实际 94.30（相差 -0.10）" in out.splitlines()
+    assert "    总分：预期 94.4，实际 94.30（相差 -0.10）" in out.splitlines()
     assert out.splitlines()[-1].endswith("9/10 个用例通过")
 
 
@@ -343,7 +357,7 @@ def test_missing_derived_input_names_what_to_supply(tmp_path: Path) -> None:
     code, _, err = call("score", str(VALID), str(data))
     assert code == 1
     assert (
-        f"{data}:3:4: error: 第二医院医保办: settlements_on_time: 缺少数据：按时结算笔数（settlements_on_time）"
+        f"{data}:3:4: 错误 KR614：第二医院医保办：settlements_on_time：缺少数据：按时结算笔数（settlements_on_time）"
         in err
     )
 

@@ -98,7 +98,7 @@ def test_empty_file_and_alias_codes() -> None:
 
 
 def test_unknown_key_has_its_schema_code_in_json_output(tmp_path: Path) -> None:
-    """validate --format json shows the code of an unknown key (KR202); the text does not."""
+    """validate --format json shows the code of an unknown key (KR202), and so does the text."""
     text = (ROOT / "rulesets" / "a-office-annual.yaml").read_text("utf-8")
     broken = tmp_path / "a.yaml"
     broken.write_text(text.replace("\nweighting:", "\nweigthing:", 1), encoding="utf-8")
@@ -108,7 +108,9 @@ def test_unknown_key_has_its_schema_code_in_json_output(tmp_path: Path) -> None:
     unknown = [p for p in listed if p["message"] == "不认识的键 weigthing"]
     assert [p["code"] for p in unknown] == ["KR202"]
     _, found = kpirules.check(broken)
-    assert all("KR" not in str(p) for p in found)
+    assert [str(p) for p in found if p.code == "KR202"] == [
+        f"{broken}:21:1: 错误 KR202：“weigthing”：不认识的键 weigthing（是不是要写 weighting？）"
+    ]
 
 
 def test_messy_metrics_file_problems_have_their_data_codes() -> None:

@@ -35,7 +35,7 @@ def test_changes_in_policy_terms(tmp_path: Path) -> None:
     """Version, target, segments, grade bands and an outcome condition, each in words with lines."""
     changes = compare(kpirules.load(OLD), kpirules.load(new_version(tmp_path)))
     assert [c.text for c in changes] == [
-        "version：2026.1 → 2027.1",
+        "版本：2026.1 → 2027.1",
         "参保人员满意度 目标 ≥ 95% → ≥ 97%",
         "参保人员满意度 计分方法 区间法（低于区间得 0；高于区间得 10；80%–90% 得 0–6分；90%–95% 得 6–10分） → 区间法（低于区间得 0；高于区间得 10；80%–90% 得 0–6分；90%–97% 得 6–10分）",
         "等级 良好：≥80 且 <90 → ≥85 且 <90",

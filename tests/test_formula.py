@@ -145,3 +145,28 @@ def test_bool_is_not_a_formula() -> None:
     """`when: true` is refused: a condition must be written out."""
     with pytest.raises(FormulaError, match="true/false"):
         parse_formula(True)
+
+
+@pytest.mark.parametrize(
+    ("text", "source"),
+    [
+        ("重大差错 == 是", "(重大差错)"),
+        ("重大差错 == 否", "(not 重大差错)"),
+        ("重大差错 != 有", "(not 重大差错)"),
+        ("无 == 重大差错", "(not 重大差错)"),
+        ("total >= 90 and 重大差错 == 否", "total >= 90 and (not 重大差错)"),
+        ("(a == 是) or b == 无", "((a)) or (not b)"),
+    ],
+)
+def test_yes_no_words_in_conditions(text: str, source: str) -> None:
+    """是/有 and 否/无 compared with a name read as the name itself or its negation."""
+    formula = parse_formula(text, condition=True)
+    assert formula.source == source
+    assert formula.yes_no_names == formula.names - {"total"}
+
+
+def test_yes_no_words_stay_names_elsewhere() -> None:
+    """Inside arithmetic, against another name, or in a number formula 是 stays a name."""
+    assert parse_formula("x + a == 是", condition=True).names == {"x", "a", "是"}
+    assert parse_formula("重大差错 == 严重", condition=True).yes_no_names == frozenset()
+    assert parse_formula("是 + 1").source == "是 + 1"

@@ -544,7 +544,7 @@ def test_report_needs_output() -> None:
     """Without --output the command says what is missing (exit 2)."""
     code, _, err = call("report", str(RULESET), str(METRICS))
     assert code == 2
-    assert err == "kpirules report: 用法错误：缺少参数: --output（见 kpirules report --help）\n"
+    assert err == "kpirules report: 用法错误：缺少参数：--output（见 kpirules report --help）\n"
 
 
 def test_report_bad_metrics_writes_nothing(tmp_path: Path) -> None:

@@ -10,6 +10,10 @@ import pytest
 from kpirules import composer
 from kpirules.loader import MAX_DEPTH, MAX_FILE_BYTES, Position, json_path, load_yaml
 
+#: These tests pin the earlier message wording (``--lang en``); the Chinese form is
+#: checked in test_places.py and by the negative fixtures.
+pytestmark = pytest.mark.usefixtures("english_text")
+
 
 @pytest.fixture(autouse=True, params=["c", "python"])
 def yaml_parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:

@@ -203,7 +203,7 @@ def test_explain_shows_amount_unit_and_computation() -> None:
     text = report.explain(ruleset, deposit_result("60"))
     assert "列示：统筹支付数额 3,456,789.13 元\n列示：考核预留保证金 172,839.4565 元\n" in text
     assert (
-        "结果：考核保证金按总分返还（settlement；条件：total >= 60 and total < 95；第 63 行）："
+        "结果：考核保证金按总分返还（种类：结算返还；条件：total >= 60 and total < 95；第 63 行）："
         "金额 103,703.67 元（= 考核预留保证金 172,839.4565 元 × 总分 60.00 / 100"
         " = 103,703.6739 元，按 2 位小数四舍五入）\n"
     ) in text
@@ -283,7 +283,7 @@ def test_diff_names_a_changed_money_rule_and_shown_values(tmp_path: Path) -> Non
     changes = compare(kpirules.load(DEPOSIT), kpirules.load(path))
     assert [c.text for c in changes] == [
         "列示：pooled_payment、deposit → deposit",
-        "金额：元，2 位 half_up → 元，0 位 down",
+        "金额：元，2 位 四舍五入 → 元，0 位 舍去",
     ]
 
 

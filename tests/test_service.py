@@ -837,4 +837,4 @@ def test_entity_that_cannot_be_scored_is_placed_at_its_cell_in_the_upload(
     ]
     out, err = io.StringIO(), io.StringIO()
     assert run(["score", str(RULESETS / "c-staff-halfyear.yaml"), str(path)], out, err) == 1
-    assert err.getvalue().startswith(f"{path}:3:9: error: 罗晨: report_quality: ")
+    assert err.getvalue().startswith(f"{path}:3:9: 错误 KR614：罗晨：report_quality：")

@@ -224,8 +224,8 @@ def test_unknown_cycle_is_a_usage_error() -> None:
     code, out, err = call("new", "考核", "--cycle", "weekly")
     assert (code, out) == (2, "")
     assert err == (
-        "kpirules new: 用法错误：参数 --cycle: 不是可用的选项: 'weekly' "
-        "(可选 'annual', 'halfyear', 'quarterly', 'monthly')（见 kpirules new --help）\n"
+        "kpirules new: 用法错误：参数 --cycle：'weekly' 不是可用的选项"
+        "（可选 'annual', 'halfyear', 'quarterly', 'monthly'）（见 kpirules new --help）\n"
     )
     with pytest.raises(skeleton.SkeletonError, match="考核周期 “weekly” 不可用"):
         skeleton.render("考核", cycle="weekly")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import kpirules
-from kpirules import RulesetError
+from kpirules import RulesetError, skeleton
 from kpirules.codes import CODES
 from kpirules.methods import METHODS
 
@@ -92,6 +92,7 @@ def test_scheme_a_faithful_rejected_with_category_both_sums_and_line() -> None:
     assert "医保业务管理" in text[problem.line - 1] or "id: business" in text[problem.line - 1]
 
 
+@pytest.mark.usefixtures("english_text")  # pins the --lang en wording
 def test_scheme_c_literal_grade_bands_rejected() -> None:
     """'良好 80-89, 优秀 90分以上' as written leaves 89.5 without a grade."""
     text = (
@@ -172,6 +173,7 @@ def test_model_values_are_exact() -> None:
     assert isinstance(ruleset.categories, tuple)
 
 
+@pytest.mark.usefixtures("english_text")  # pins the --lang en wording
 def test_every_problem_reported_at_once() -> None:
     """Several independent mistakes are all reported in one run, sorted by line."""
     text = (
@@ -211,6 +213,7 @@ def test_ruleset_error_carries_problems_as_data() -> None:
     assert str(info.value).splitlines()[0] == str(first)
 
 
+@pytest.mark.usefixtures("english_text")  # pins the --lang en wording
 def test_unknown_key_did_you_mean() -> None:
     """An unknown key is reported at the key, with the closest allowed key."""
     text = (
@@ -235,6 +238,7 @@ categories:
     ]
 
 
+@pytest.mark.usefixtures("english_text")  # pins the --lang en wording
 def test_direction_contradiction_is_a_warning() -> None:
     """≥ on a lower-is-better indicator loads, with a warning."""
     text = (
@@ -327,6 +331,7 @@ tests:
 )
 
 
+@pytest.mark.usefixtures("english_text")  # pins the --lang en wording
 def test_test_case_values_are_checked() -> None:
     """Test-case values must fit their metrics: percent without %, fractional counts, ratings."""
     text = (
@@ -349,6 +354,7 @@ def test_test_case_values_are_checked() -> None:
     ]
 
 
+@pytest.mark.usefixtures("english_text")  # pins the --lang en wording
 def test_test_case_missing_input_must_expect_error() -> None:
     """Leaving out an input whose absence is an error must be declared with expect.error."""
     text = (
@@ -377,6 +383,7 @@ def test_test_case_missing_input_must_expect_error() -> None:
     ]
 
 
+@pytest.mark.usefixtures("english_text")  # pins the --lang en wording
 def test_tests_file_beside_the_ruleset(tmp_path: Path) -> None:
     """A *.tests.yaml file names its ruleset; its cases are checked and added to the ruleset."""
     (tmp_path / "r.yaml").write_text(TESTED, "utf-8")
@@ -423,6 +430,7 @@ def test_shipped_tests_file_is_hand_computed_scheme_a() -> None:
     assert ruleset.tests[3].expect.error == "报销审核工作质量评分"
 
 
+@pytest.mark.usefixtures("english_text")  # pins the --lang en wording
 def test_cohort_rank_and_amounts_in_test_cases() -> None:
     """A case's cohort rows start from its own metrics; amounts name existing outcomes."""
     text = (
@@ -446,3 +454,108 @@ def test_cohort_rank_and_amounts_in_test_cases() -> None:
     [(entity, values)] = ruleset.tests[1].cohort
     assert entity == "乙"
     assert dict(values) == {"rate": Decimal("0.05"), "events": Decimal(4)}
+
+
+def _skeleton_with(*edits: tuple[str, str]) -> str:
+    text = skeleton.render("考核")
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new, 1)
+    return text
+
+
+_REMIND = (
+    "  - id: rectify\n",
+    "  - id: remind\n    kind: notice\n    label: 方案未落地，通报\n"
+    "    when: plan_done == 否\n  - id: rectify\n",
+)
+
+
+def test_yes_no_metric_compared_with_yes_and_no_words() -> None:
+    """`plan_done == 是` means `plan_done`, `plan_done == 否` means `not plan_done`."""
+    text = _skeleton_with(
+        ("    when: total >= 90\n", "    when: total >= 90 and plan_done == 是\n"), _REMIND
+    )
+    ruleset = kpirules.load("t.yaml", text=text)
+    base = {"audits": 1000, "audit_errors": 10, "satisfaction": "96%", "publicity_events": 4}
+    base |= {"downtime": 10, "innovations": 0, "fund_incidents": 0}
+    done, undone = ruleset.evaluate_many(
+        [("甲", {**base, "plan_done": "是"}), ("乙", {**base, "plan_done": "否"})]
+    )
+    assert (done.total, [o.id for o in done.outcomes]) == (Decimal("100.00"), ["commend"])
+    # 乙 loses the 20 points of plan_score: 80, 良好, and only the notice fires.
+    assert (undone.total, [o.id for o in undone.outcomes]) == (Decimal("80.00"), ["remind"])
+
+
+def test_yes_no_word_against_a_number_or_an_unknown_name() -> None:
+    """`total == 否` is refused; a misspelt name gets one suggestion, an unknown one no list."""
+    text = _skeleton_with(
+        ("    when: total >= 90\n", "    when: plan_dne == 是\n"),
+        _REMIND,
+        ("plan_done == 否", "total == 否"),
+        ("when: fund_incidents > 0", "when: 基金安全事件 > 0"),
+    )
+    assert problems_of(text) == [
+        "t.yaml:120:11: 错误 KR336：一票否决“发生重大基金安全事件，一票否决” › 条件："
+        "否决条件中的名字 “基金安全事件” 没有定义"
+        "（公式中写数据的 id：是不是要写 fund_incidents（重大基金安全事件）？）",
+        "t.yaml:136:11: 错误 KR336：奖惩结果“给予表彰” › 条件："
+        "结果条件中的名字 “plan_dne” 没有定义（是不是要写 plan_done？）",
+        "t.yaml:140:11: 错误 KR335：奖惩结果“方案未落地，通报” › 条件："
+        "“total” 不是是/否指标，不能与 是、否、有、无 比较（结果条件：total == 否）"
+        "（是/否只用于 unit: yes_no 的指标；数值请写比较，如 total >= 90）",
+    ]
+
+
+def test_unknown_name_lists_no_ids_when_none_is_alike() -> None:
+    """A name like no id says what a name may be instead of listing every id."""
+    text = _skeleton_with(("when: fund_incidents > 0", "when: zzz > 0"))
+    assert problems_of(text) == [
+        "t.yaml:120:11: 错误 KR336：一票否决“发生重大基金安全事件，一票否决” › 条件："
+        "否决条件中的名字 “zzz” 没有定义"
+        "（公式中的名字应是 metrics 中的数据、指标或类别的 id，或 total、raw_total 等内置名字）"
+    ]
+
+
+def test_badly_written_dates_show_the_accepted_form() -> None:
+    """`from: 2026/1/1`, `2026.1.1`, `2026年1月1日` name the form 2026-01-01."""
+    for written in ("2026/1/1", "2026.1.1", "2026年1月1日"):
+        text = BASE.replace("from: 2026-01-01", f"from: {written}")
+        [line] = [p for p in problems_of(text) if "KR207" in p]
+        assert line == (
+            f"t.yaml:6:18: 错误 KR207：施行期间 › 从（含）：日期 “{written}” 的写法不对"
+            f"（日期写成 年-月-日，月和日各两位，如 2026-01-01、2026-12-31："
+            f"“{written}” 写成 2026-01-01）"
+        )
+    text = BASE.replace("from: 2026-01-01", "from: 2026-02-30")
+    assert "t.yaml:6:18: 错误 KR304：施行期间 › 从（含）：日期 “2026-02-30” 不存在" in problems_of(
+        text
+    )
+
+
+def test_one_wrong_weight_is_not_repeated_for_every_test_case() -> None:
+    """A weight of 10 where the cases expect 20 and 12.5: said once, not per test case."""
+    text = _skeleton_with(
+        (
+            "        metric: audit_error_rate\n        weight: 20\n",
+            "        metric: audit_error_rate\n        weight: 10\n",
+        )
+    )
+    lines = problems_of(text)
+    assert [line.split("：")[0].split(": ")[1] for line in lines] == ["错误 KR344", "警告 KR416"]
+    assert lines[1] == (
+        "t.yaml:148:3: 警告 KR416：测试用例：规则集有错误，测试用例的预期得分未检查"
+        "（先改正上面的错误，再运行 kpirules validate 和 kpirules test）"
+    )
+
+
+@pytest.mark.usefixtures("english_text")
+def test_wrong_weight_under_lang_en_keeps_each_expectation() -> None:
+    """Under --lang en the earlier behaviour stays: each out-of-range expectation is listed."""
+    text = _skeleton_with(
+        (
+            "        metric: audit_error_rate\n        weight: 20\n",
+            "        metric: audit_error_rate\n        weight: 10\n",
+        )
+    )
+    assert [p.split(": ")[1] for p in problems_of(text)] == ["error", "error", "error"]

@@ -18,6 +18,10 @@ import kpirules
 from kpirules.cli import run
 from kpirules.inputs import InputError, Locations, SheetError, read_metrics, read_records
 
+#: These tests pin the earlier message wording (``--lang en``); the Chinese form is
+#: checked in test_places.py.
+pytestmark = pytest.mark.usefixtures("english_text")
+
 ROOT = Path(__file__).resolve().parent.parent
 A_OFFICE = ROOT / "rulesets" / "a-office-annual.yaml"
 COST = ROOT / "rulesets" / "b-position-cost-management.yaml"
@@ -305,7 +309,7 @@ def test_missing_value_reported_at_its_empty_cell(tmp_path: Path, ruleset_file: 
     assert code == 1
     assert out == ""
     assert err == (
-        f"{path}!考核数据!E4: error: 乙医院: quality: 缺少数据：质量评分（quality）；"
+        f"{path}!考核数据!E4: 错误 KR614：乙医院：quality：缺少数据：质量评分（quality）；"
         "这些指标规定缺失时报错（missing: error）\n"
         f"{path}: 无法计分\n"
     )
@@ -579,7 +583,7 @@ def test_template_entities_duplicate(tmp_path: Path) -> None:
     names.write_text("甲\n乙\n甲\n", "utf-8")
     out = tmp_path / "t.xlsx"
     code, _, err = cli("template", str(A_OFFICE), "--output", str(out), "--entities", str(names))
-    assert (code, err) == (1, f"{names}:3:1: error: $: 对象 “甲” 重复（第 1 行已出现）\n")
+    assert (code, err) == (1, f"{names}:3:1: 错误 KR506：对象 “甲” 重复（第 1 行已出现）\n")
     assert not out.exists()
 
 

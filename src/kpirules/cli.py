@@ -79,6 +79,8 @@ from kpirules.receipts import (
 from kpirules.result import EvaluationError, EvaluationProblem, Result
 from kpirules.schema import schema, tests_schema
 from kpirules.testing import run_tests
+from kpirules.usage import chinese_usage
+from kpirules.words import LANGUAGES, Language, date_fix, english, language
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -91,6 +93,7 @@ class _UsageError(Exception):
     """The command line was used wrongly; the message says how (exit code 2)."""
 
 
+#: Under ``--lang en``, usage errors keep their earlier, partly translated wording.
 _ARGPARSE_WORDS = (
     ("unrecognized arguments", "不认识的参数"),
     ("the following arguments are required", "缺少参数"),
@@ -110,8 +113,9 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        for english, chinese in _ARGPARSE_WORDS:
-            message = message.replace(english, chinese)
+        if english():
+            for word, chinese in _ARGPARSE_WORDS:
+                message = message.replace(word, chinese)
         raise _UsageError(f"{self.prog}: 用法错误：{message}（见 {self.prog} --help）")
 
 
@@ -170,13 +174,19 @@ def _parser() -> _Parser:
         allow_abbrev=False,
         description="绩效考核规则引擎：检查规则集、计分、解释每个分数、运行测试用例、比较版本、记录与重算。",
     )
-    parser.add_argument("--version", action="version", version=f"kpirules {__version__}")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"kpirules {__version__}",
+        help="show program's version number and exit" if english() else "显示版本号并退出",
+    )
+    parser.add_argument("--lang", choices=LANGUAGES, default="zh", help=_LANG_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     validate = sub.add_parser(
         "validate",
         help="检查规则集文件（或目录中的所有 .yaml 文件），列出所有错误和警告",
         description=(
-            "检查规则集，一次列出所有问题，格式为 文件:行:列: error|warning: 路径: 说明。"
+            "检查规则集，一次列出所有问题，每行一个：文件:行:列: 错误或警告 代码：位置：说明（怎样改）。"
             "退出码：0 有效（可有警告），1 无效，2 用法错误。"
         ),
     )
@@ -263,6 +273,9 @@ def _parser() -> _Parser:
     )
     explain.add_argument("--sheet", metavar="NAME", help=_SHEET_HELP)
     explain.add_argument("--entity", metavar="ID", help="只解释这个对象")
+    explain.add_argument(
+        "--verbose", action="store_true", help="末行另写计分时的小数运算设置（精度、取舍方式）"
+    )
     explain.add_argument("--encoding", help="指标文件的编码（默认自动识别 UTF-8 / GBK）")
     explain.add_argument("--period", default="", help="考核期间，同 score")
     explain.add_argument("--as-of", metavar="DATE", help="按这一天施行的规则集版本，同 score")
@@ -417,7 +430,27 @@ def _parser() -> _Parser:
         "--output", metavar="FILE", help="写入的文件（默认为当前文件夹中的 NAME.yaml；原子写入）"
     )
     new.add_argument("--force", action="store_true", help="允许覆盖已存在的文件")
+    for command in sub.choices.values():
+        command.add_argument(
+            "--lang", choices=LANGUAGES, default=argparse.SUPPRESS, help=_LANG_HELP
+        )
     return parser
+
+
+_LANG_HELP = "提示和输出的语言：zh 中文（默认）；en 保留编号和英文词的旧写法，供开发人员使用"
+
+
+def _language(argv: Sequence[str]) -> Language:
+    """The ``--lang`` asked for on the command line (checked again by the parser)."""
+    lang = "zh"
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == "--lang" and i + 1 < len(argv):
+            lang = argv[i + 1]
+        elif arg.startswith("--lang="):
+            lang = arg.partition("=")[2]
+    return "en" if lang == "en" else "zh"
 
 
 _SHEET_HELP = "Excel 工作簿中要读的工作表（默认：第一张表头与规则集相符的工作表）"
@@ -537,11 +570,16 @@ def _load_scored(
 def _located(file: str, problem: EvaluationProblem, locations: Locations) -> str:
     """An entity's problem as FILE:LINE:COL when the file says where the value belongs."""
     cell = locations.cells.get((problem.entity, problem.field))
+    if english():
+        text = f"error: {problem}"
+    else:
+        text = "：".join(p for p in (f"错误 {problem.code}", problem.entity, problem.field) if p)
+        text += f"：{problem.message}"
     if cell is not None:
-        return f"{locations.place(file, *cell)}: error: {problem}"
+        return f"{locations.place(file, *cell)}: {text}"
     row = locations.rows.get(problem.entity)
     if row is not None:
-        return f"{locations.place(file, row, 1)}: error: {problem}"
+        return f"{locations.place(file, row, 1)}: {text}"
     return f"{file}: {problem}"
 
 
@@ -557,7 +595,9 @@ def _date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise _UsageError(f"kpirules: 日期 “{text}” 应写成 YYYY-MM-DD") from None
+        if english():
+            raise _UsageError(f"kpirules: 日期 “{text}” 应写成 YYYY-MM-DD") from None
+        raise _UsageError(f"kpirules: 日期 “{text}” 的写法不对（{date_fix(text)}）") from None
 
 
 def _span(period: Period | None, as_of: dt.date | None) -> Period:
@@ -886,7 +926,7 @@ def _explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         known = "、".join(r.entity for r in results[:20])
         stderr.write(f"kpirules: 数据中没有对象 “{args.entity}”（有：{known}）\n")
         return EXIT_INVALID
-    _write_out(stdout, "\n".join(report.explain(ruleset, r) for r in chosen))
+    _write_out(stdout, "\n".join(report.explain(ruleset, r, verbose=args.verbose) for r in chosen))
     return EXIT_OK
 
 
@@ -1328,7 +1368,16 @@ def write_atomic(path: Path, text: str | bytes, *, encoding: str = "utf-8") -> N
 
 @exact
 def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
-    """Run the command line with ``argv`` (without the program name); return the exit code."""
+    """Run the command line with ``argv`` (without the program name); return the exit code.
+
+    Everything is said in Chinese, argparse's own words included, unless ``--lang en``.
+    """
+    lang = _language(argv)
+    with language(lang), chinese_usage() if lang == "zh" else contextlib.nullcontext():
+        return _run(argv, stdout, stderr)
+
+
+def _run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
     parser = _parser()
     try:
         # argparse prints --help and --version to sys.stdout; send them to ours.

@@ -451,6 +451,11 @@ CODES: dict[str, CodeInfo] = {
         "这里只检查规则集",
         "在命令行用 kpirules test 运行测试文件",
     ),
+    "KR416": _c(
+        "Test expectations not checked",
+        "规则集有错误，测试用例的预期得分未检查",
+        "先改正规则集中的错误，再检查测试用例",
+    ),
     # KR5xx: metrics files (CSV, XLSX, YAML, JSON, rows sent to the service)
     "KR501": _c(
         "Rows by period need a period",

@@ -8,12 +8,14 @@ from typing import Protocol, TypeVar
 
 import attrs
 
+from kpirules._core.rounding import MODE_WORDS
 from kpirules.exact import exact
 from kpirules.methods import METHODS
 from kpirules.methods._params import band_words
-from kpirules.model import Band, Indicator, Metric, Outcome, Ruleset, Veto
+from kpirules.model import Adjustment, Band, Indicator, Metric, Outcome, Rounding, Ruleset, Veto
 from kpirules.quantity import format_decimal
 from kpirules.result import Result
+from kpirules.words import ADJUSTMENT_KINDS, OUTCOME_KINDS, english, field, value
 
 
 @attrs.frozen
@@ -37,23 +39,30 @@ def _band(band: Band, unit: str = "") -> str:
     return band_words(band, unit)
 
 
-_KINDS = {
-    "reward": "奖励",
-    "honour": "表彰",
-    "penalty": "处罚",
-    "settlement": "结算返还",
-    "warning": "警告",
-    "rectification": "整改",
-    "accountability": "问责",
-    "notice": "通报",
-}
-
-
 def _method(ind: Indicator, unit: str) -> str:
     """A scoring method and its parameters in words (each method describes its own)."""
     method = METHODS[ind.scoring.method]
     parts = method.describe(ind.scoring.params, unit)
     return f"{method.words}（{'；'.join(parts)}）" if parts else method.words
+
+
+def _header(name: str, old: object, new: object) -> str:
+    if name == "cycle":
+        old, new = value(old), value(new)
+    return f"{field(name)}：{old} → {new}"
+
+
+def _mode(mode: str) -> str:
+    return mode if english() else MODE_WORDS.get(mode, mode)
+
+
+def _rounding(r: Rounding) -> str:
+    return f"{r.places} 位 {_mode(r.mode)}（{value(r.at)}）"
+
+
+def _adjustment(r: Adjustment) -> str:
+    kind = r.kind if english() else ADJUSTMENT_KINDS.get(r.kind, r.kind)
+    return f"{r.label}：{kind} {r.points.text}（上限 {r.cap}）"
 
 
 @exact
@@ -76,7 +85,7 @@ def compare(old: Ruleset, new: Ruleset) -> list[Change]:
     for name in ("title", "version", "source", "cycle"):
         a, b = getattr(old, name), getattr(new, name)
         if a != b:
-            add("header", f"{name}：{a} → {b}")
+            add("header", _header(name, a, b))
     if old.in_force != new.in_force:
         add(
             "header",
@@ -88,13 +97,13 @@ def compare(old: Ruleset, new: Ruleset) -> list[Change]:
         r1, r2 = old.rounding, new.rounding
         add(
             "header",
-            f"取整：{r1.places} 位 {r1.mode}（{r1.at}）→ {r2.places} 位 {r2.mode}（{r2.at}）",
+            f"取整：{_rounding(r1)} → {_rounding(r2)}",
         )
     if old.money != new.money:
         m1, m2 = old.money, new.money
         add(
             "header",
-            f"金额：{m1.unit}，{m1.places} 位 {m1.mode} → {m2.unit}，{m2.places} 位 {m2.mode}",
+            f"金额：{m1.unit}，{m1.places} 位 {_mode(m1.mode)} → {m2.unit}，{m2.places} 位 {_mode(m2.mode)}",
         )
     if old.show != new.show:
         add("header", f"列示：{'、'.join(old.show) or '无'} → {'、'.join(new.show) or '无'}")
@@ -106,12 +115,8 @@ def compare(old: Ruleset, new: Ruleset) -> list[Change]:
     _category_and_grade_changes(add, old, new)
     _rules(out, "否决项", list(old.vetoes), list(new.vetoes), _veto_text, (old, new))
     _rules(out, "结果规则", list(old.outcomes), list(new.outcomes), _outcome_text, (old, new))
-    old_adj = [
-        f"{r.label}：{r.kind} {r.points.text}（上限 {r.cap}）" for r in old.adjustments.rules
-    ]
-    new_adj = [
-        f"{r.label}：{r.kind} {r.points.text}（上限 {r.cap}）" for r in new.adjustments.rules
-    ]
+    old_adj = [_adjustment(r) for r in old.adjustments.rules]
+    new_adj = [_adjustment(r) for r in new.adjustments.rules]
     if old_adj != new_adj or (old.adjustments.max_bonus, old.adjustments.max_penalty) != (
         new.adjustments.max_bonus,
         new.adjustments.max_penalty,
@@ -215,9 +220,21 @@ def _indicator_changes(
                 item=iid,
             )
         if a.direction != b.direction:
-            add("method", f"{b.label} 方向 {a.direction} → {b.direction}", a.line, b.line, item=iid)
+            add(
+                "method",
+                f"{b.label} 方向 {value(a.direction)} → {value(b.direction)}",
+                a.line,
+                b.line,
+                item=iid,
+            )
         if a.missing != b.missing:
-            add("method", f"{b.label} 缺数据时 {a.missing} → {b.missing}", a.line, b.line, item=iid)
+            add(
+                "method",
+                f"{b.label} 缺数据时 {value(a.missing)} → {value(b.missing)}",
+                a.line,
+                b.line,
+                item=iid,
+            )
         if a.metric != b.metric:
             add(
                 "indicator",
@@ -278,7 +295,7 @@ def _outcome_text(o: Outcome) -> str:
     if o.when is not None:
         parts.append(o.when.text)
     amount = f"，金额 {o.amount.text}" if o.amount is not None else ""
-    kind = _KINDS.get(o.kind, o.kind)
+    kind = OUTCOME_KINDS.get(o.kind, o.kind)
     return f"{kind}：{'，且'.join(parts)}{amount}"
 
 

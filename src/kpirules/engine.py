@@ -48,7 +48,8 @@ from kpirules.result import (
     Value,
     decimal_text,
 )
-from kpirules.values import MAX_DIGITS, SMALL_DECIMAL_SIZE, combine_ratings, read_value
+from kpirules.values import MAX_DIGITS, SMALL_DECIMAL_SIZE, combine_ratings, range_fix, read_value
+from kpirules.words import english
 
 ENGINE_VERSION = f"kpirules {__version__}"
 
@@ -509,7 +510,8 @@ class Engine:
                 raise _EntityError(
                     mid,
                     f"派生指标 “{metric.label}” 的计算结果 "
-                    f"{Reason('{0}', (methods.value_arg(metric, result),)).render()} 超出取值范围",
+                    f"{Reason('{0}', (methods.value_arg(metric, result),)).render()} 超出取值范围"
+                    + ("" if english() else f"（{range_fix(metric, result)}）"),
                     code="KR612",
                 )
             known[mid] = result

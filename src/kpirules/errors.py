@@ -7,6 +7,8 @@ from typing import Literal
 
 import attrs
 
+from kpirules.words import english
+
 Severity = Literal["error", "warning"]
 
 
@@ -21,8 +23,9 @@ class Problem:
     ``cell`` locates a problem in an Excel workbook as ``SHEET!B7``; the problem then reads
     ``FILE!SHEET!B7: …`` (``line`` and ``column`` still hold the row and column numbers).
 
-    ``code`` is the problem's stable code such as ``KR201`` (see :mod:`kpirules.codes`);
-    it is not part of the text form, only of :meth:`as_dict` and the attribute.
+    ``code`` is the problem's stable code such as ``KR201`` (see :mod:`kpirules.codes`).
+    ``where`` names what ``path`` points at in the ruleset's own words (see
+    :mod:`kpirules.places`); the text form shows it instead of the path.
     """
 
     file: str
@@ -34,12 +37,20 @@ class Problem:
     suggestion: str | None = None
     cell: str | None = None
     code: str = attrs.field(kw_only=True)
+    where: str = attrs.field(default="", kw_only=True)
 
     def __str__(self) -> str:
-        where = (
-            f"{self.file}!{self.cell}" if self.cell else f"{self.file}:{self.line}:{self.column}"
-        )
-        text = f"{where}: {self.severity}: {self.path}: {self.message}"
+        """One line: ``FILE:LINE:COL: 错误 KR201：类别“…” › 权重：说明（建议）``.
+
+        Under ``--lang en`` the earlier form ``FILE:LINE:COL: error: $.path: …``.
+        """
+        at = f"{self.file}!{self.cell}" if self.cell else f"{self.file}:{self.line}:{self.column}"
+        if english():
+            text = f"{at}: {self.severity}: {self.path}: {self.message}"
+        else:
+            where = self.where or ("" if self.path.startswith("$") else self.path)
+            severity = "错误" if self.severity == "error" else "警告"
+            text = f"{at}: {severity} {self.code}：{where + '：' if where else ''}{self.message}"
         if self.suggestion:
             text += f"（{self.suggestion}）"
         return text
@@ -69,6 +80,8 @@ class Problem:
         }
         if self.cell:
             out["cell"] = self.cell
+        if self.where:
+            out["where"] = self.where
         return out
 
 

@@ -52,6 +52,32 @@ _MULTI = (("≤", "<="), ("≦", "<="), ("≥", ">="), ("≧", ">="), ("≠", "!
 _DECIMAL_LITERAL = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d{1,2})?")
 _PERCENT = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?|\.\d+)\s*[%％]")
 
+#: Words a yes/no metric may be compared with: ``重大差错 == 是`` means ``重大差错``.
+YES_NO_WORDS = {"是": True, "有": True, "否": False, "无": False}
+_NAME = r"[^\W\d]\w*"
+_WORD = "|".join(YES_NO_WORDS)
+# A name compared with a yes/no word (either way round), standing alone between the
+# start, a bracket or and/or/not and the end, a bracket or and/or: never inside arithmetic.
+_BEFORE = r"(^|\(|(?<!\w)(?:and|or|not)(?=\s))(\s*)"
+_AFTER = r"(?=\s*(?:$|\)|(?:and|or|if|else)(?!\w)))"
+_YES_NO_LEFT = re.compile(rf"{_BEFORE}({_NAME})\s*(==|!=)\s*({_WORD}){_AFTER}")
+_YES_NO_RIGHT = re.compile(rf"{_BEFORE}({_WORD})\s*(==|!=)\s*({_NAME}){_AFTER}")
+
+
+def _yes_no(source: str) -> tuple[str, frozenset[str]]:
+    """``x == 是`` as ``(x)``, ``x == 否`` / ``x != 是`` as ``(not x)``; the names so compared."""
+    compared: set[str] = set()
+
+    def rewrite(before: str, name: str, op: str, word: str) -> str:
+        compared.add(name)
+        meant = YES_NO_WORDS[word] == (op == "==")
+        return f"{before}({name})" if meant else f"{before}(not {name})"
+
+    source = _YES_NO_LEFT.sub(lambda m: rewrite(m[1] + m[2], m[3], m[4], m[5]), source)
+    source = _YES_NO_RIGHT.sub(lambda m: rewrite(m[1] + m[2], m[5], m[4], m[3]), source)
+    return source, frozenset(compared - set(YES_NO_WORDS))
+
+
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
 _UNARY = (ast.UAdd, ast.USub, ast.Not)
 _COMPARE = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE)
@@ -105,6 +131,8 @@ class Formula:
     source: str
     names: frozenset[str]
     is_condition: bool
+    #: Names compared with 是/否 (有/无): they must be yes/no metrics.
+    yes_no_names: frozenset[str] = frozenset()
 
 
 def normalise(text: str) -> str:
@@ -133,6 +161,7 @@ def parse_formula(text: object, *, condition: bool = False) -> Formula:
     source = normalise(text.strip())
     if "\n" in source or ";" in source:
         raise FormulaError("公式只能是一个表达式：不能包含分号或多条语句")
+    source, yes_no_names = _yes_no(source) if condition else (source, frozenset[str]())
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
@@ -158,7 +187,13 @@ def parse_formula(text: object, *, condition: bool = False) -> Formula:
             "条件应是比较或判断（如 total >= 90、基金损失 > 5万元），而这里是一个数值"
         )
 
-    return Formula(text=text, source=source, names=frozenset(names), is_condition=condition)
+    return Formula(
+        text=text,
+        source=source,
+        names=frozenset(names),
+        is_condition=condition,
+        yes_no_names=yes_no_names,
+    )
 
 
 def _kind(node: ast.AST) -> str:

@@ -27,6 +27,7 @@ from kpirules.engine import CONTEXT
 from kpirules.methods import rounded
 from kpirules.model import Ruleset
 from kpirules.result import Fired, Result
+from kpirules.words import english
 
 #: The length of a full bar of a horizontal chart, and the height of a full column.
 BAR_LENGTH = Decimal(400)
@@ -344,8 +345,8 @@ def _sections(ruleset: Ruleset, results: Sequence[Result]) -> list[EntitySection
                 categories=categories,
                 rules=tuple(_rule_lines(ruleset, r)),
                 provenance=(
-                    f"规则集 {p.ruleset} {p.version}，指纹 {p.fingerprint}；{p.engine}；"
-                    f"{p.decimal_context}"
+                    f"规则集 {p.ruleset} {p.version}，指纹 {p.fingerprint}；{p.engine}"
+                    + (f"；{p.decimal_context}" if english() else "")
                 ),
             )
         )

@@ -29,10 +29,13 @@ import attrs
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from kpirules import fullwidth
 from kpirules.characters import refused_character
 from kpirules.composer import MAX_DEPTH as MAX_DEPTH  # re-exported: the nesting cap
 from kpirules.composer import TooDeepError, composer_for
 from kpirules.errors import Problem
+from kpirules.places import place
+from kpirules.words import english
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 #: Numbers in a ruleset: at most this many digits before and after the decimal point.
@@ -118,6 +121,7 @@ class Document:
             message=f"{message}（{pos.via}）" if pos.via else message,
             suggestion=suggestion,
             code=code,
+            where=place(self.data, path),
         )
 
 
@@ -254,6 +258,9 @@ def load_yaml(
             mark = exc.context_mark  # the bracket or quote that was never closed
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         message, hint = _explain_syntax(exc)
+        slip = fullwidth.find(text, line) if mark else None
+        if slip is not None:  # a full-width sign typed for YAML's own: named where it is
+            line, col, message, hint = slip.line, slip.column, slip.message, slip.hint
         return None, [
             Problem(file, line, col, "$", "error", f"YAML 格式错误：{message}", hint, code="KR110")
         ]
@@ -264,15 +271,12 @@ def load_yaml(
     finally:
         composer.dispose()
 
-    problems = [
-        Problem(file, line, col, json_path(path), "error", msg, code=code)
-        for line, col, msg, path, code in composer.found
-    ]
     if root is None:
+        problems = [_problem(file, None, *found) for found in composer.found]
         return None, [*problems, Problem(file, 1, 1, "$", "error", "文件为空", code="KR107")]
     builder = _Builder(file)
     data = builder.build(root, ())
-    problems.extend(builder.problems)
+    problems = [_problem(file, data, *found) for found in (*composer.found, *builder.problems)]
     return Document(file, data, builder.positions, builder.key_positions), problems
 
 
@@ -303,6 +307,16 @@ _SYNTAX_HINTS: tuple[tuple[str, str, str], ...] = (
         "列表项的缩进不一致",
         "同一列表的各项“- ”要对齐",
     ),
+    (
+        "expected <block end>",
+        "缩进不一致",
+        "同一层的键要对齐，下一层比上一层多缩进两个空格（用空格，不用 Tab）",
+    ),
+    (
+        "that cannot start any token",
+        "这个字符不能出现在值的开头",
+        '给整个值加英文引号，如 "@某某"',
+    ),
 )
 
 
@@ -312,7 +326,9 @@ def _explain_syntax(exc: yaml.MarkedYAMLError) -> tuple[str, str]:
     for needle, message, hint in _SYNTAX_HINTS:
         if needle in problem or needle in (exc.context or ""):
             return message, hint
-    return problem or "无法解析", "检查这一行及上一行的缩进、冒号后的空格和引号是否成对"
+    if english():
+        return problem or "无法解析", "检查这一行及上一行的缩进、冒号后的空格和引号是否成对"
+    return "无法解析这一行", "检查这一行及上一行的缩进、冒号后的空格和引号是否成对"
 
 
 def _reasonable(value: Decimal) -> bool:
@@ -348,7 +364,7 @@ class _Builder:
 
     def __init__(self, file: str) -> None:
         self.file = file
-        self.problems: list[Problem] = []
+        self.problems: list[tuple[int, int, str, PathKey, str]] = []
         self.positions: dict[PathKey, Position] = {}
         self.key_positions: dict[PathKey, Position] = {}
 
@@ -418,9 +434,15 @@ class _Builder:
         return True
 
     def _add(self, line: int, col: int, path: PathKey, message: str, code: str) -> None:
-        self.problems.append(
-            Problem(self.file, line, col, json_path(path), "error", message, code=code)
-        )
+        self.problems.append((line, col, message, path, code))
+
+
+def _problem(
+    file: str, data: Any, line: int, col: int, message: str, path: PathKey, code: str
+) -> Problem:
+    """A problem found while reading, located by the labels of the data read so far."""
+    where = place(data, path)
+    return Problem(file, line, col, json_path(path), "error", message, code=code, where=where)
 
 
 def walk(data: Any, path: PathKey = ()) -> Iterator[tuple[PathKey, Any]]:

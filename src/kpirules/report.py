@@ -19,6 +19,7 @@ from kpirules.model import Category, Rounding, Ruleset
 from kpirules.quantity import format_decimal, format_percent
 from kpirules.result import Fired, Result
 from kpirules.testing import CaseReport
+from kpirules.words import english, outcome_kind
 
 
 def width(text: str) -> int:
@@ -127,8 +128,12 @@ def to_json(results: Sequence[Result]) -> str:
 
 
 @in_engine_context
-def explain(ruleset: Ruleset, result: Result) -> str:
-    """The full reasoning for one entity, in the ruleset's language."""
+def explain(ruleset: Ruleset, result: Result, *, verbose: bool = False) -> str:
+    """The full reasoning for one entity, in the ruleset's language.
+
+    The decimal context the score was computed in ends the last line only when
+    ``verbose`` (or under ``--lang en``); JSON results always carry it.
+    """
 
     def pts(value: Decimal) -> str:
         return _fixed(value, ruleset.rounding) + "分"
@@ -184,15 +189,14 @@ def explain(ruleset: Ruleset, result: Result) -> str:
         for o in result.outcomes:
             amount = f"：{amount_text(ruleset, o)}" if o.amount is not None else ""
             lines.append(
-                f"结果：{o.label}（{o.kind}；条件：{o.condition}；{_at(ruleset, o.id, o.line)}）{amount}"
+                f"结果：{o.label}（{_kind(o.kind)}；条件：{o.condition}；{_at(ruleset, o.id, o.line)}）{amount}"
             )
     else:
         lines.append("结果：无")
     p = result.provenance
     lines.append("")
-    lines.append(
-        f"规则集 {p.ruleset} {p.version}，指纹 {p.fingerprint}；{p.engine}；{p.decimal_context}"
-    )
+    context = f"；{p.decimal_context}" if verbose or english() else ""
+    lines.append(f"规则集 {p.ruleset} {p.version}，指纹 {p.fingerprint}；{p.engine}{context}")
     return "\n".join(lines) + "\n"
 
 
@@ -310,3 +314,7 @@ def format_test_report(file: str, reports: Sequence[CaseReport]) -> str:
     passed = sum(r.passed for r in reports)
     lines.append(f"{file}: {passed}/{len(reports)} 个用例通过")
     return "\n".join(lines) + "\n"
+
+
+def _kind(kind: str) -> str:
+    return kind if english() else f"种类：{outcome_kind(kind)}"

@@ -13,6 +13,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from jsonschema.validators import extend
 
+from kpirules import fullwidth
 from kpirules._core.suggest import did_you_mean
 from kpirules.errors import Problem
 from kpirules.loader import Document, PathKey
@@ -211,7 +212,8 @@ def _translate(doc: Document, error: ValidationError) -> list[Problem]:
         wanted = value if isinstance(value, list) else [value]
         wanted_text = "或".join(_TYPE_WORDS.get(str(w), str(w)) for w in wanted)
         message = hint or f"这里应写{wanted_text}，而不是 “{_show(instance)}”"
-        return [doc.problem(path, message, code="KR206")]
+        slip = fullwidth.in_value(instance) if isinstance(instance, str) else None
+        return [doc.problem(path, message, suggestion=slip, code="KR206")]
     if kind in ("pattern", "anyOf", "oneOf"):
         message = hint or "写法不正确"
         return [

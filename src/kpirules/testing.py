@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 import attrs
 
 from kpirules.api import LoadedRuleset
 from kpirules.exact import exact
-from kpirules.model import TestCase
+from kpirules.model import Ruleset, TestCase
 from kpirules.result import EvaluationError, Result
+from kpirules.words import english
 
 
 @attrs.frozen
@@ -48,7 +50,7 @@ def run_case(ruleset: LoadedRuleset, case: TestCase) -> CaseReport:
             case.line,
             (f"预期报错包含 “{expect.error}”，实际正常计分（总分 {result.total}）",),
         )
-    return CaseReport(case.name, case.line, tuple(_differences(case, result)))
+    return CaseReport(case.name, case.line, tuple(_differences(case, result, _labels(ruleset))))
 
 
 @exact
@@ -57,11 +59,18 @@ def run_tests(ruleset: LoadedRuleset) -> tuple[CaseReport, ...]:
     return tuple(run_case(ruleset, case) for case in ruleset.tests)
 
 
+def _labels(ruleset: Ruleset) -> dict[str, str]:
+    """Names of the outcome and veto rules by id."""
+    labels = {r.id: r.label for r in ruleset.outcomes}
+    labels.update((r.id, r.label) for r in ruleset.vetoes)
+    return labels
+
+
 def _num(value: Decimal) -> str:
     return format(value, "f")
 
 
-def _differences(case: TestCase, result: Result) -> list[str]:
+def _differences(case: TestCase, result: Result, labels: dict[str, str]) -> list[str]:
     expect = case.expect
     out: list[str] = []
 
@@ -69,10 +78,12 @@ def _differences(case: TestCase, result: Result) -> list[str]:
         if want is not None and want != got:
             out.append(f"{what}：预期 {_num(want)}，实际 {_num(got)}（相差 {_num(got - want)}）")
 
-    number("总分 total", expect.total, result.total)
+    en = english()
+    number("总分 total" if en else "总分", expect.total, result.total)
     if expect.rank is not None and expect.rank != result.rank:
         out.append(
-            f"名次 rank：预期 {expect.rank}，实际 {result.rank}（共 {result.cohort_size} 个）"
+            f"{'名次 rank' if en else '名次'}：预期 {expect.rank}，实际 {result.rank}"
+            f"（共 {result.cohort_size} 个）"
         )
     amounts = {o.id: o.amount for o in result.outcomes}
     for outcome_id, want in expect.amounts:
@@ -81,9 +92,11 @@ def _differences(case: TestCase, result: Result) -> list[str]:
             out.append(f"结果规则 {outcome_id} 的金额：预期 {_num(want)}，实际未触发")
         elif amount != want:
             out.append(f"结果规则 {outcome_id} 的金额：预期 {_num(want)}，实际 {_num(amount)}")
-    number("原始总分 raw_total", expect.raw_total, result.raw_total)
+    number("原始总分 raw_total" if en else "原始总分", expect.raw_total, result.raw_total)
     if expect.grade is not None and expect.grade != result.grade:
-        out.append(f"等级 grade：预期 {expect.grade}，实际 {result.grade or '（无）'}")
+        out.append(
+            f"{'等级 grade' if en else '等级'}：预期 {expect.grade}，实际 {result.grade or '（无）'}"
+        )
     for item_id, want in expect.scores:
         item = result.item(item_id)
         if item.score != want:
@@ -93,6 +106,14 @@ def _differences(case: TestCase, result: Result) -> list[str]:
             )
     for cat_id, want in expect.subtotals:
         number(f"类别 {cat_id} 小计", want, result.subtotal(cat_id))
+    out.extend(_fired(case, result, labels))
+    return out
+
+
+def _fired(case: TestCase, result: Result, labels: dict[str, str]) -> list[str]:
+    """Expected against fired outcomes and vetoes: ids under ``--lang en``, else names."""
+    expect = case.expect
+    out: list[str] = []
     for what, want_ids, fired in (
         ("结果规则 outcomes", expect.outcomes, result.outcomes),
         ("否决项 vetoes", expect.vetoes, result.vetoes),
@@ -100,6 +121,14 @@ def _differences(case: TestCase, result: Result) -> list[str]:
         if want_ids is None:
             continue
         got = sorted(f.id for f in fired)
-        if sorted(want_ids) != got:
+        if sorted(want_ids) == got:
+            continue
+        if english():
             out.append(f"{what}：预期 [{', '.join(sorted(want_ids))}]，实际 [{', '.join(got)}]")
+            continue
+
+        def names(ids: Sequence[str]) -> str:
+            return "、".join(f"“{labels.get(i, i)}”" for i in ids) or "无"
+
+        out.append(f"{what.split()[0]}：预期 {names(sorted(want_ids))}，实际 {names(got)}")
     return out

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import keyword
+import re
 from collections.abc import Callable, Iterator, KeysView, Sequence
 from collections.abc import Set as AbstractSet
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
@@ -52,7 +53,8 @@ from kpirules.quantity import (
     word_problem,
 )
 from kpirules.schema import schema_problems
-from kpirules.values import Value, read_value
+from kpirules.values import Value, range_fix, read_value
+from kpirules.words import date_fix, english
 
 #: Names with a fixed meaning in formulas and conditions; no id may take them.
 RESERVED = frozenset({"total", "raw_total", "value", "target", "points", "baseline", *FUNCTIONS})
@@ -177,6 +179,7 @@ class _Builder:
         self.money = model.Money()
         #: Items whose weight was rejected: sums over them would only repeat the problem.
         self.bad_weights: set[PathKey] = set()
+        self.expectations_skipped = False
 
     # -- reporting -------------------------------------------------------------------
 
@@ -375,7 +378,11 @@ class _Builder:
                 try:
                     dates[key] = dt.date.fromisoformat(value)
                 except ValueError:
-                    self.err(("in_force", key), f"日期 “{value}” 不存在", code="KR304")
+                    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+                        self.err(("in_force", key), f"日期 “{value}” 不存在", code="KR304")
+                    else:
+                        message = f"日期 “{value}” 的写法不对"
+                        self.err(("in_force", key), message, date_fix(value), code="KR207")
         if "from" in dates and "to" in dates and dates["to"] < dates["from"]:
             self.err(
                 ("in_force", "to"),
@@ -738,7 +745,15 @@ class _Builder:
         condition: bool = False,
         context: str = "公式",
     ) -> Formula | None:
-        check = read_formula(self.doc, raw, path, names, condition=condition, context=context)
+        check = read_formula(
+            self.doc,
+            raw,
+            path,
+            names,
+            condition=condition,
+            context=context,
+            metrics=self.metrics,
+        )
         return drain(check, self.problems)
 
     # -- categories and indicators ---------------------------------------------------------
@@ -1148,6 +1163,7 @@ class _Builder:
                 path,
                 f"目标 {target.text} 超出指标 “{metric.label}” 的取值范围"
                 f"（{_show_value(metric.minimum, metric)} 到 {_show_value(metric.maximum, metric)}）",
+                None if english() else range_fix(metric, value, "目标"),
                 code="KR354",
             )
         return value
@@ -1470,6 +1486,26 @@ class _Builder:
 
     # -- tests ----------------------------------------------------------------------------
 
+    def _unchecked_expectations(self, path: PathKey) -> bool:
+        """Whether the ruleset's own errors make expected scores meaningless to compare.
+
+        One wrong weight would otherwise be repeated for every test case that expects a
+        score: the first such case says once that the expectations were not checked.
+        """
+        if english() or not any(
+            p.severity == "error" and not p.path.startswith("$.tests") for p in self.problems
+        ):
+            return False
+        if not self.expectations_skipped:
+            self.expectations_skipped = True
+            self.warn(
+                path[:1],
+                "规则集有错误，测试用例的预期得分未检查",
+                "先改正上面的错误，再运行 kpirules validate 和 kpirules test",
+                code="KR416",
+            )
+        return True
+
     def tests_from(self, doc: Document) -> list[model.TestCase]:
         """Check the test cases of a separate tests file against this (built) ruleset."""
         self.doc = doc  # locate problems in the tests file from now on
@@ -1638,6 +1674,8 @@ class _Builder:
             for key, value in scores.items():
                 limit = points.get(key)
                 if isinstance(value, Decimal) and limit is not None and not 0 <= value <= limit:
+                    if self._unchecked_expectations(path):
+                        continue
                     self.err(
                         (*path, "scores", key),
                         f"预期得分 {format_decimal(value)} 超出指标的分值范围 0 到 {format_decimal(limit)}",

@@ -21,6 +21,7 @@ from kpirules.quantity import (
     to_metric_value,
     word_problem,
 )
+from kpirules.words import english
 
 Value = Decimal | bool | tuple[Decimal, ...]
 
@@ -132,8 +133,21 @@ def _in_range(metric: Metric, value: Decimal, text: str) -> Decimal:
     if (low is not None and value < low) or (high is not None and value > high):
         raise QuantityError(
             f"指标 “{metric.label}” 的值 {text} 超出取值范围 {_bound(low, metric)} 到 {_bound(high, metric)}"
+            + ("" if english() else f"（{range_fix(metric, value)}）")
         )
     return value
+
+
+def range_fix(metric: Metric, value: Decimal, what: str = "数据") -> str:
+    """Which ``min:`` or ``max:`` to declare on which metric so that ``value`` is accepted."""
+    below = metric.minimum is not None and value < metric.minimum
+    key, example = ("min", "增长率可为负") if below else ("max", "比值可超过 100%")
+    shown = _bound(value, metric)
+    default = "；百分比不写 min、max 时为 0% 到 100%" if metric.unit == "percent" else ""
+    return (
+        f"{what}无误时（如{example}），在规则集 metrics 的 {metric.id} 下写 {key}: {shown}"
+        f" 或{'更小' if below else '更大'}的数{default}；否则改正{what}"
+    )
 
 
 def _bound(value: Decimal | None, metric: Metric) -> str:

@@ -17,11 +17,12 @@ from typing import Any, TypeVar
 
 import attrs
 
-from kpirules._core.suggest import did_you_mean
+from kpirules._core.suggest import did_you_mean, name_hint
 from kpirules.errors import Problem
 from kpirules.formula import Formula, FormulaError, parse_formula
 from kpirules.loader import Document, PathKey
 from kpirules.model import Band, Metric, Segment
+from kpirules.words import english
 from kpirules.quantity import (
     QuantityError,
     Target,
@@ -137,21 +138,38 @@ def formula(
     *,
     condition: bool = False,
     context: str = "公式",
+    metrics: Mapping[str, Metric] | None = None,
 ) -> Check[Formula | None]:
-    """A formula that parses, stays in the allowed syntax and uses only ``names``."""
+    """A formula that parses, stays in the allowed syntax and uses only ``names``.
+
+    ``metrics``, when given, lets a name written as a data label be pointed at its id, and
+    checks that ``== 是`` / ``== 否`` compares only yes/no metrics.
+    """
     try:
         parsed = parse_formula(raw, condition=condition)
     except FormulaError as exc:
         shown = raw if isinstance(raw, str | Decimal) else "…"
         yield doc.problem(path, f"{exc}（{context}：{shown}）", code="KR335")
         return None
+    known = metrics or {}
     for name in sorted(parsed.names):
         if name not in names:
             yield doc.problem(
                 path,
                 f"{context}中的名字 “{name}” 没有定义",
-                suggestion=did_you_mean(name, names) or available(names),
+                suggestion=did_you_mean(name, names) or available(names)
+                if english()
+                else name_hint(name, names, {m.label: m.id for m in known.values()}),
                 code="KR336",
+            )
+    for name in sorted(parsed.yes_no_names & names):
+        metric = known.get(name)
+        if metric is None or metric.unit != "yes_no":
+            yield doc.problem(
+                path,
+                f"“{name}” 不是是/否指标，不能与 是、否、有、无 比较（{context}：{raw}）",
+                suggestion="是/否只用于 unit: yes_no 的指标；数值请写比较，如 total >= 90",
+                code="KR335",
             )
     return parsed
 
