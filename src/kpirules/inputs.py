@@ -29,6 +29,7 @@ from typing import Any, Literal
 import attrs
 
 from kpirules._core.suggest import did_you_mean
+from kpirules.decoding import decode_metrics, nul_problem
 from kpirules.characters import ORDINARY_SPACE, entity_problem, refused_character
 from kpirules.errors import KpirulesError, Problem, sorted_problems
 from kpirules.exact import exact
@@ -237,178 +238,10 @@ def read_entities(path: str | Path, headings: Sequence[str] = ENTITY_COLUMNS) ->
 
 
 def _decode(file: str, raw: bytes, encoding: str | None) -> str:
-    if encoding:
-        try:
-            # The byte-order mark marks the encoding; it is not part of the first cell.
-            return raw.decode(encoding).removeprefix("\ufeff")
-        except UnicodeDecodeError as exc:
-            line = raw.count(b"\n", 0, exc.start) + 1
-            column = exc.start - raw.rfind(b"\n", 0, exc.start)
-            raise InputError(
-                [
-                    Problem(
-                        file,
-                        line,
-                        1,
-                        "$",
-                        "error",
-                        f"第 {line} 行不是 {encoding} 编码（从这一行第 {column} 个字节起无法读取）",
-                        "整个文件要用同一种编码",
-                        code="KR508",
-                    )
-                ]
-            ) from None
-        except LookupError as exc:
-            raise InputError(
-                [
-                    Problem(
-                        file, 0, 0, "$", "error", f"无法按 {encoding} 编码读取：{exc}", code="KR509"
-                    )
-                ]
-            ) from None
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise InputError(
-            [
-                Problem(
-                    file,
-                    0,
-                    0,
-                    "$",
-                    "error",
-                    "文件是 UTF-16 编码",
-                    "另存为 UTF-8，或用 --encoding utf-16",
-                    code="KR510",
-                )
-            ]
-        )
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return _decode_mixed(file, raw)
-    _refuse_ambiguous(file, raw)
+    text, problems = decode_metrics(file, raw, encoding)
+    if text is None:
+        raise InputError(problems)
     return text
-
-
-def _chinese(char: str) -> bool:
-    """CJK ideographs, radicals, CJK and full-width punctuation."""
-    code = ord(char)
-    return 0x2E80 <= code <= 0x9FFF or 0xF900 <= code <= 0xFAFF or 0xFF00 <= code <= 0xFFEF
-
-
-def _refuse_ambiguous(file: str, raw: bytes) -> None:
-    """A file that is valid UTF-8 may still be GBK: a short Chinese name in GBK can happen to
-    be valid UTF-8 (一, GBK ``D2 BB``, reads as UTF-8 ``һ``). A line whose UTF-8 reading has
-    no Chinese character while its GB2312 reading is Chinese cannot be told apart: it is
-    refused, so that no name is silently garbled, and ``--encoding`` settles it."""
-    for number, chunk in enumerate(raw.split(b"\n"), 1):
-        if chunk.isascii():
-            continue
-        as_utf8 = chunk.decode("utf-8")
-        if any(_chinese(c) for c in as_utf8):
-            continue
-        try:
-            as_gbk = chunk.decode("gb2312")
-        except UnicodeDecodeError:
-            continue
-        if all(c.isascii() or _chinese(c) for c in as_gbk):
-            shown_utf8 = as_utf8.strip()[:40]
-            shown_gbk = as_gbk.strip()[:40]
-            raise InputError(
-                [
-                    Problem(
-                        file,
-                        number,
-                        1,
-                        "$",
-                        "error",
-                        f"第 {number} 行的编码无法确定：按 UTF-8 读是 “{shown_utf8}”，按 GBK 读是 “{shown_gbk}”",
-                        "用 --encoding gbk 或 --encoding utf-8 指明文件的编码",
-                        code="KR550",
-                    )
-                ]
-            )
-
-
-def _decode_mixed(file: str, raw: bytes) -> str:
-    """A file that is not all UTF-8: GBK as Excel on Chinese Windows saves it, or a mixture.
-
-    Each line with non-ASCII bytes is read on its own. The encoding of most such lines is the
-    file's encoding (the first one's on a tie); every line in the other encoding is refused,
-    so that names are never silently garbled. A line counts as UTF-8 when it is valid UTF-8
-    and not valid GB2312 (the common Chinese characters), so that GBK lines that happen to be
-    valid UTF-8 still count as GBK.
-    """
-    utf8: list[int] = []
-    gbk: list[int] = []
-    for number, chunk in enumerate(raw.split(b"\n"), 1):
-        if chunk.isascii():
-            continue
-        if _clearly_utf8(chunk):
-            utf8.append(number)
-            continue
-        try:
-            chunk.decode("gb18030")
-        except UnicodeDecodeError:
-            raise InputError(
-                [
-                    Problem(
-                        file,
-                        number,
-                        1,
-                        "$",
-                        "error",
-                        f"第 {number} 行既不是 UTF-8 也不是 GBK 编码",
-                        "用 --encoding 指定编码，或另存为 UTF-8",
-                        code="KR511",
-                    )
-                ]
-            ) from None
-        if _valid_utf8(chunk):
-            continue  # valid both ways: it decides nothing
-        gbk.append(number)
-    in_utf8 = len(utf8) > len(gbk) or (len(utf8) == len(gbk) and utf8[0] < gbk[0])
-    if in_utf8:
-        odd, name, other, first = gbk, "UTF-8", "看起来是 GBK", utf8[0]
-    else:
-        odd, name, other, first = utf8, "GBK", "是 UTF-8", gbk[0]
-    if odd:
-        raise InputError(
-            [
-                Problem(
-                    file,
-                    number,
-                    1,
-                    "$",
-                    "error",
-                    f"第 {number} 行不是 {name} 编码（文件的其他行是 {name}，如第 {first} 行；这一行{other}）",
-                    f"整个文件要用同一种编码：重新输入这一行，或把文件统一另存为 {name}",
-                    code="KR512",
-                )
-                for number in odd[:20]
-            ]
-        )
-    return raw.decode("utf-8" if in_utf8 else "gb18030")
-
-
-def _valid_utf8(chunk: bytes) -> bool:
-    try:
-        chunk.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _clearly_utf8(chunk: bytes) -> bool:
-    """Valid UTF-8 that is not also plain GB2312 text."""
-    if not _valid_utf8(chunk):
-        return False
-    try:
-        chunk.decode("gb2312")
-    except UnicodeDecodeError:
-        return True
-    return False
 
 
 def _columns(ruleset: Ruleset) -> dict[str, str]:
@@ -523,6 +356,7 @@ class TableReader:
         self.ruleset = ruleset
         self.locations = locations
         self.problems: list[Problem] = []
+        self.header_row = 1
         self.columns = _columns(ruleset)
         self.entity_names = entity_columns(ruleset)
         self.explicit = {c: m.id for m in ruleset.metrics for c in m.columns}
@@ -720,12 +554,30 @@ class TableReader:
 
     def read(self, rows: TableRows, *, width_checked: bool = False) -> list[Record]:
         """Records of the table; ``width_checked`` compares each row's length with the header's."""
+        out: list[Record] = []
+        whole = self.locations
+        for record, place in self.placed(rows, width_checked=width_checked):
+            whole.rows.update(place.rows)
+            whole.cells.update(place.cells)
+            out.append(record)
+        self.locations = whole
+        self.finish(bool(out))
+        return out
+
+    def placed(
+        self, rows: TableRows, *, width_checked: bool = False
+    ) -> Iterator[tuple[Record, Locations]]:
+        """Each record with where its entity and values sit, as the rows are read.
+
+        Problems gather in ``problems``; call :meth:`finish` once the rows are exhausted.
+        """
         iterator = iter(rows)
         found = self.find_header(iterator)
         if found is None:
             raise InputError(self.problems or [self.problem(1, 1, "$", "文件为空", code="KR522")])
         header_row, header, layout, pending = found
         self.locations.header = header_row
+        self.header_row = header_row
         self.problems.extend(layout.problems)
         for i, name in enumerate(header):
             hidden = refused_character(name)
@@ -735,19 +587,23 @@ class TableReader:
                         header_row, i + 1, f"第{i + 1}列", f"列名{hidden}", _DELETE_IT, code="KR523"
                     )
                 )
-        out: list[Record] = []
         seen: dict[tuple[str, str], int] = {}
+        outer = self.locations
         for number, cells in itertools.chain(pending, iterator):
+            self.locations = Locations(sheet=outer.sheet, header=header_row)
             record = self.record(number, cells, header, layout, seen, width_checked)
             if record is not None:
-                out.append(record)
+                yield record, self.locations
+        self.locations = outer
+
+    def finish(self, any_rows: bool) -> None:
+        """Raise :class:`InputError` with every problem found, or for a table without data."""
         if self.problems:
             raise InputError(self.problems)
-        if not out:
+        if not any_rows:
             raise InputError(
-                [self.problem(header_row + 1, 1, "$", "文件中没有数据行", code="KR524")]
+                [self.problem(self.header_row + 1, 1, "$", "文件中没有数据行", code="KR524")]
             )
-        return out
 
     def record(
         self,
@@ -919,19 +775,7 @@ def _read_csv(
         at = text.index("\x00")
         line = text.count("\n", 0, at) + 1
         column = at - text.rfind("\n", 0, at)
-        raise InputError(
-            [
-                Problem(
-                    file,
-                    line,
-                    column,
-                    "$",
-                    "error",
-                    "文件含有空字符（NUL）：这不是一个文本文件",
-                    code="KR535",
-                )
-            ]
-        )
+        raise InputError([nul_problem(file, line, column)])
     table = TableReader(file, None, ruleset, locations)
     reader = csv.reader(io.StringIO(text, newline=""))
 
