@@ -47,7 +47,7 @@ from kpirules.result import (
     Value,
     decimal_text,
 )
-from kpirules.twopass import CohortSummary, UnreadableRow
+from kpirules.twopass import CohortSummary, UnreadableRowError
 from kpirules.values import MAX_DIGITS, SMALL_DECIMAL_SIZE, combine_ratings, read_value
 
 ENGINE_VERSION = f"kpirules {__version__}"
@@ -492,7 +492,11 @@ class Engine:
                 elif v is None and ind.missing == "error":
                     label = self.metrics[ind.metric].label
                     raise EvaluationError(
-                        [EvaluationProblem(entity, ind.metric, f"缺少指标 “{label}” 的数据", code="KR610")]
+                        [
+                            EvaluationProblem(
+                                entity, ind.metric, f"缺少指标 “{label}” 的数据", code="KR610"
+                            )
+                        ]
                     )
         return CohortSummary({k: tuple(v) for k, v in collected.items()}, count)
 
@@ -509,14 +513,14 @@ class Engine:
         self, entity: str, metrics: Mapping[str, object], cohorts: Mapping[str, methods.Cohort]
     ) -> Result | EvaluationError:
         """One entity's result without rank, or why it cannot be scored (an
-        :class:`~kpirules.twopass.UnreadableRow` when its values cannot even be read)."""
+        :class:`~kpirules.twopass.UnreadableRowError` when its values cannot even be read)."""
         wrong = self.check_entity(entity)
         if wrong is not None:
-            return UnreadableRow([wrong])
+            return UnreadableRowError([wrong])
         try:
             values = self.read_inputs(entity, metrics)
         except EvaluationError as exc:
-            return UnreadableRow(list(exc.problems))
+            return UnreadableRowError(list(exc.problems))
         try:
             return self._score(entity, values, cohorts)
         except EvaluationError as exc:

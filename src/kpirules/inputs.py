@@ -29,8 +29,8 @@ from typing import Any, Literal
 import attrs
 
 from kpirules._core.suggest import did_you_mean
-from kpirules.decoding import decode_metrics, nul_problem
 from kpirules.characters import ORDINARY_SPACE, entity_problem, refused_character
+from kpirules.decoding import decode_metrics, metrics_codec, nul_problem
 from kpirules.errors import KpirulesError, Problem, sorted_problems
 from kpirules.exact import exact
 from kpirules.loader import MAX_FILE_BYTES, load_yaml
@@ -97,21 +97,21 @@ def read_metrics(
     """
     records = _read(path, ruleset, encoding, locations or Locations(), sheet)
     if any(period for _, period, _ in records):
-        raise InputError(
-            [
-                Problem(
-                    str(path),
-                    1,
-                    1,
-                    "period",
-                    "error",
-                    "数据按期间分行（有 period 列）：要指定计分的期间",
-                    "加 --period，如 --period 2026",
-                    code="KR501",
-                )
-            ]
-        )
+        raise InputError([_period_problem(str(path))])
     return [(entity, values) for entity, _, values in records]
+
+
+def _period_problem(file: str) -> Problem:
+    return Problem(
+        file,
+        1,
+        1,
+        "period",
+        "error",
+        "数据按期间分行（有 period 列）：要指定计分的期间",
+        "加 --period，如 --period 2026",
+        code="KR501",
+    )
 
 
 @exact
@@ -136,19 +136,7 @@ def _read(
 ) -> list[Record]:
     file = str(path)
     p = Path(path)
-    try:
-        size = p.stat().st_size
-    except OSError as exc:
-        raise InputError(
-            [Problem(file, 0, 0, "$", "error", f"无法读取文件：{exc.strerror}", code="KR502")]
-        ) from None
-    if size > 50 * MAX_FILE_BYTES:
-        raise InputError(
-            [Problem(file, 0, 0, "$", "error", f"文件过大（{size} 字节）", code="KR503")]
-        )
-    suffix = p.suffix.lower()
-    if sheet is not None and suffix != ".xlsx":
-        raise SheetError(f"--sheet 只用于 Excel 工作簿（.xlsx），{file} 不是工作簿")
+    suffix = _check_file(file, p, sheet)
     if suffix == ".xlsx":
         # Imported here: openpyxl takes a while to import and only workbooks need it.
         from kpirules.xlsx import read_workbook
@@ -187,6 +175,24 @@ def _read(
             )
         ]
     )
+
+
+def _check_file(file: str, p: Path, sheet: str | None) -> str:
+    """The file's suffix, once its size and the --sheet option are checked."""
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise InputError(
+            [Problem(file, 0, 0, "$", "error", f"无法读取文件：{exc.strerror}", code="KR502")]
+        ) from None
+    if size > 50 * MAX_FILE_BYTES:
+        raise InputError(
+            [Problem(file, 0, 0, "$", "error", f"文件过大（{size} 字节）", code="KR503")]
+        )
+    suffix = p.suffix.lower()
+    if sheet is not None and suffix != ".xlsx":
+        raise SheetError(f"--sheet 只用于 Excel 工作簿（.xlsx），{file} 不是工作簿")
+    return suffix
 
 
 def read_entities(path: str | Path, headings: Sequence[str] = ENTITY_COLUMNS) -> list[str]:
@@ -777,23 +783,22 @@ def _read_csv(
         column = at - text.rfind("\n", 0, at)
         raise InputError([nul_problem(file, line, column)])
     table = TableReader(file, None, ruleset, locations)
-    reader = csv.reader(io.StringIO(text, newline=""))
+    return table.read(_csv_rows(file, io.StringIO(text, newline=""), table), width_checked=True)
 
-    def rows() -> Iterator[tuple[int, Sequence[Cell]]]:
-        ended = 0
-        try:
-            for record in reader:
-                # A quoted cell may hold line breaks: the record starts after the last one ended.
-                first, ended = ended + 1, reader.line_num
-                yield first, [Cell(cell) for cell in record]
-        except csv.Error as exc:
-            table.problems.append(
-                Problem(
-                    file, reader.line_num, 1, "$", "error", f"CSV 格式错误：{exc}", code="KR536"
-                )
-            )
 
-    return table.read(rows(), width_checked=True)
+def _csv_rows(file: str, lines: Iterable[str], table: TableReader) -> TableRows:
+    """The rows of a CSV text as (line number, cells); a malformed record is a problem."""
+    reader = csv.reader(lines)
+    ended = 0
+    try:
+        for record in reader:
+            # A quoted cell may hold line breaks: the record starts after the last one ended.
+            first, ended = ended + 1, reader.line_num
+            yield first, [Cell(cell) for cell in record]
+    except csv.Error as exc:
+        table.problems.append(
+            Problem(file, reader.line_num, 1, "$", "error", f"CSV 格式错误：{exc}", code="KR536")
+        )
 
 
 def _read_tree(
@@ -882,3 +887,76 @@ def _read_tree(
     if problems:
         raise InputError(problems)
     return rows
+
+
+#: An entity, its values, and where they sit in the file.
+Placed = tuple[str, dict[str, Value], Locations]
+
+
+class MetricsStream:
+    """A metrics file read one row at a time, as often as needed (once per scoring pass).
+
+    A CSV file is checked line by line for its encoding first, then read as a stream: only
+    the row being read and its locations are held. Other kinds (workbooks, YAML, JSON) are
+    read whole once and their rows kept. :meth:`rows` raises :class:`InputError` with every
+    problem of the file once the rows are exhausted, as :func:`read_metrics` does.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        ruleset: Ruleset,
+        *,
+        encoding: str | None = None,
+        sheet: str | None = None,
+    ) -> None:
+        self.file = str(path)
+        self.path = Path(path)
+        self.ruleset = ruleset
+        self.encoding = encoding
+        self.sheet = sheet
+        self._codec: str | None = None
+        self._whole: tuple[list[Row], Locations] | None = None
+
+    def rows(self) -> Iterator[Placed]:
+        """Every row of the file, in order; raises :class:`InputError` at the end."""
+        suffix = _check_file(self.file, self.path, self.sheet)
+        if suffix != ".csv":
+            if self._whole is None:
+                where = Locations()
+                rows = read_metrics(
+                    self.path,
+                    self.ruleset,
+                    encoding=self.encoding,
+                    locations=where,
+                    sheet=self.sheet,
+                )
+                self._whole = rows, where
+            rows, where = self._whole
+            for entity, values in rows:
+                yield entity, values, where
+            return
+        yield from self._csv()
+
+    def _csv(self) -> Iterator[Placed]:
+        if self._codec is None:
+            codec, problems = metrics_codec(self.file, self.path, self.encoding)
+            if codec is None:
+                raise InputError(problems)
+            self._codec = codec
+        table = TableReader(self.file, None, self.ruleset, Locations())
+        count = 0
+        with self.path.open("rb") as raw:
+            text = io.TextIOWrapper(raw, encoding=self._codec, newline="")
+            first = next(text, "").removeprefix("\ufeff")
+            lines = itertools.chain([first], text) if first else iter(())
+            periods = False
+            for (entity, period, values), where in table.placed(
+                _csv_rows(self.file, lines, table), width_checked=True
+            ):
+                count += 1
+                periods = periods or bool(period)
+                yield entity, values, where
+        table.finish(count > 0)
+        if periods:
+            raise InputError([_period_problem(self.file)])

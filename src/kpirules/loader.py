@@ -29,8 +29,8 @@ from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from kpirules.characters import refused_character
-from kpirules.errors import Problem
 from kpirules.decoding import decode_ruleset as decode
+from kpirules.errors import Problem
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 40

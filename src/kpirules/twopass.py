@@ -83,7 +83,7 @@ class Ranking:
         return 1 + len(self.totals) - bisect.bisect_right(self.totals, total)
 
 
-class UnreadableRow(EvaluationError):
+class UnreadableRowError(EvaluationError):
     """A row whose values cannot be read at all (a wrong id, a value of the wrong kind).
 
     :meth:`Ruleset.evaluate_many` reports such problems of every row before any scoring
