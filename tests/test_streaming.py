@@ -188,3 +188,85 @@ def test_scoring_problems_are_located_as_before(tmp_path: Path) -> None:
         f"{data}:4:1: error: 丙: settlement_timeliness: 派生指标 “医疗保险结算及时率” 的计算结果 104.17% 超出取值范围\n"
         f"{data}: 无法计分\n"
     )
+
+
+def test_score_rows_equals_evaluate_many_with_jobs() -> None:
+    """kpirules.score_rows gives evaluate_many's results, ranks included, with two workers,
+    for a list and for an iterator."""
+    for path, data in ((A, A_DATA), (D, D_DATA)):
+        ruleset = kpirules.load(path)
+        rows = read_metrics(data, ruleset)
+        expected = ruleset.evaluate_many(rows)
+        assert kpirules.score_rows(ruleset, rows, jobs=2) == expected
+        assert kpirules.score_rows(ruleset, iter(rows), jobs=1) == expected
+
+
+def test_score_rows_reports_problems_like_evaluate_many() -> None:
+    """A duplicate id and a bad value are reported together, as evaluate_many reports them."""
+    ruleset = kpirules.load(A)
+    rows = read_metrics(A_DATA, ruleset)
+    bad = [*rows, rows[0], ("新医保办", {**rows[1][1], "payments": "很多"})]
+    with pytest.raises(kpirules.EvaluationError) as whole_error:
+        ruleset.evaluate_many(bad)
+    with pytest.raises(kpirules.EvaluationError) as streamed:
+        kpirules.score_rows(ruleset, bad, jobs=2)
+    assert streamed.value.problems == whole_error.value.problems
+    assert [p.code for p in streamed.value.problems] == ["KR609", "KR607"]
+
+
+def test_progress_bar_when_asked() -> None:
+    """--progress draws the bar on stderr (count, rate); --no-progress and a stderr that is no
+    terminal draw nothing; the output is the same."""
+    code, out, err = call("score", str(A), str(A_DATA), "--format", "csv", "--progress")
+    assert code == 0
+    assert "计分: 100%" in err and "4/4" in err and "个对象/s" in err
+    assert out == whole(A, A_DATA, "csv")
+    for flags in (["--no-progress"], []):
+        code, out, err = call("score", str(A), str(A_DATA), "--format", "csv", *flags)
+        assert (code, err) == (0, "")
+        assert out == whole(A, A_DATA, "csv")
+
+
+def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+    """On a terminal (a pseudo-terminal here) the bar is shown without being asked for;
+    with --no-progress it is not."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    for flags, shown in (([], True), (["--no-progress"], False)):
+        leader, follower = pty.openpty()
+        target = tmp_path / f"out{len(flags)}.csv"
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "kpirules",
+                "score",
+                str(A),
+                str(A_DATA),
+                "--output",
+                str(target),
+                *flags,
+            ],
+            stderr=follower,
+            stdout=subprocess.DEVNULL,
+            check=False,
+            timeout=120,
+        )
+        os.close(follower)
+        seen = b""
+        while True:
+            try:
+                piece = os.read(leader, 65536)
+            except OSError:
+                break
+            if not piece:
+                break
+            seen += piece
+        os.close(leader)
+        text = seen.decode("utf-8")
+        assert done.returncode == 0
+        assert ("计分: 100%" in text) is shown
+        assert "已写入" in text

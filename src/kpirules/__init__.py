@@ -5,6 +5,7 @@ from kpirules.api import check, load
 from kpirules.errors import KpirulesError, Problem, RulesetError
 from kpirules.model import Ruleset
 from kpirules.result import EvaluationError, EvaluationProblem, ItemResult, Result
+from kpirules.streaming import score_rows
 
 __all__ = [
     "EvaluationError",
@@ -18,4 +19,5 @@ __all__ = [
     "__version__",
     "check",
     "load",
+    "score_rows",
 ]

@@ -10,6 +10,7 @@ import codecs
 import contextlib
 import datetime as dt
 import errno
+import io
 import json
 import os
 import socket
@@ -667,7 +668,19 @@ def _progress_bar(metrics: str, stderr: TextIO) -> Any:
     from tqdm import tqdm  # imported here: only a run that shows progress needs it
 
     total = streaming.count_lines(Path(metrics)) if metrics.lower().endswith(".csv") else None
-    return tqdm(total=total, file=stderr, unit=" 个对象", desc="计分", dynamic_ncols=True)
+    try:
+        columns, lines = os.get_terminal_size(stderr.fileno())
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        columns = lines = 0
+    # A terminal that reports no size (0 × 0, as a bare pseudo-terminal does) would hide the bar.
+    return tqdm(
+        total=total,
+        file=stderr,
+        unit=" 个对象",
+        desc="计分",
+        ncols=columns or 80,
+        nrows=lines or 24,
+    )
 
 
 def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:

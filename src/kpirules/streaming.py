@@ -28,7 +28,7 @@ import json
 import os
 import tempfile
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from decimal import Decimal
@@ -218,7 +218,7 @@ class _Scorer:
             outcomes: list[Outcome] = []
             scored: list[tuple[int, Result]] = []
             for entity, values in rows:
-                found = self._one(entity, values)
+                found = self.one(entity, values)
                 if isinstance(found, Result):
                     scored.append((len(outcomes), found))
                     outcomes.append((None, found.total, (), False))
@@ -230,9 +230,13 @@ class _Scorer:
                 outcomes[at] = (text, result.total, (), False)
             return outcomes
 
-    def _one(self, entity: str, values: Any) -> Result | EvaluationError:
+    def one(self, entity: str, values: Any) -> Result | EvaluationError:
+        """One row's result (no rank), or why it cannot be scored."""
         try:
             if self.check_only:
+                wrong = self.engine.check_entity(entity)
+                if wrong is not None:
+                    return UnreadableRowError([wrong])
                 self.engine.read_inputs(entity, values)
                 return EvaluationError([])
             found: Result | EvaluationError = self.engine.score_one(entity, values, self.cohorts)
@@ -459,3 +463,100 @@ class Staged:
         if not self.published:
             with contextlib.suppress(OSError):
                 self.tmp.unlink()
+
+
+def _work_results(rows: Sequence[tuple[str, Any]]) -> list[Result | EvaluationError]:
+    assert _worker is not None
+    with decimal.localcontext(CONTEXT):
+        return [_worker.one(entity, values) for entity, values in rows]
+
+
+def score_rows(
+    ruleset: Ruleset, rows: Iterable[tuple[str, Mapping[str, object]]], *, jobs: int = 1
+) -> tuple[Result, ...]:
+    """Score (entity, metrics) rows as :meth:`Ruleset.evaluate_many` does — the same results,
+    ranks and problems — in ``jobs`` worker processes (each compiles the ruleset once).
+
+    ``rows`` may be an iterator; it is read once, and held whole only when the ruleset has
+    indicators scored against the cohort. Raises :class:`~kpirules.EvaluationError` with
+    every problem: those of reading the rows first, as ``evaluate_many`` reports them.
+    """
+    with decimal.localcontext(CONTEXT):
+        engine: Any = ruleset._compiled()
+        cohort = CohortSummary()
+        problem: EvaluationError | None = None
+        if engine.cohort_items:
+            rows = list(rows)
+            try:
+                cohort = engine.cohort_summary(rows)
+            except EvaluationError as exc:
+                problem = exc
+        scorer = _Scorer(ruleset, Options("json"), cohort, check_only=problem is not None)
+        unreadable: list[EvaluationProblem] = []
+        failed: list[EvaluationProblem] = []
+        results: list[Result] = []
+        seen: dict[str, int] = {}
+        pool = None
+        if jobs > 1:
+            pool = ProcessPoolExecutor(
+                jobs,
+                initializer=_start_worker,
+                initargs=(ruleset, Options("json"), cohort, problem is not None),
+            )
+        try:
+            todo = _distinct(rows, seen, unreadable)
+            for found in _results(todo, scorer, pool, 2 * jobs):
+                if isinstance(found, Result):
+                    results.append(found)
+                else:
+                    unread = isinstance(found, UnreadableRowError)
+                    (unreadable if unread else failed).extend(found.problems)
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+        if unreadable:
+            raise EvaluationError(unreadable)
+        if problem is not None:
+            raise problem
+        if failed:
+            raise EvaluationError(failed)
+        ranking = Ranking.of(r.total for r in results)
+        return tuple(
+            attrs.evolve(r, rank=ranking.rank(r.total), cohort_size=ranking.size) for r in results
+        )
+
+
+def _distinct(
+    rows: Iterable[tuple[str, Mapping[str, object]]],
+    seen: dict[str, int],
+    problems: list[EvaluationProblem],
+) -> Iterator[tuple[str, Mapping[str, object]]]:
+    """The rows whose entity id was not given before (the others are problems, KR609)."""
+    for index, (entity, metrics) in enumerate(rows):
+        if isinstance(entity, str) and entity in seen:
+            message = f"编号重复：第 {seen[entity] + 1} 条和第 {index + 1} 条都是 “{entity}”"
+            problems.append(EvaluationProblem(entity, "", message, code="KR609"))
+            continue
+        if isinstance(entity, str):
+            seen[entity] = index
+        yield entity, metrics
+
+
+def _results(
+    rows: Iterator[tuple[str, Mapping[str, object]]],
+    scorer: _Scorer,
+    pool: ProcessPoolExecutor | None,
+    window: int,
+) -> Iterator[Result | EvaluationError]:
+    pieces = iter(lambda: list(itertools.islice(rows, CHUNK)), [])
+    if pool is None:
+        for piece in pieces:
+            yield from (scorer.one(entity, values) for entity, values in piece)
+        return
+    pending: deque[Future[list[Result | EvaluationError]]] = deque()
+    for piece in pieces:
+        pending.append(pool.submit(_work_results, piece))
+        if len(pending) >= window:
+            yield from pending.popleft().result()
+    while pending:
+        yield from pending.popleft().result()
