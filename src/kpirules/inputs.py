@@ -79,6 +79,27 @@ __all__ = [
 ]
 
 
+_MIB = 1024 * 1024
+
+#: The largest metrics file of each kind, in bytes. CSV is read as a stream, so its limit only
+#: bounds the time a run takes; a workbook is read row by row by openpyxl. YAML and JSON files
+#: are read whole by the YAML loader, which keeps the line and column of every value for the
+#: messages: the same cap as a ruleset (``loader.MAX_FILE_BYTES``) keeps that in bounds.
+SIZE_LIMITS = {
+    ".csv": 100 * _MIB,
+    ".xlsx": 100 * _MIB,
+    ".json": MAX_FILE_BYTES,
+    ".yaml": MAX_FILE_BYTES,
+    ".yml": MAX_FILE_BYTES,
+}
+
+
+def limit_text(suffix: str) -> tuple[str, str]:
+    """The kind of file and its size limit, in words (``("CSV", "100 MiB")``)."""
+    kind = {".yml": "YAML"}.get(suffix, suffix.lstrip(".").upper())
+    return kind, f"{SIZE_LIMITS[suffix] // _MIB} MiB"
+
+
 @exact
 def read_metrics(
     path: str | Path,
@@ -184,11 +205,27 @@ def _check_file(file: str, p: Path, sheet: str | None) -> str:
         raise InputError(
             [Problem(file, 0, 0, "$", "error", f"无法读取文件：{exc.strerror}", code="KR502")]
         ) from None
-    if size > 50 * MAX_FILE_BYTES:
-        raise InputError(
-            [Problem(file, 0, 0, "$", "error", f"文件过大（{size} 字节）", code="KR503")]
-        )
     suffix = p.suffix.lower()
+    limit = SIZE_LIMITS.get(suffix)
+    if limit is not None and size > limit:
+        kind, cap = limit_text(suffix)
+        hint = "拆分数据文件" + (
+            "，或另存为 CSV（CSV 可到 100 MiB）" if suffix not in (".csv", ".xlsx") else ""
+        )
+        raise InputError(
+            [
+                Problem(
+                    file,
+                    0,
+                    0,
+                    "$",
+                    "error",
+                    f"文件过大（{size} 字节）：{kind} 指标文件最大 {cap}",
+                    hint,
+                    code="KR503",
+                )
+            ]
+        )
     if sheet is not None and suffix != ".xlsx":
         raise SheetError(f"--sheet 只用于 Excel 工作簿（.xlsx），{file} 不是工作簿")
     return suffix
