@@ -51,7 +51,7 @@ from kpirules.headers import (
 from kpirules.loader import MAX_FILE_BYTES, Document, load_yaml
 from kpirules.model import Ruleset
 from kpirules.quantity import QuantityError
-from kpirules.tables import TableReader
+from kpirules.tables import RawRow, TableReader
 from kpirules.values import Value, read_value
 
 # Readers of metrics files import these from here.
@@ -64,6 +64,7 @@ __all__ = [
     "Locations",
     "MetricsStream",
     "Placed",
+    "RawRow",
     "Record",
     "Row",
     "SheetError",
@@ -369,8 +370,8 @@ def _read_tree(
     return rows
 
 
-#: An entity, its values, and where they sit in the file.
-Placed = tuple[str, dict[str, Value], Locations]
+#: An entity, its values (or the :class:`RawRow` to read them from), and where they sit.
+Placed = tuple[str, Any, Locations]
 
 
 class MetricsStream:
@@ -397,9 +398,17 @@ class MetricsStream:
         self.sheet = sheet
         self._codec: str | None = None
         self._whole: tuple[list[Row], Locations] | None = None
+        self.table: TableReader | None = None
+        self._count = 0
+        self._periods = False
 
-    def rows(self) -> Iterator[Placed]:
-        """Every row of the file, in order; raises :class:`InputError` at the end."""
+    def rows(self, *, defer: bool = False) -> Iterator[Placed]:
+        """Every row of the file, in order; raises :class:`InputError` at the end.
+
+        With ``defer``, the values of a CSV row are not read: a :class:`RawRow` stands in
+        their place, to be read with :meth:`TableReader.parse` (in a worker process);
+        the caller then calls :meth:`finish` with the problems found there.
+        """
         suffix = _check_file(self.file, self.path, self.sheet)
         if suffix != ".csv":
             if self._whole is None:
@@ -416,29 +425,39 @@ class MetricsStream:
             for entity, values in rows:
                 yield entity, values, where
             return
-        yield from self._csv()
+        yield from self._csv(defer)
 
-    def _csv(self) -> Iterator[Placed]:
+    def _csv(self, defer: bool) -> Iterator[Placed]:
         if self._codec is None:
             codec, problems = metrics_codec(self.file, self.path, self.encoding)
             if codec is None:
                 raise InputError(problems)
             self._codec = codec
-        table = TableReader(self.file, None, self.ruleset, Locations())
-        count = 0
+        table = self.table = TableReader(self.file, None, self.ruleset, Locations())
+        table.defer = defer
+        self._count = 0
+        self._periods = False
         with self.path.open("rb") as raw:
             text = io.TextIOWrapper(raw, encoding=self._codec, newline="")
             first = next(text, "").removeprefix("\ufeff")
             lines = itertools.chain([first], text) if first else iter(())
-            periods = False
             for (entity, period, values), where in table.placed(
                 _csv_rows(self.file, lines, table), width_checked=True
             ):
-                count += 1
-                periods = periods or bool(period)
-                yield entity, values, where
-        table.finish(count > 0)
-        if periods:
+                self._count += 1
+                self._periods = self._periods or bool(period)
+                yield entity, (table.deferred if defer else values), where
+        if not defer:
+            self.finish()
+
+    def finish(self, problems: Sequence[Problem] = ()) -> None:
+        """After the rows of :meth:`rows` with ``defer=True`` are read (and their values, with
+        ``problems``): raise :class:`InputError` with every problem of the file."""
+        if self.table is None:
+            return
+        self.table.problems.extend(problems)
+        self.table.finish(self._count > 0)
+        if self._periods:
             raise InputError([_period_problem(self.file)])
 
 

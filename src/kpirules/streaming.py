@@ -38,8 +38,10 @@ from typing import IO, Any
 import attrs
 
 from kpirules import report, summary
+from kpirules.errors import Problem
 from kpirules.exact import CONTEXT
-from kpirules.inputs import Locations, MetricsStream, Placed
+from kpirules.headers import Layout
+from kpirules.inputs import Locations, MetricsStream, Placed, RawRow, TableReader
 from kpirules.model import Ruleset
 from kpirules.result import EvaluationError, EvaluationProblem, Result
 from kpirules.twopass import CohortSummary, Ranking, UnreadableRowError
@@ -48,9 +50,20 @@ from kpirules.twopass import CohortSummary, Ranking, UnreadableRowError
 #: that a chunk's rows and locations are a small part of memory.
 CHUNK = 256
 
-#: Per row: its rendered text (None if it failed), its total, its problems, and whether they
-#: are problems of reading its values (reported before any scoring problem).
-Outcome = tuple[str | None, Decimal | None, tuple[EvaluationProblem, ...], bool]
+#: Per row: its rendered text (None if it failed), its total, its problems, whether they are
+#: problems of reading its values (reported before any scoring problem); and, for a row whose
+#: cells were read in the worker, the problems of its cells and where its values sit.
+Outcome = tuple[
+    str | None,
+    Decimal | None,
+    tuple[EvaluationProblem, ...],
+    bool,
+    tuple[Problem, ...],
+    dict[tuple[str, str], tuple[int, int]],
+]
+
+#: What a worker needs to read a text row's cells: the file, its header and the header's layout.
+Head = tuple[str, list[str], Layout] | None
 
 
 @attrs.frozen
@@ -207,28 +220,46 @@ class _Scorer:
     def __init__(
         self, ruleset: Ruleset, options: Options, cohort: CohortSummary, check_only: bool
     ) -> None:
+        self.ruleset = ruleset
         self.engine: Any = ruleset._compiled()
+        self.reader: TableReader | None = None
         self.renderer = Renderer(ruleset, options)
         self.cohorts = cohort.cohorts()
         self.check_only = check_only
 
-    def chunk(self, rows: Sequence[tuple[str, Any]]) -> list[Outcome]:
-        """Each row's outcome, in order."""
+    def chunk(self, rows: Sequence[tuple[str, Any]], head: Head = None) -> list[Outcome]:
+        """Each row's outcome, in order; rows given as :class:`RawRow` are read first."""
         with decimal.localcontext(CONTEXT):
             outcomes: list[Outcome] = []
             scored: list[tuple[int, Result]] = []
-            for entity, values in rows:
+            for entity, given in rows:
+                values, read, cells = self._read(entity, given, head)
+                if read:
+                    outcomes.append((None, None, (), True, read, cells))
+                    continue
                 found = self.one(entity, values)
                 if isinstance(found, Result):
                     scored.append((len(outcomes), found))
-                    outcomes.append((None, found.total, (), False))
+                    outcomes.append((None, found.total, (), False, (), cells))
                 else:
                     unread = isinstance(found, UnreadableRowError)
-                    outcomes.append((None, None, tuple(found.problems), unread))
+                    outcomes.append((None, None, tuple(found.problems), unread, (), cells))
             texts = self.renderer.rows([r for _, r in scored])
             for (at, result), text in zip(scored, texts, strict=True):
-                outcomes[at] = (text, result.total, (), False)
+                outcomes[at] = (text, result.total, (), False, (), outcomes[at][5])
             return outcomes
+
+    def _read(
+        self, entity: str, given: Any, head: Head
+    ) -> tuple[Any, tuple[Problem, ...], dict[tuple[str, str], tuple[int, int]]]:
+        """The row's values, the problems of its cells, and where its values sit."""
+        if not isinstance(given, RawRow) or head is None:
+            return given, (), {}
+        file, header, layout = head
+        if self.reader is None or self.reader.file != file:
+            self.reader = TableReader(file, None, self.ruleset, Locations())
+        values, cells, problems = self.reader.parse(given, entity, header, layout)
+        return values, tuple(problems), cells
 
     def one(self, entity: str, values: Any) -> Result | EvaluationError:
         """One row's result (no rank), or why it cannot be scored."""
@@ -256,9 +287,9 @@ def _start_worker(ruleset: Ruleset, options: Options, cohort: CohortSummary, che
     _worker = _Scorer(ruleset, options, cohort, check)
 
 
-def _work(rows: Sequence[tuple[str, Any]]) -> list[Outcome]:
+def _work(rows: Sequence[tuple[str, Any]], head: Head) -> list[Outcome]:
     assert _worker is not None
-    return _worker.chunk(rows)
+    return _worker.chunk(rows, head)
 
 
 Chunk = list[Placed]
@@ -270,7 +301,11 @@ def _chunks(rows: Iterator[Placed]) -> Iterator[Chunk]:
 
 
 def _scored(
-    chunks: Iterator[Chunk], scorer: _Scorer, pool: ProcessPoolExecutor | None, window: int
+    chunks: Iterator[Chunk],
+    stream: MetricsStream,
+    scorer: _Scorer,
+    pool: ProcessPoolExecutor | None,
+    window: int,
 ) -> Iterator[tuple[Chunk, list[Outcome] | None]]:
     """Each chunk with its outcomes, in order; None for a chunk whose worker died.
 
@@ -279,15 +314,23 @@ def _scored(
     """
     if pool is None:
         for chunk in chunks:
-            yield chunk, scorer.chunk([(e, v) for e, v, _ in chunk])
+            yield chunk, scorer.chunk([(e, v) for e, v, _ in chunk], _head(stream))
         return
     pending: deque[tuple[Chunk, Future[list[Outcome]]]] = deque()
     for chunk in chunks:
-        pending.append((chunk, pool.submit(_work, [(e, v) for e, v, _ in chunk])))
+        rows = [(e, v) for e, v, _ in chunk]
+        pending.append((chunk, pool.submit(_work, rows, _head(stream))))
         if len(pending) >= window:
             yield _collect(*pending.popleft())
     while pending:
         yield _collect(*pending.popleft())
+
+
+def _head(stream: MetricsStream) -> Head:
+    table = stream.table
+    if table is None or table.layout_found is None:
+        return None
+    return stream.file, table.header, table.layout_found
 
 
 def _collect(chunk: Chunk, future: Future[list[Outcome]]) -> tuple[Chunk, list[Outcome] | None]:
@@ -306,6 +349,7 @@ class _Tally:
         self.failed: list[str] = []
         self.cohort_problem = cohort_problem
         self.cohort_line: str | None = None
+        self.read: list[Problem] = []
 
     def chunk(self, chunk: Chunk, outcomes: list[Outcome] | None, spill: Spill | None) -> None:
         if outcomes is None:
@@ -314,9 +358,10 @@ class _Tally:
             problem = EvaluationProblem(entity, "", message, code="KR622")
             self.failed.append(located(self.file, problem, where))
             return
-        for (entity, _, where), (text, total, problems, unread) in zip(
-            chunk, outcomes, strict=True
-        ):
+        for (entity, _, where), outcome in zip(chunk, outcomes, strict=True):
+            text, total, problems, unread, read, cells = outcome
+            self.read.extend(read)
+            where.cells.update(cells)
             if self.cohort_problem is not None and entity == self.cohort_problem.entity:
                 self.cohort_line = located(self.file, self.cohort_problem, where)
             if problems:
@@ -326,7 +371,7 @@ class _Tally:
                 spill.add(text, total)
 
     def ok(self) -> bool:
-        return not (self.unreadable or self.failed or self.cohort_problem)
+        return not (self.unreadable or self.failed or self.cohort_problem or self.read)
 
     def raise_any(self) -> None:
         if self.unreadable:
@@ -378,12 +423,14 @@ def score_file(
                 jobs, initializer=_start_worker, initargs=(ruleset, options, cohort, check_only)
             )
         try:
-            for chunk, outcomes in _scored(_chunks(stream.rows()), scorer, pool, 2 * jobs):
+            rows = stream.rows(defer=True)
+            for chunk, outcomes in _scored(_chunks(rows), stream, scorer, pool, 2 * jobs):
                 tally.chunk(chunk, outcomes, spill)
                 if options.fmt == "table" and tally.ok():
                     _widen(spill, chunk, outcomes)
                 if progress is not None:
                     progress.update(len(chunk))
+            stream.finish(tally.read)
             tally.raise_any()
             scorer.renderer.write(spill, emit)
             return len(spill.totals)
@@ -395,7 +442,7 @@ def score_file(
 
 def _widen(spill: Spill, chunk: Chunk, outcomes: list[Outcome] | None) -> None:
     """Widen the table's columns to the cells of these rows."""
-    for text, _, _, _ in outcomes or ():
+    for text, *_ in outcomes or ():
         if text is not None:
             for i, cell in enumerate(json.loads(text)):
                 spill.widths[i] = max(spill.widths[i], report.width(cell))

@@ -8,8 +8,11 @@ import re
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 
+import attrs
+
 from kpirules.cells import EMPTY, Cell, InputError, Locations, Record, TableRows
 from kpirules.characters import ORDINARY_SPACE, entity_problem, refused_character
+from kpirules.errors import Problem
 from kpirules.headers import HeaderReader, Layout
 from kpirules.model import Ruleset
 from kpirules.quantity import QuantityError
@@ -29,6 +32,14 @@ def _row_key(entity: str, period: str) -> bytes:
     ).digest()
 
 
+@attrs.frozen
+class RawRow:
+    """A row of a text table whose values are read later: its line and its cells' text."""
+
+    line: int
+    texts: tuple[str, ...]
+
+
 class TableReader(HeaderReader):
     """Reads a table of cells (CSV or one worksheet) into records, collecting every problem."""
 
@@ -38,6 +49,12 @@ class TableReader(HeaderReader):
         super().__init__(file, sheet, ruleset)
         self.locations = locations
         self.header_row = 1
+        #: Leave the values of each row unread (:meth:`parse` reads them, maybe elsewhere):
+        #: the record's values are then empty and ``deferred`` holds the row's cells.
+        self.defer = False
+        self.deferred: RawRow | None = None
+        self.header: list[str] = []
+        self.layout_found: Layout | None = None
 
     def read(self, rows: TableRows, *, width_checked: bool = False) -> list[Record]:
         """Records of the table; ``width_checked`` compares each row's length with the header's."""
@@ -63,6 +80,7 @@ class TableReader(HeaderReader):
         if found is None:
             raise InputError(self.problems or [self.problem(1, 1, "$", "文件为空", code="KR522")])
         header_row, header, layout, pending = found
+        self.header, self.layout_found = header, layout
         self.locations.header = header_row
         self.header_row = header_row
         self.problems.extend(layout.problems)
@@ -209,6 +227,9 @@ class TableReader(HeaderReader):
             return None
         seen[key] = line
         self.locations.rows.setdefault(entity, line)
+        if self.defer:
+            self.deferred = RawRow(line, tuple(c.text for c in cells))
+            return entity, period, {}
         return entity, period, self._values(line, cells, header, layout, entity)
 
     def _values(
@@ -262,6 +283,15 @@ class TableReader(HeaderReader):
                     self.problem(line, cols[0] + 1, header[cols[0]], str(exc), code="KR534")
                 )
         return values
+
+    def parse(
+        self, raw: RawRow, entity: str, header: list[str], layout: Layout
+    ) -> tuple[dict[str, Value], dict[tuple[str, str], tuple[int, int]], list[Problem]]:
+        """Read the values of a deferred text row: the values, where each sits, the problems."""
+        self.problems = []
+        self.locations = Locations()
+        values = self._values(raw.line, [Cell(t) for t in raw.texts], header, layout, entity)
+        return values, self.locations.cells, self.problems
 
     def value(self, line: int, i: int, name: str, cell: Cell, mid: str) -> Value | None:
         """The value of one cell, or None when it is empty or wrong (the problem is recorded)."""
