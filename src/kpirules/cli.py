@@ -638,7 +638,11 @@ def _score_streamed(args: argparse.Namespace, fmt: str, stdout: TextIO, stderr: 
             bar = None
         if staged is None or output is None:
             return EXIT_OK
-        staged.publish()
+        try:
+            staged.publish()
+        except OSError as exc:
+            stderr.write(f"kpirules: 无法写入 {args.output}：{_os_reason(exc)}\n")
+            return EXIT_INVALID
     except SheetError as exc:
         raise _UsageError(f"kpirules: {exc}") from None
     except InputError as exc:
@@ -652,7 +656,7 @@ def _score_streamed(args: argparse.Namespace, fmt: str, stdout: TextIO, stderr: 
     except OSError as exc:
         if output is None:
             raise  # standard output closed by its reader: main() ends quietly
-        stderr.write(f"kpirules: 无法写入 {args.output}：{_os_reason(exc)}\n")
+        stderr.write(f"kpirules: 无法写入 {args.output}：{_os_reason(exc)}；未记录本次计分\n")
         return EXIT_INVALID
     finally:
         if bar is not None:
