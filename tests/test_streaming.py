@@ -270,3 +270,31 @@ def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
         assert done.returncode == 0
         assert ("计分: 100%" in text) is shown
         assert "已写入" in text
+
+
+def test_duplicate_found_far_apart(tmp_path: Path) -> None:
+    """A row repeating one 1,400 lines earlier is named with both lines (the table of row keys
+    grows several times on the way)."""
+    rows = A_DATA.read_text("utf-8").splitlines()
+    body = [row.split(",", 1)[1] for row in rows[1:]]
+    many = [rows[0]] + [f"医保办{n:04d},{body[n % len(body)]}" for n in range(1500)]
+    many[1401] = many[2]
+    data = tmp_path / "dup.csv"
+    data.write_text("\n".join(many) + "\n", "utf-8")
+    code, _, err = call("score", str(A), str(data), "--jobs", "2")
+    assert code == 1
+    assert err.splitlines() == [
+        f"{data}:1402:1: error: entity: 编号 “医保办0001” 重复（第 3 行已出现）",
+        f"{data}: 指标数据有误，未计分",
+    ]
+
+
+def test_row_keys_hold_many() -> None:
+    """The compact table of row keys returns each key's line, and None for a new key."""
+    from kpirules.tables import RowKeys, _row_key
+
+    keys = RowKeys()
+    for n in range(5000):
+        keys.add(_row_key(f"对象{n}", ""), n + 2)
+    assert [keys.get(_row_key(f"对象{n}", "")) for n in (0, 2500, 4999)] == [2, 2502, 5001]
+    assert keys.get(_row_key("对象0", "2026")) is None
