@@ -22,7 +22,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from kpirules import __version__, html_report, report, skeleton, streaming, summary, workbook
+from kpirules import (
+    __version__,
+    html_report,
+    report,
+    skeleton,
+    staging,
+    streaming,
+    summary,
+    workbook,
+)
 from kpirules.api import check
 from kpirules.characters import refused_character
 from kpirules.diff import compare, effect
@@ -630,7 +639,7 @@ def _score_streamed(args: argparse.Namespace, fmt: str, stdout: TextIO, stderr: 
     try:
         if output is not None:
             # A CSV file gets a byte-order mark: Excel on Chinese Windows then reads it as UTF-8.
-            staged = streaming.Staged(output, "utf-8-sig" if fmt == "csv" else "utf-8")
+            staged = staging.Staged(output, "utf-8-sig" if fmt == "csv" else "utf-8")
         emit = staged.write if staged is not None else (lambda text: _write_out(stdout, text))
         count = streaming.score_file(ruleset, stream, options, emit, jobs=args.jobs, progress=bar)
         if bar is not None:
@@ -671,7 +680,7 @@ def _progress_bar(metrics: str, stderr: TextIO) -> Any:
     """A progress bar on ``stderr``: entities done, rate, time left (from the line count)."""
     from tqdm import tqdm  # imported here: only a run that shows progress needs it
 
-    total = streaming.count_lines(Path(metrics)) if metrics.lower().endswith(".csv") else None
+    total = staging.count_lines(Path(metrics)) if metrics.lower().endswith(".csv") else None
     try:
         columns, lines = os.get_terminal_size(stderr.fileno())
     except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
@@ -687,8 +696,8 @@ def _progress_bar(metrics: str, stderr: TextIO) -> Any:
     )
 
 
-def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    fmt = _output_format(args)
+def _score_options_ok(args: argparse.Namespace, stderr: TextIO) -> bool:
+    """Check --output, --record and --user before anything is read; False (said why) if not."""
     try:
         if args.output:
             inputs = [args.ruleset, args.metrics, *([args.record] if args.record else [])]
@@ -700,6 +709,13 @@ def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             raise _UsageError(f"kpirules: --user 的值{hidden}（它会写入审计记录）")
     except _WriteError as exc:
         stderr.write(f"{exc}\n")
+        return False
+    return True
+
+
+def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    fmt = _output_format(args)
+    if not _score_options_ok(args, stderr):
         return EXIT_INVALID
     signer = _recording_options(args, stderr)
     if signer is False:

@@ -204,6 +204,28 @@ class HeaderReader:
             problems.append(
                 self.problem(row, i + 1, name, f"规则集中没有指标 “{name}”", hint, code="KR518")
             )
+        self._drop_doubled_raters(row, header, raters, seen_metric, problems)
+        if unknown and unknown * 2 >= len(header):
+            problems.append(
+                self.problem(
+                    row,
+                    1,
+                    "$",
+                    f"大部分列（{unknown}/{len(header)}）不是规则集 {self.ruleset.id} 的指标：这份数据可能属于别的规则集",
+                    code="KR520",
+                )
+            )
+        return Layout(entity, period, single, raters, blank, problems, unknown)
+
+    def _drop_doubled_raters(
+        self,
+        row: int,
+        header: list[str],
+        raters: dict[int, str],
+        seen_metric: dict[str, int],
+        problems: list[Problem],
+    ) -> None:
+        """Assessor columns of a metric that also has a column of its own are a problem."""
         for i, mid in list(raters.items()):
             if mid in seen_metric:
                 del raters[i]
@@ -216,17 +238,6 @@ class HeaderReader:
                         code="KR519",
                     )
                 )
-        if unknown and unknown * 2 >= len(header):
-            problems.append(
-                self.problem(
-                    row,
-                    1,
-                    "$",
-                    f"大部分列（{unknown}/{len(header)}）不是规则集 {self.ruleset.id} 的指标：这份数据可能属于别的规则集",
-                    code="KR520",
-                )
-            )
-        return Layout(entity, period, single, raters, blank, problems, unknown)
 
     def _key_columns(
         self, row: int, header: list[str], problems: list[Problem]
