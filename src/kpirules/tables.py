@@ -64,12 +64,14 @@ class RowKeys:
     def add(self, key: bytes, line: int) -> None:
         """Note the row with this key at ``line`` (1 or more)."""
         if 2 * (self._count + 1) > len(self._line):
-            old = list(zip(self._hi, self._lo, self._line, strict=True))
-            self._alloc(2 * len(self._line))
-            for hi, lo, at in old:
+            # Rehash from the old arrays themselves: a list of their entries would cost
+            # more than the table.
+            old_hi, old_lo, old_line = self._hi, self._lo, self._line
+            self._alloc(2 * len(old_line))
+            for k, at in enumerate(old_line):
                 if at:
-                    self._line[i := self._slot(hi, lo)] = at
-                    self._hi[i], self._lo[i] = hi, lo
+                    i = self._slot(old_hi[k], old_lo[k])
+                    self._hi[i], self._lo[i], self._line[i] = old_hi[k], old_lo[k], at
         hi, lo = int.from_bytes(key[:8], "little"), int.from_bytes(key[8:], "little")
         i = self._slot(hi, lo)
         if not self._line[i]:
