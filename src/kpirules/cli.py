@@ -76,7 +76,7 @@ from kpirules.receipts import (
     read_receipt,
     write_receipt,
 )
-from kpirules.result import EvaluationError, EvaluationProblem, Result
+from kpirules.result import EvaluationError, Result
 from kpirules.schema import schema, tests_schema
 from kpirules.testing import run_tests
 
@@ -469,7 +469,7 @@ def _load_scored(
         return None
     except EvaluationError as exc:
         for problem in exc.problems:
-            stderr.write(_located(args.metrics, problem, locations) + "\n")
+            stderr.write(streaming.located(args.metrics, problem, locations) + "\n")
         stderr.write(f"{args.metrics}: 无法计分\n")
         return None
     return ruleset, rows, results
@@ -504,17 +504,6 @@ def _scoring_ruleset(args: argparse.Namespace, stderr: TextIO) -> Ruleset | None
     except PeriodError as exc:
         stderr.write(f"kpirules: {exc}\n")
         return None
-
-
-def _located(file: str, problem: EvaluationProblem, locations: Locations) -> str:
-    """An entity's problem as FILE:LINE:COL when the file says where the value belongs."""
-    cell = locations.cells.get((problem.entity, problem.field))
-    if cell is not None:
-        return f"{locations.place(file, *cell)}: error: {problem}"
-    row = locations.rows.get(problem.entity)
-    if row is not None:
-        return f"{locations.place(file, row, 1)}: error: {problem}"
-    return f"{file}: {problem}"
 
 
 def _not_data(name: str) -> None:

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from decimal import Decimal
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import attrs
 
@@ -390,11 +390,11 @@ class _Tally:
             raise ScoringFailedError(self.failed)
 
 
-class Progress:
-    """Something told how many rows are done (a progress bar)."""
+class Progress(Protocol):
+    """Something told how many more rows are done (a progress bar such as tqdm's)."""
 
-    def update(self, n: int) -> object:  # pragma: no cover - an interface
-        raise NotImplementedError
+    def update(self, n: int = 1) -> object:
+        """``n`` more rows are done."""
 
 
 def score_file(
