@@ -298,3 +298,44 @@ def test_row_keys_hold_many() -> None:
         keys.add(_row_key(f"对象{n}", ""), n + 2)
     assert [keys.get(_row_key(f"对象{n}", "")) for n in (0, 2500, 4999)] == [2, 2502, 5001]
     assert keys.get(_row_key("对象0", "2026")) is None
+
+
+def test_a_row_that_breaks_the_scorer_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unexpected error while scoring one row is reported with that row's line (KR621), in
+    a worker as in the command's own process; no traceback, no output."""
+    from kpirules.engine import Engine
+
+    real = Engine.score_one
+
+    def breaking(self: Engine, entity: str, metrics: object, cohorts: object) -> object:
+        if entity == "第三医院医保办":
+            raise KeyError(entity)
+        return real(self, entity, metrics, cohorts)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Engine, "score_one", breaking)
+    for jobs in ("1", "2"):
+        code, out, err = call("score", str(A), str(A_DATA), "--jobs", jobs)
+        assert (code, out) == (1, "")
+        assert err == (
+            f"{A_DATA}:4:1: error: 第三医院医保办: 这一行计分时程序出错（KeyError），未计分\n"
+            f"{A_DATA}: 无法计分\n"
+        )
+
+
+def test_a_worker_that_dies_is_reported_not_hung(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker process that ends abruptly is reported with the first row of its chunk
+    (KR622); the command neither hangs nor prints a traceback."""
+    import os
+
+    from kpirules.engine import Engine
+
+    def dying(self: Engine, entity: str, metrics: object, cohorts: object) -> object:
+        os._exit(3)
+
+    monkeypatch.setattr(Engine, "score_one", dying)
+    code, out, err = call("score", str(A), str(A_DATA), "--jobs", "2")
+    assert (code, out) == (1, "")
+    assert err == (
+        f"{A_DATA}:2:1: error: 第一医院医保办: 计分进程意外退出（从这一行起的 4 行未计分）\n"
+        f"{A_DATA}: 无法计分\n"
+    )
