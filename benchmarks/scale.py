@@ -1,4 +1,4 @@
-"""Time the ``kpirules score`` command on large metrics files: wall time and peak memory.
+"""Time the ``kpirules score`` command on large metrics files: wall time, CPU time, peak memory.
 
 Generates metrics files for ``rulesets/a-office-annual.yaml`` (deterministic random, plausible
 values: counts, percentages, five assessors' ratings per rated indicator), written once to a
@@ -6,11 +6,11 @@ cache folder outside the repository, then runs
 
     kpirules score RULESET FILE --format csv --output OUT
 
-as a subprocess, ``--repeat`` times per size, under ``/usr/bin/time -v`` for the peak resident
-memory (apt-get install time; without it the peak comes from ``getrusage(RUSAGE_CHILDREN)``,
-the largest of all runs so far). Reports the median wall time and CPU time (user + system) per run, each per entity, and
-the peak MB.
-When ``kpirules score --help`` offers ``--jobs``, each size is also run with ``--jobs 1`` and
+as a subprocess, ``--repeat`` times per size. Reports the median wall time and CPU time (user +
+system, of the command and its worker processes) per run, each per entity; and the peak
+resident memory sampled from /proc every 50 ms: of the whole process tree (the command and
+its workers together) and of its largest single process.
+When ``kpirules score --help`` offers ``--jobs``, each size is run with ``--jobs 1`` and
 ``--jobs 2``.
 
 Usage: python benchmarks/scale.py [--sizes 10000,100000] [--repeat 3] [--cache DIR]
@@ -23,7 +23,6 @@ import os
 import random
 import re
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -98,8 +97,11 @@ def has_jobs() -> bool:
     return "--jobs" in done.stdout
 
 
-def run_once(metrics: Path, out: Path, extra: list[str]) -> tuple[float, float, float]:
-    """One ``kpirules score`` run: (wall seconds, CPU seconds, peak resident MB).
+def run_once(metrics: Path, out: Path, extra: list[str]) -> tuple[float, float, float, float]:
+    """One ``kpirules score`` run: (wall seconds, CPU seconds, peak resident MB of the whole
+    process tree, peak resident MB of its largest process).
+
+    Memory is sampled from /proc every 50 ms (the sum over the command and its workers).
 
     CPU time (user + system) is what the run itself spent; on a shared machine the wall time
     also holds the time other processes had the cores.
@@ -116,25 +118,48 @@ def run_once(metrics: Path, out: Path, extra: list[str]) -> tuple[float, float, 
         str(out),
         *extra,
     ]
-    timer = shutil.which("time", path="/usr/bin")
-    if timer:
-        command = [timer, "-v", *command]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
-    wall = time.perf_counter() - start
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
+        tree = one = 0
+        while proc.poll() is None:
+            sizes = tree_rss_kb(proc.pid)
+            tree, one = max(tree, sum(sizes)), max(one, *sizes, 0)
+            time.sleep(0.05)
+        wall = time.perf_counter() - start
+        err.seek(0)
+        stderr = err.read().decode("utf-8", "replace")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    if done.returncode != 0:
-        raise SystemExit(f"kpirules score failed (exit {done.returncode}):\n{done.stderr}")
-    if timer:
-        found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
-        if found is None:
-            raise SystemExit(f"/usr/bin/time -v printed no peak memory:\n{done.stderr}")
-        peak_kb = int(found.group(1))
-    else:
-        peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, cpu, peak_kb / 1024
+    if proc.returncode != 0:
+        raise SystemExit(f"kpirules score failed (exit {proc.returncode}):\n{stderr}")
+    return wall, cpu, tree / 1024, one / 1024
+
+
+def tree_rss_kb(pid: int) -> list[int]:
+    """Resident memory (kB) of ``pid`` and of every process below it, from /proc (sampled)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    sizes: list[int] = []
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        todo.extend(children.get(current, ()))
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+        except OSError:
+            continue
+        found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+        if found:
+            sizes.append(int(found.group(1)))
+    return sizes
 
 
 def count_rows(path: Path) -> int:
@@ -159,19 +184,13 @@ def main(argv: list[str]) -> int:
         parser.error(f"--sizes takes whole numbers separated by commas, not {args.sizes!r}")
     if any(n < 1 for n in sizes) or args.repeat < 1:
         parser.error("sizes and --repeat must be at least 1")
-    if not shutil.which("time", path="/usr/bin"):
-        print(
-            "/usr/bin/time not found (apt-get install time): peak memory from getrusage, "
-            "the largest of all runs so far",
-            file=sys.stderr,
-        )
     variants: list[tuple[str, list[str]]] = [("", [])]
     if has_jobs():
         variants = [("--jobs 1", ["--jobs", "1"]), ("--jobs 2", ["--jobs", "2"])]
     print(f"kpirules score {RULESET.relative_to(ROOT)} FILE --format csv --output OUT")
     print(
         f"{'entities':>10} {'options':<9} {'wall s':>8} {'µs/entity':>10} {'CPU s':>8} "
-        f"{'CPU µs/entity':>14} {'peak MB':>8}  wall s of each run"
+        f"{'CPU µs/entity':>14} {'peak MB':>8} {'1 proc MB':>9}  wall s of each run"
     )
     for n in sizes:
         metrics = metrics_file(args.cache, n)
@@ -182,13 +201,14 @@ def main(argv: list[str]) -> int:
             if rows != n:
                 print(f"{out} has {rows} result rows, expected {n}", file=sys.stderr)
                 return 1
-            wall = statistics.median(w for w, _, _ in runs)
-            cpu = statistics.median(c for _, c, _ in runs)
-            peak = max(m for _, _, m in runs)
-            walls = ", ".join(f"{w:.1f}" for w, _, _ in runs)
+            wall = statistics.median(r[0] for r in runs)
+            cpu = statistics.median(r[1] for r in runs)
+            peak = max(r[2] for r in runs)
+            one = max(r[3] for r in runs)
+            walls = ", ".join(f"{r[0]:.1f}" for r in runs)
             print(
                 f"{n:>10} {label:<9} {wall:>8.1f} {wall / n * 1e6:>10.1f} {cpu:>8.1f} "
-                f"{cpu / n * 1e6:>14.1f} {peak:>8.0f}  {walls}",
+                f"{cpu / n * 1e6:>14.1f} {peak:>8.0f} {one:>9.0f}  {walls}",
                 flush=True,
             )
         out.unlink(missing_ok=True)

@@ -223,12 +223,12 @@ def test_validate_says_what_a_base_and_a_fragment_are(post: Path) -> None:
     folder = post.parent / "common"
     assert run(["validate", str(folder / "base.yaml"), str(folder / "grades.yaml")], out, out) == 0
     assert out.getvalue().splitlines() == [
-        f"{folder / 'base.yaml'}: 基础规则集（base: true），供规则集用 extends 引用，不能单独计分；有效",
-        f"{folder / 'grades.yaml'}: 片段（fragment: grades），供 include 引用，不能单独计分；有效",
+        f"{folder / 'base.yaml'}: 基础规则集，供其他规则集继承，不能单独计分；有效",
+        f"{folder / 'grades.yaml'}: 片段（等级），供规则集引入，不能单独计分；有效",
     ]
     (folder / "grades.yaml").write_text(GRADES.replace("below: 90", "below: 89"), "utf-8")
     what, problems = check_part(folder / "grades.yaml")
-    assert what is not None and what.startswith("片段（fragment: grades）")
+    assert what is not None and what.startswith("片段（等级）")
     assert [(p.code, p.line) for p in problems] == [("KR378", 4)]
 
 
@@ -242,7 +242,7 @@ def test_fragment_alone_does_not_judge_what_its_ruleset_defines(tmp_path: Path) 
         "utf-8",
     )
     assert check_part(fragment) == (
-        "片段（fragment: categories），供 include 引用，不能单独计分",
+        "片段（考核类别），供规则集引入，不能单独计分",
         (),
     )
     fragment.write_text(fragment.read_text("utf-8").replace("pass_fail", "pass_or_fail"), "utf-8")

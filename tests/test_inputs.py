@@ -250,3 +250,26 @@ def test_bare_number_column_is_not_an_assessor(tmp_path: Path) -> None:
     assert [str(p).replace(str(f), "x.csv") for p in info.value.problems] == [
         "x.csv:1:7: error: 3: 规则集中没有指标 “3”",
     ]
+
+
+@pytest.mark.parametrize(
+    ("suffix", "size", "message"),
+    [
+        (".csv", 100 * 1024 * 1024 + 1, "文件过大（104857601 字节）：CSV 指标文件最大 100 MiB"),
+        (".xlsx", 100 * 1024 * 1024 + 1, "文件过大（104857601 字节）：XLSX 指标文件最大 100 MiB"),
+        (".json", 2 * 1024 * 1024 + 1, "文件过大（2097153 字节）：JSON 指标文件最大 2 MiB"),
+        (".yml", 2 * 1024 * 1024 + 1, "文件过大（2097153 字节）：YAML 指标文件最大 2 MiB"),
+    ],
+)
+def test_each_kind_of_metrics_file_has_one_size_limit(
+    tmp_path: Path, suffix: str, size: int, message: str
+) -> None:
+    """A file one byte over its kind's limit is refused before it is read, with KR503."""
+    big = tmp_path / f"big{suffix}"
+    with big.open("wb") as f:
+        f.truncate(size)
+    with pytest.raises(InputError) as caught:
+        read_metrics(big, kpirules.load(ROOT / "rulesets" / "a-office-annual.yaml"))
+    (problem,) = caught.value.problems
+    assert (problem.code, problem.message) == ("KR503", message)
+    assert problem.suggestion is not None and problem.suggestion.startswith("拆分数据文件")

@@ -146,7 +146,7 @@ def test_syntax_error_message_is_pyyaml_s(monkeypatch: pytest.MonkeyPatch) -> No
     """A syntax error found by libyaml is worded and located as PyYAML's parser does."""
     _, problems = both("t.yaml", monkeypatch, "a: 1\nb: [1, 2\nc: 3\n")
     assert [str(p) for p in problems] == [
-        "t.yaml:2:4: error: $: YAML 格式错误：方括号 [ ] 没有闭合或缺少逗号（检查方括号是否成对）"
+        "t.yaml:2:4: 错误 KR110：YAML 格式错误：方括号 [ ] 没有闭合或缺少逗号（检查方括号是否成对）"
     ]
 
 

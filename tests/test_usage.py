@@ -35,6 +35,9 @@ TECHNICAL = {
     "docs",
     "KPIRULES_TOKEN",
     "MiB",
+    # a time zone's name in the zone database, as --tz takes it
+    "Asia",
+    "Shanghai",
 }
 EXTENSIONS = {"yaml", "yml", "xlsx", "csv", "json", "html", "pub", "md", "ruleset-"}
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
@@ -126,7 +129,7 @@ def test_help_in_english_on_request() -> None:
             ["frobnicate"],
             "kpirules: 用法错误：参数 COMMAND：'frobnicate' 不是可用的选项（可选 'validate', "
             "'score', 'explain', 'report', 'test', 'replay', 'verify', 'keygen', 'diff', "
-            "'template', 'history', 'serve', 'schema', 'new'）（见 kpirules --help）",
+            "'template', 'history', 'official', 'serve', 'schema', 'new'）（见 kpirules --help）",
         ),
     ],
 )

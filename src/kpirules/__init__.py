@@ -5,6 +5,7 @@ from kpirules.api import LoadedRuleset, check, load
 from kpirules.errors import KpirulesError, Problem, RulesetError
 from kpirules.model import Ruleset
 from kpirules.result import EvaluationError, EvaluationProblem, ItemResult, Result
+from kpirules.streaming import score_rows
 
 __all__ = [
     "EvaluationError",
@@ -19,4 +20,5 @@ __all__ = [
     "__version__",
     "check",
     "load",
+    "score_rows",
 ]

@@ -16,6 +16,7 @@ from kpirules.errors import Problem, RulesetError, sorted_problems
 from kpirules.exact import exact
 from kpirules.loader import Document, load_yaml
 from kpirules.model import Ruleset
+from kpirules.places import KEY_NAMES
 from kpirules.result import Result
 from kpirules.validate import validate_document, validate_tests_document
 
@@ -158,9 +159,9 @@ def check_part(path: str | Path) -> tuple[str | None, tuple[Problem, ...]]:
         return None, ()
     composed = compose(doc)
     what = (
-        "基础规则集（base: true），供规则集用 extends 引用，不能单独计分"
+        "基础规则集，供其他规则集继承，不能单独计分"
         if composed.kind == "base"
-        else f"片段（fragment: {composed.part}），供 include 引用，不能单独计分"
+        else f"片段（{KEY_NAMES.get(composed.part or '', composed.part)}），供规则集引入，不能单独计分"
     )
     if composed.document is None or composed.problems:
         return what, sorted_problems(composed.problems)

@@ -10,6 +10,7 @@ import codecs
 import contextlib
 import datetime as dt
 import errno
+import io
 import json
 import os
 import socket
@@ -21,7 +22,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from kpirules import __version__, html_report, report, skeleton, summary, workbook
+from kpirules import (
+    __version__,
+    html_report,
+    report,
+    skeleton,
+    staging,
+    streaming,
+    summary,
+    workbook,
+)
 from kpirules._core.oscompat import (
     private_file_note,
     reader_gone,
@@ -38,6 +48,7 @@ from kpirules.history import ZoneError, as_json, as_table, listing, parse_zone
 from kpirules.inputs import (
     InputError,
     Locations,
+    MetricsStream,
     Row,
     SheetError,
     entity_columns,
@@ -76,7 +87,7 @@ from kpirules.receipts import (
     read_receipt,
     write_receipt,
 )
-from kpirules.result import EvaluationError, EvaluationProblem, Result
+from kpirules.result import EvaluationError, Result
 from kpirules.schema import schema, tests_schema
 from kpirules.testing import run_tests
 from kpirules.usage import chinese_usage
@@ -134,7 +145,9 @@ def _ledger_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
     history.add_argument("--entity", help="只列这个对象的计分")
     history.add_argument("--ruleset", metavar="ID", help="只列用这个规则集（id）计分的记录")
     history.add_argument(
-        "--tz", metavar="ZONE", help="按这个时区显示时间（如 Asia/Shanghai；默认本机时区）"
+        "--tz",
+        metavar="ZONE",
+        help="按这个时区显示时间（时区库中的名称，如北京时间为 Asia/Shanghai；默认本机时区）",
     )
     history.add_argument(
         "--format",
@@ -260,6 +273,19 @@ def _parser() -> _Parser:
         "--sign-key",
         metavar="KEYFILE",
         help="用这把私钥（kpirules keygen 生成）给检查点签名；需 --record 和 pip install 'kpirules[sign]'",
+    )
+    score.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="用 N 个进程计分（默认为本机处理器的核数；1 只用本进程）；结果与 --jobs 1 完全相同",
+    )
+    score.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="在标准错误上显示进度条（已计分的对象数、速度、剩余时间）；默认仅当它是终端时显示",
     )
     explain = sub.add_parser(
         "explain",
@@ -521,6 +547,35 @@ def _load_scored(
     args: argparse.Namespace, stderr: TextIO
 ) -> tuple[Ruleset, list[Row], tuple[Result, ...]] | None:
     """Load the ruleset and metrics and score them; print problems and return None on failure."""
+    ruleset = _scoring_ruleset(args, stderr)
+    if ruleset is None:
+        return None
+    period = parse_period(args.period) if args.period else None
+    locations = Locations()
+    try:
+        rows = _rows_for(args, ruleset, period, stderr, locations)
+        results = ruleset.evaluate_many(rows)
+    except PeriodError as exc:
+        stderr.write(f"kpirules: {exc}\n")
+        return None
+    except SheetError as exc:
+        raise _UsageError(f"kpirules: {exc}") from None
+    except InputError as exc:
+        for p in exc.problems:
+            stderr.write(f"{p}\n")
+        stderr.write(f"{args.metrics}: 指标数据有误，未计分\n")
+        return None
+    except EvaluationError as exc:
+        for problem in exc.problems:
+            stderr.write(streaming.located(args.metrics, problem, locations) + "\n")
+        stderr.write(f"{args.metrics}: 无法计分\n")
+        return None
+    return ruleset, rows, results
+
+
+def _scoring_ruleset(args: argparse.Namespace, stderr: TextIO) -> LoadedRuleset | None:
+    """Check the files and options of a scoring command; the ruleset in force, or None
+    when it cannot be loaded (the problems are printed)."""
     if not Path(args.ruleset).exists():
         raise _UsageError(f"kpirules: 找不到文件 {args.ruleset}")
     if Path(args.metrics).is_dir():
@@ -542,45 +597,11 @@ def _load_scored(
     except PeriodError as exc:
         raise _UsageError(f"kpirules: {exc}") from None
     as_of = _date(args.as_of) if args.as_of else None
-    locations = Locations()
     try:
-        ruleset = _ruleset_for(args.ruleset, period, as_of, stderr)
-        if ruleset is None:
-            return None
-        rows = _rows_for(args, ruleset, period, stderr, locations)
-        results = ruleset.evaluate_many(rows)
+        return _ruleset_for(args.ruleset, period, as_of, stderr)
     except PeriodError as exc:
         stderr.write(f"kpirules: {exc}\n")
         return None
-    except SheetError as exc:
-        raise _UsageError(f"kpirules: {exc}") from None
-    except InputError as exc:
-        for p in exc.problems:
-            stderr.write(f"{p}\n")
-        stderr.write(f"{args.metrics}: 指标数据有误，未计分\n")
-        return None
-    except EvaluationError as exc:
-        for problem in exc.problems:
-            stderr.write(_located(args.metrics, problem, locations) + "\n")
-        stderr.write(f"{args.metrics}: 无法计分\n")
-        return None
-    return ruleset, rows, results
-
-
-def _located(file: str, problem: EvaluationProblem, locations: Locations) -> str:
-    """An entity's problem as FILE:LINE:COL when the file says where the value belongs."""
-    cell = locations.cells.get((problem.entity, problem.field))
-    if english():
-        text = f"error: {problem}"
-    else:
-        text = "：".join(p for p in (f"错误 {problem.code}", problem.entity, problem.field) if p)
-        text += f"：{problem.message}"
-    if cell is not None:
-        return f"{locations.place(file, *cell)}: {text}"
-    row = locations.rows.get(problem.entity)
-    if row is not None:
-        return f"{locations.place(file, row, 1)}: {text}"
-    return f"{file}: {problem}"
 
 
 def _not_data(name: str) -> None:
@@ -672,8 +693,100 @@ def _write_out(stdout: TextIO, text: str, piece: int = 1 << 16) -> None:
         stdout.write(text[start : start + piece])
 
 
-def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    fmt = _output_format(args)
+def _jobs(text: str) -> int:
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"应是正整数（进程数），而不是 “{text}”")
+    return jobs
+
+
+def _score_streamed(args: argparse.Namespace, fmt: str, stdout: TextIO, stderr: TextIO) -> int:
+    """Score the file in chunks (see :mod:`kpirules.streaming`): memory does not grow with it.
+
+    The output goes to a temporary file beside ``--output`` that is renamed into place only
+    once every row is scored, or to standard output once every row is scored.
+    """
+    ruleset = _scoring_ruleset(args, stderr)
+    if ruleset is None:
+        return EXIT_INVALID
+    order: summary.Order = "input" if args.sort == "input" else "rank"
+    options = streaming.Options(
+        fmt,
+        headers="id" if args.headers == "id" else "zh",
+        exact=args.exact,
+        order=(args.sort or "input") if fmt == "json" else order,
+        period=args.period,
+    )
+    stream = MetricsStream(args.metrics, ruleset, encoding=args.encoding, sheet=args.sheet)
+    shown = args.progress if args.progress is not None else stderr.isatty()
+    bar = _progress_bar(args.metrics, stderr) if shown else None
+    output = Path(args.output) if args.output else None
+    staged = None
+    try:
+        if output is not None:
+            # A CSV file gets a byte-order mark: Excel on Chinese Windows then reads it as UTF-8.
+            staged = staging.Staged(output, "utf-8-sig" if fmt == "csv" else "utf-8")
+        emit = staged.write if staged is not None else (lambda text: _write_out(stdout, text))
+        count = streaming.score_file(ruleset, stream, options, emit, jobs=args.jobs, progress=bar)
+        if bar is not None:
+            bar.close()
+            bar = None
+        if staged is None or output is None:
+            return EXIT_OK
+        try:
+            staged.publish()
+        except OSError as exc:
+            stderr.write(f"kpirules: 无法写入 {args.output}：{_os_reason(exc)}\n")
+            return EXIT_INVALID
+    except SheetError as exc:
+        raise _UsageError(f"kpirules: {exc}") from None
+    except InputError as exc:
+        stderr.writelines(f"{p}\n" for p in exc.problems)
+        stderr.write(f"{args.metrics}: 指标数据有误，未计分\n")
+        return EXIT_INVALID
+    except streaming.ScoringFailedError as exc:
+        stderr.writelines(line + "\n" for line in exc.lines)
+        stderr.write(f"{args.metrics}: 无法计分\n")
+        return EXIT_INVALID
+    except OSError as exc:
+        if output is None:
+            raise  # standard output closed by its reader: main() ends quietly
+        stderr.write(f"kpirules: 无法写入 {args.output}：{_os_reason(exc)}；未记录本次计分\n")
+        return EXIT_INVALID
+    finally:
+        if bar is not None:
+            bar.close()
+        if staged is not None:
+            staged.discard()
+    stderr.write(f"已写入 {args.output}（{count} 个对象）\n")
+    return EXIT_OK
+
+
+def _progress_bar(metrics: str, stderr: TextIO) -> Any:
+    """A progress bar on ``stderr``: entities done, rate, time left (from the line count)."""
+    from tqdm import tqdm  # imported here: only a run that shows progress needs it
+
+    total = staging.count_lines(Path(metrics)) if metrics.lower().endswith(".csv") else None
+    try:
+        columns, lines = os.get_terminal_size(stderr.fileno())
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        columns = lines = 0
+    # A terminal that reports no size (0 × 0, as a bare pseudo-terminal does) would hide the bar.
+    return tqdm(
+        total=total,
+        file=stderr,
+        unit=" 个对象",
+        desc="计分",
+        ncols=columns or 80,
+        nrows=lines or 24,
+    )
+
+
+def _score_options_ok(args: argparse.Namespace, stderr: TextIO) -> bool:
+    """Check --output, --record and --user before anything is read; False (said why) if not."""
     try:
         if args.output:
             inputs = [args.ruleset, args.metrics, *([args.record] if args.record else [])]
@@ -685,10 +798,19 @@ def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             raise _UsageError(f"kpirules: --user 的值{hidden}（它会写入审计记录）")
     except _WriteError as exc:
         stderr.write(f"{exc}\n")
+        return False
+    return True
+
+
+def _score(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    fmt = _output_format(args)
+    if not _score_options_ok(args, stderr):
         return EXIT_INVALID
     signer = _recording_options(args, stderr)
     if signer is False:
         return EXIT_INVALID
+    if fmt in ("table", "csv", "json") and not args.record and not args.period:
+        return _score_streamed(args, fmt, stdout, stderr)
     loaded = _load_scored(args, stderr)
     if loaded is None:
         return EXIT_INVALID

@@ -606,6 +606,14 @@ CODES: dict[str, CodeInfo] = {
     "KR618": _c("Formula uses missing data", "公式用到的指标缺少数据", "补上这些指标的数据"),
     "KR619": _c("Rule formula failed", "规则公式无法计算", "检查公式用到的数据，如除数是否为 0"),
     "KR620": _c("Amount too large", "金额过大", "检查金额公式和输入数据"),
+    "KR621": _c(
+        "Row could not be scored (internal error)",
+        "这一行计分时程序出错",
+        "用 --jobs 1 重试，并报告这一行",
+    ),
+    "KR622": _c(
+        "Scoring process ended", "计分进程意外退出", "检查内存是否够用，或用 --jobs 1 重试"
+    ),
     # KR7xx: the audit ledger (official batches)
     "KR701": _c("No such batch", "记录中没有这一批", "用 kpirules history 查看批次号"),
     "KR702": _c(

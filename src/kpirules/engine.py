@@ -14,7 +14,7 @@ import gc
 import hashlib
 import threading
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import (
     Decimal,
 )
@@ -48,6 +48,7 @@ from kpirules.result import (
     Value,
     decimal_text,
 )
+from kpirules.twopass import CohortSummary, UnreadableRowError
 from kpirules.values import MAX_DIGITS, SMALL_DECIMAL_SIZE, combine_ratings, range_fix, read_value
 from kpirules.words import english
 
@@ -485,6 +486,63 @@ class Engine:
                     )
             cohorts[ind.id] = methods.Cohort(tuple(collected))
         return cohorts
+
+    @exact
+    def cohort_summary(self, rows: Iterable[tuple[str, Mapping[str, object]]]) -> CohortSummary:
+        """The cohort pass (see :mod:`kpirules.twopass`): each cohort indicator's values.
+
+        Rows that cannot be read are skipped here; the scoring pass reports them.
+        """
+        collected: dict[str, list[Decimal]] = {ind.id: [] for ind in self.cohort_items}
+        count = 0
+        for entity, metrics in rows:
+            count += 1
+            if not self.cohort_items or self.check_entity(entity) is not None:
+                continue
+            try:
+                known = self._metric_values(self.read_inputs(entity, metrics))
+            except (EvaluationError, _EntityError):
+                continue
+            for ind in self.cohort_items:
+                v = known.get(ind.metric)
+                if isinstance(v, Decimal):
+                    collected[ind.id].append(v)
+                elif v is None and ind.missing == "error":
+                    label = self.metrics[ind.metric].label
+                    raise EvaluationError(
+                        [
+                            EvaluationProblem(
+                                entity, ind.metric, f"缺少指标 “{label}” 的数据", code="KR610"
+                            )
+                        ]
+                    )
+        return CohortSummary({k: tuple(v) for k, v in collected.items()}, count)
+
+    def score_each(
+        self, rows: Iterable[tuple[str, Mapping[str, object]]], summary: CohortSummary
+    ) -> Iterator[Result | EvaluationError]:
+        """The scoring pass (see :mod:`kpirules.twopass`): one result or error per row."""
+        cohorts = summary.cohorts()
+        for entity, metrics in rows:
+            yield self.score_one(entity, metrics, cohorts)
+
+    @exact
+    def score_one(
+        self, entity: str, metrics: Mapping[str, object], cohorts: Mapping[str, methods.Cohort]
+    ) -> Result | EvaluationError:
+        """One entity's result without rank, or why it cannot be scored (an
+        :class:`~kpirules.twopass.UnreadableRowError` when its values cannot even be read)."""
+        wrong = self.check_entity(entity)
+        if wrong is not None:
+            return UnreadableRowError([wrong])
+        try:
+            values = self.read_inputs(entity, metrics)
+        except EvaluationError as exc:
+            return UnreadableRowError(list(exc.problems))
+        try:
+            return self._score(entity, values, cohorts)
+        except EvaluationError as exc:
+            return exc
 
     def _metric_values(self, values: Mapping[str, Value]) -> dict[str, Decimal | bool | None]:
         known: dict[str, Decimal | bool | None] = {

@@ -33,6 +33,7 @@ from kpirules import fullwidth
 from kpirules.characters import refused_character
 from kpirules.composer import MAX_DEPTH as MAX_DEPTH  # re-exported: the nesting cap
 from kpirules.composer import TooDeepError, composer_for
+from kpirules.decoding import decode_ruleset as decode
 from kpirules.errors import Problem
 from kpirules.places import place
 from kpirules.words import english
@@ -123,45 +124,6 @@ class Document:
             code=code,
             where=place(self.data, path),
         )
-
-
-def decode(raw: bytes, file: str) -> tuple[str | None, list[Problem]]:
-    """Decode file bytes as UTF-8 (with or without BOM), explaining any other encoding."""
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return None, [
-            Problem(
-                file, 1, 1, "$", "error", "文件是 UTF-16 编码：请另存为 UTF-8 编码", code="KR101"
-            )
-        ]
-    try:
-        return raw.decode("utf-8"), []
-    except UnicodeDecodeError as exc:
-        line_start = raw.rfind(b"\n", 0, exc.start) + 1
-        line = raw.count(b"\n", 0, exc.start) + 1
-        # Column of the first non-ASCII byte on that line: the bytes before it are ASCII,
-        # so the count is right in characters whatever the real encoding.
-        first = next((i for i in range(line_start, exc.start + 1) if raw[i] >= 0x80), exc.start)
-        column = first - line_start + 1
-        hint = "文件不是 UTF-8 编码"
-        try:
-            raw.decode("gb18030")
-            hint += "，看起来是 GBK/GB18030（中文 Windows 记事本或 Excel 的默认编码）"
-        except UnicodeDecodeError:
-            hint += "，也不是 GBK"
-        return None, [
-            Problem(
-                file,
-                line,
-                column,
-                "$",
-                "error",
-                hint,
-                "请用编辑器另存为“UTF-8”编码后再试",
-                code="KR102",
-            )
-        ]
 
 
 def load_yaml(

@@ -37,14 +37,17 @@ KEY_NAMES: Mapping[str, str] = {
     "entity_column": "对象那一列的列名",
     "error": "预期的错误提示",
     "expect": "预期结果",
+    "extends": "继承的基础规则集文件",
     "floor": "最低得分",
     "formula": "公式",
+    "fragment": "片段种类（本文件只写这一节）",
     "from": "从（含）",
     "grade": "等级名称",
     "grades": "等级",
     "id": "简称",
     "in": "计量单位",
     "in_force": "施行期间",
+    "include": "引入的片段文件",
     "indicators": "指标",
     "kind": "种类",
     "kpirules": "格式版本",
@@ -74,6 +77,8 @@ KEY_NAMES: Mapping[str, str] = {
     "rank": "预期名次",
     "ratings": "多人评分",
     "raw_total": "原始总分",
+    "remove": "去掉继承来的条目",
+    "replace": "替换继承来的条目（条目中写 true）或设置（顶层列出）",
     "rounding": "取舍",
     "rows": "各档",
     "rules": "加减分规则",
@@ -83,6 +88,8 @@ KEY_NAMES: Mapping[str, str] = {
     "segments": "区间",
     "show": "结果中列出的数据",
     "source": "出处",
+    "step": "改善多少算一个单位",
+    "step_points": "每改善一个单位得几分",
     "subtotals": "预期类别小计",
     "target": "目标",
     "tests": "测试用例",
@@ -150,6 +157,9 @@ def place(data: Any, path: Sequence[str | int]) -> str:
             known = data.get("metrics") if isinstance(data, Mapping) else None
             declared = known.get(key) if isinstance(known, Mapping) else None
             parts[-1:] = [f"数据“{_name_of(declared) or key}”"]
+            node = child
+        elif i == 0 and key == "base":
+            parts.append("基础规则集标记（base）")
             node = child
         else:
             parts.append(KEY_NAMES.get(key) or f"“{key}”")

@@ -7,7 +7,7 @@ import io
 import json
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import ROUND_DOWN, Decimal
 from typing import Literal
 
@@ -27,7 +27,8 @@ def width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
 
 
-def _pad(text: str, size: int, right: bool = False) -> str:
+def pad(text: str, size: int, right: bool = False) -> str:
+    """``text`` padded to ``size`` columns of the terminal (right-aligned when ``right``)."""
     gap = " " * max(0, size - width(text))
     return gap + text if right else text + gap
 
@@ -69,7 +70,7 @@ def table(
     widths = [max(width(row[i]) for row in [head, *rows]) for i in range(len(head))]
     lines = [title_line(ruleset, period=period, exact=exact)]
     for n, row in enumerate([head, *rows]):
-        cells = [_pad(cell, widths[i], right=i in numeric and n > 0) for i, cell in enumerate(row)]
+        cells = [pad(cell, widths[i], right=i in numeric and n > 0) for i, cell in enumerate(row)]
         lines.append("  ".join(cells).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
@@ -94,19 +95,25 @@ def to_csv(
     formula are neutralised (:func:`kpirules.summary.neutralise`); numbers stay numbers.
     """
     data = summary.ranking_with_items(ruleset, results, order=order)
-    lines = [_csv_line([summary.neutralise(h) for h in data.headers(ids=headers == "id")])]
+    return csv_header(data, headers) + "".join(csv_rows(data, exact=exact))
+
+
+def csv_header(data: summary.Table, headers: Headers = "zh") -> str:
+    """The header line of :func:`to_csv` for this table."""
+    return _csv_line([summary.neutralise(h) for h in data.headers(ids=headers == "id")])
+
+
+def csv_rows(data: summary.Table, *, exact: bool = False) -> Iterator[str]:
+    """The data lines of :func:`to_csv` for this table, one per row."""
     for row in data.rows:
-        lines.append(
-            _csv_line(
-                [
-                    summary.neutralise(col.text(cell))
-                    if col.kind == "text"
-                    else col.text(cell, exact=exact)
-                    for col, cell in zip(data.columns, row, strict=True)
-                ]
-            )
+        yield _csv_line(
+            [
+                summary.neutralise(col.text(cell))
+                if col.kind == "text"
+                else col.text(cell, exact=exact)
+                for col, cell in zip(data.columns, row, strict=True)
+            ]
         )
-    return "".join(lines)
 
 
 def _csv_line(cells: Sequence[str]) -> str:

@@ -7,7 +7,7 @@ are the same percentage, ``95`` where a percentage is expected is an error (it w
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from kpirules._core.yesno import yes_no
 from kpirules.characters import ORDINARY_SPACE, refused_character
@@ -142,6 +142,11 @@ def range_fix(metric: Metric, value: Decimal, what: str = "数据") -> str:
     """Which ``min:`` or ``max:`` to declare on which metric so that ``value`` is accepted."""
     below = metric.minimum is not None and value < metric.minimum
     key, example = ("min", "增长率可为负") if below else ("max", "比值可超过 100%")
+    # The bound to write, rounded outward to the places a person writes (104.17%, not
+    # 104.1666…%), so that the value written is accepted.
+    places = Decimal("0.0001") if metric.unit == "percent" else Decimal("0.01")
+    if value.is_finite() and value.as_tuple().exponent < places.as_tuple().exponent:  # type: ignore[operator]
+        value = value.quantize(places, rounding=ROUND_FLOOR if below else ROUND_CEILING)
     shown = _bound(value, metric)
     default = "；百分比不写 min、max 时为 0% 到 100%" if metric.unit == "percent" else ""
     return (

@@ -22,7 +22,6 @@ from kpirules.errors import Problem
 from kpirules.formula import Formula, FormulaError, parse_formula
 from kpirules.loader import Document, PathKey
 from kpirules.model import Band, Metric, Segment
-from kpirules.words import english
 from kpirules.quantity import (
     QuantityError,
     Target,
@@ -32,6 +31,7 @@ from kpirules.quantity import (
     to_metric_value,
     word_problem,
 )
+from kpirules.words import english
 
 T = TypeVar("T")
 #: A check: yields problems, returns what it read.
@@ -162,7 +162,7 @@ def formula(
                 else name_hint(name, names, {m.label: m.id for m in known.values()}),
                 code="KR336",
             )
-    for name in sorted(parsed.yes_no_names & names):
+    for name in sorted(n for n in parsed.yes_no_names if n in names):
         metric = known.get(name)
         if metric is None or metric.unit != "yes_no":
             yield doc.problem(
