@@ -7,7 +7,7 @@ are the same percentage, ``95`` where a percentage is expected is an error (it w
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import MAX_EMAX, MIN_EMIN, ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 
 from kpirules._core.yesno import yes_no
 from kpirules.characters import ORDINARY_SPACE, refused_character
@@ -146,7 +146,11 @@ def range_fix(metric: Metric, value: Decimal, what: str = "数据") -> str:
     # 104.1666…%), so that the value written is accepted.
     places = Decimal("0.0001") if metric.unit == "percent" else Decimal("0.01")
     if value.is_finite() and value.as_tuple().exponent < places.as_tuple().exponent:  # type: ignore[operator]
-        value = value.quantize(places, rounding=ROUND_FLOOR if below else ROUND_CEILING)
+        # In a context of its own, wide enough for any value read (never the caller's).
+        wide = Context(prec=max(28, value.adjusted() + 8), Emax=MAX_EMAX, Emin=MIN_EMIN)
+        value = value.quantize(
+            places, rounding=ROUND_FLOOR if below else ROUND_CEILING, context=wide
+        )
     shown = _bound(value, metric)
     default = "；百分比不写 min、max 时为 0% 到 100%" if metric.unit == "percent" else ""
     return (
